@@ -1,0 +1,24 @@
+//! librr: a container-registry client with a C ABI.
+//!
+//! The core (everything outside `ffi`) is synchronous Rust that knows nothing of C.
+//! Modules follow the concepts of the distribution protocol:
+//! references (`name`), platforms (`platform`), manifests and media types (`manifest`),
+//! credentials (`authn`), the HTTP and auth handshake (`transport`), the remote
+//! operations (`remote`) and the image model (`image`, `index`).
+
+pub mod authn;
+pub mod digest;
+pub mod error;
+pub mod ffi;
+pub mod image;
+pub mod index;
+pub mod manifest;
+pub mod name;
+pub mod platform;
+pub mod remote;
+pub mod transport;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// The library version, as `rr_version()` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
