@@ -14,7 +14,11 @@ pub fn validate(s: &str) -> Result<()> {
             "digest {s:?} is not supported: only sha256 digests are"
         ))
     })?;
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if hex.len() != 64
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(Error::invalid_reference(format!(
             "digest {s:?} is malformed: sha256 needs 64 lower-case hex characters"
         )));

@@ -1,1 +1,19 @@
-//! transport
+//! The HTTP side of talking to a registry: the exchange itself (`http`, `ureq_backend`),
+//! the ping and scheme choice, the auth handshake (`challenge`, `token`), redirects with
+//! credential hygiene, retries, and turning refusals into errors (`status`).
+
+pub mod challenge;
+pub mod credentials;
+pub mod http;
+pub mod proxy;
+pub mod redact;
+pub mod retry;
+pub mod session;
+pub mod status;
+pub mod token;
+pub mod ureq_backend;
+
+pub use credentials::{AuthCallback, CredentialSettings};
+pub use http::{Body, BodySource, Exchange, Request, Response};
+pub use retry::RetryPolicy;
+pub use session::{Context, Session, Shared};

@@ -1,0 +1,229 @@
+//! The client: options, credentials and the caches every operation shares. Cheap to
+//! clone (an `Arc`); images and indexes keep a clone so they outlive the host's handle.
+
+use super::progress::{Progress, ProgressSink};
+use crate::error::{Error, Result};
+use crate::name::Registry;
+use crate::platform::Platform;
+use crate::transport::ureq_backend::{self, BackendConfig, UreqBackend};
+use crate::transport::{AuthCallback, Context, CredentialSettings, Exchange, RetryPolicy, Shared};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+pub const DEFAULT_JOBS: u32 = 4;
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+struct Options {
+    platform: Platform,
+    jobs: u32,
+    user_agent_prefix: Option<String>,
+    insecure: Vec<String>,
+    ca_files: Vec<PathBuf>,
+    retry: RetryPolicy,
+    connect_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    credentials: CredentialSettings,
+    transport: Option<Arc<dyn Exchange>>,
+    progress: Option<Arc<dyn ProgressSink>>,
+}
+
+struct Inner {
+    options: RwLock<Options>,
+    shared: Arc<Shared>,
+    backend: Mutex<Option<Arc<UreqBackend>>>,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+/// One operation: the transport context plus its progress counters.
+pub struct Operation {
+    pub ctx: Context,
+    pub progress: Progress,
+    pub jobs: u32,
+    pub platform: Platform,
+}
+
+impl Client {
+    pub fn new() -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                options: RwLock::new(Options {
+                    platform: Platform::linux_amd64(),
+                    jobs: DEFAULT_JOBS,
+                    user_agent_prefix: None,
+                    insecure: Vec::new(),
+                    ca_files: Vec::new(),
+                    retry: RetryPolicy::default(),
+                    connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+                    idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+                    credentials: CredentialSettings {
+                        keychain: true,
+                        ..Default::default()
+                    },
+                    transport: None,
+                    progress: None,
+                }),
+                shared: Arc::new(Shared::default()),
+                backend: Mutex::new(None),
+            }),
+        }
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Options> {
+        self.inner
+            .options
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Options> {
+        self.inner.options.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_platform(&self, platform: &str) -> Result<()> {
+        let p = Platform::parse(platform)?;
+        self.write().platform = p;
+        Ok(())
+    }
+    pub fn platform(&self) -> Platform {
+        self.read().platform.clone()
+    }
+    pub fn set_jobs(&self, jobs: u32) -> Result<()> {
+        if jobs == 0 || jobs > 256 {
+            return Err(Error::invalid_argument(format!(
+                "jobs must be between 1 and 256, got {jobs}"
+            )));
+        }
+        self.write().jobs = jobs;
+        Ok(())
+    }
+    pub fn set_user_agent(&self, user_agent: &str) -> Result<()> {
+        if user_agent.chars().any(|c| c.is_control()) {
+            return Err(Error::invalid_argument(
+                "the user agent may not contain control characters",
+            ));
+        }
+        self.write().user_agent_prefix = Some(user_agent.to_string()).filter(|s| !s.is_empty());
+        Ok(())
+    }
+    pub fn user_agent(&self) -> String {
+        let base = format!("rr/{}", crate::VERSION);
+        match &self.read().user_agent_prefix {
+            Some(p) => format!("{p} {base}"),
+            None => base,
+        }
+    }
+    pub fn set_insecure(&self, registry: &str) -> Result<()> {
+        let r = Registry::parse(registry)?;
+        let mut o = self.write();
+        if !o.insecure.iter().any(|h| h == r.as_str()) {
+            o.insecure.push(r.as_str().to_string());
+        }
+        Ok(())
+    }
+    pub fn add_ca_file(&self, path: &str) -> Result<()> {
+        let path = PathBuf::from(path);
+        ureq_backend::check_ca_file(&path)?;
+        self.write().ca_files.push(path);
+        Ok(())
+    }
+    pub fn set_retry(&self, max_attempts: u32, initial_backoff_ms: u32) -> Result<()> {
+        if max_attempts == 0 {
+            return Err(Error::invalid_argument(
+                "max_attempts counts the first try and must be at least 1",
+            ));
+        }
+        let mut o = self.write();
+        o.retry.max_attempts = max_attempts;
+        o.retry.initial_backoff = Duration::from_millis(initial_backoff_ms.into());
+        Ok(())
+    }
+    pub fn set_timeout(&self, connect_ms: u32, idle_ms: u32) -> Result<()> {
+        let ms = |v: u32| (v > 0).then(|| Duration::from_millis(v.into()));
+        let mut o = self.write();
+        o.connect_timeout = ms(connect_ms);
+        o.idle_timeout = ms(idle_ms);
+        Ok(())
+    }
+    pub fn set_basic_auth(&self, registry: &str, username: &str, password: &str) -> Result<()> {
+        let r = Registry::parse(registry)?;
+        self.write().credentials.basic.insert(
+            r.as_str().to_string(),
+            (username.to_string(), password.to_string()),
+        );
+        self.inner.shared.clear_tokens();
+        Ok(())
+    }
+    pub fn set_keychain(&self, enabled: bool) {
+        self.write().credentials.keychain = enabled;
+        self.inner.shared.clear_tokens();
+    }
+    pub fn set_auth_callback(&self, callback: Option<Arc<dyn AuthCallback>>) {
+        self.write().credentials.callback = callback;
+        self.inner.shared.clear_tokens();
+    }
+    pub fn set_transport(&self, transport: Option<Arc<dyn Exchange>>) {
+        self.write().transport = transport;
+    }
+    pub fn set_progress(&self, sink: Option<Arc<dyn ProgressSink>>) {
+        self.write().progress = sink;
+    }
+
+    fn backend(&self, o: &Options) -> Result<Arc<UreqBackend>> {
+        let config = BackendConfig {
+            ca_files: o.ca_files.clone(),
+            connect_timeout: o.connect_timeout,
+            idle_timeout: o.idle_timeout,
+        };
+        let mut slot = self.inner.backend.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = slot.as_ref() {
+            if b.config() == &config && b.insecure_hosts() == o.insecure.as_slice() {
+                return Ok(b.clone());
+            }
+        }
+        let b = Arc::new(UreqBackend::new(config, o.insecure.clone())?);
+        *slot = Some(b.clone());
+        Ok(b)
+    }
+
+    /// Starts an operation with a snapshot of the options.
+    pub fn operation(&self) -> Result<Operation> {
+        let o = self.read().clone();
+        let exchange: Arc<dyn Exchange> = match &o.transport {
+            Some(t) => t.clone(),
+            None => self.backend(&o)?,
+        };
+        let ctx = Context::new(
+            exchange,
+            self.user_agent(),
+            o.insecure.clone(),
+            o.retry,
+            o.credentials.clone(),
+            self.inner.shared.clone(),
+        );
+        let progress = Progress::new(o.progress.clone(), ctx.cancelled.clone());
+        Ok(Operation {
+            ctx,
+            progress,
+            jobs: o.jobs,
+            platform: o.platform,
+        })
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Client")
+    }
+}

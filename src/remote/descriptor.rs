@@ -1,0 +1,125 @@
+//! What `rr_get` and `rr_head` return: a manifest's media type, digest and size (and its
+//! bytes after a GET), able to open the image or index it names.
+
+use super::client::Client;
+use super::manifest_fetch;
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::index::Index;
+use crate::manifest::{self, Kind};
+use crate::name::{Identifier, Reference};
+
+#[derive(Debug, Clone)]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    /// The exact bytes, after a GET; `None` after a HEAD.
+    pub manifest: Option<Vec<u8>>,
+    pub reference: Reference,
+    client: Client,
+}
+
+pub fn pull_scope(reference: &Reference) -> Vec<String> {
+    vec![reference.repository().scope("pull")]
+}
+
+pub fn get(client: &Client, reference: &Reference) -> Result<Descriptor> {
+    get_with_accept(client, reference, manifest::ACCEPT_ALL)
+}
+
+fn get_with_accept(client: &Client, reference: &Reference, accept: &str) -> Result<Descriptor> {
+    let op = client.operation()?;
+    let repo = reference.repository();
+    let session = op
+        .ctx
+        .session(repo.registry(), Some(repo.path()), pull_scope(reference));
+    let fetched = manifest_fetch::get(&session, repo, reference.identifier_str(), accept)?;
+    Ok(Descriptor {
+        media_type: fetched.media_type,
+        digest: fetched.digest,
+        size: fetched.bytes.len() as u64,
+        manifest: Some(fetched.bytes),
+        reference: reference.clone(),
+        client: client.clone(),
+    })
+}
+
+pub fn head(client: &Client, reference: &Reference) -> Result<Descriptor> {
+    let op = client.operation()?;
+    let repo = reference.repository();
+    let session = op
+        .ctx
+        .session(repo.registry(), Some(repo.path()), pull_scope(reference));
+    let h = manifest_fetch::head(&session, repo, reference.identifier_str())?;
+    Ok(Descriptor {
+        media_type: h.media_type,
+        digest: h.digest,
+        size: h.size,
+        manifest: None,
+        reference: reference.clone(),
+        client: client.clone(),
+    })
+}
+
+fn unsupported_kind(media_type: &str, reference: &Reference) -> Error {
+    match manifest::kind_of_media_type(media_type) {
+        Kind::Schema1 => Error::unsupported(format!(
+            "{reference} is a Docker schema1 manifest ({media_type}), which is not supported"
+        )),
+        _ => Error::unsupported(format!(
+            "{reference} has the manifest media type {media_type:?}, which is neither an image nor an index"
+        )),
+    }
+}
+
+impl Descriptor {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The bytes, fetching them by digest when this came from a HEAD.
+    fn bytes(&self) -> Result<Vec<u8>> {
+        if let Some(b) = &self.manifest {
+            return Ok(b.clone());
+        }
+        let by_digest = Reference::new(
+            self.reference.repository().clone(),
+            Identifier::Digest(self.digest.clone()),
+        );
+        let d = get(&self.client, &by_digest)?;
+        Ok(d.manifest.expect("GET keeps the bytes"))
+    }
+
+    /// The image this names; an index resolves by the client's platform.
+    pub fn image(&self) -> Result<Image> {
+        match manifest::kind_of_media_type(&self.media_type) {
+            Kind::Image => Image::from_remote(
+                &self.client,
+                self.reference.repository().clone(),
+                self.bytes()?,
+                self.media_type.clone(),
+                self.digest.clone(),
+            ),
+            Kind::Index => self.index()?.image_for_platform(&self.client.platform()),
+            _ => Err(unsupported_kind(&self.media_type, &self.reference)),
+        }
+    }
+
+    pub fn index(&self) -> Result<Index> {
+        match manifest::kind_of_media_type(&self.media_type) {
+            Kind::Index => Index::from_remote(
+                &self.client,
+                self.reference.repository().clone(),
+                self.bytes()?,
+                self.media_type.clone(),
+                self.digest.clone(),
+            ),
+            Kind::Image => Err(Error::unsupported(format!(
+                "{} is an image ({}), not an index",
+                self.reference, self.media_type
+            ))),
+            _ => Err(unsupported_kind(&self.media_type, &self.reference)),
+        }
+    }
+}

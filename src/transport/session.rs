@@ -1,0 +1,648 @@
+//! Sending requests to one registry within one operation: the ping that picks the scheme
+//! and learns the challenge, the Authorization that goes only to the registry's origin,
+//! exactly one re-authentication per 401, redirects, and retries of passing failures.
+
+use super::challenge::{self, Challenge};
+use super::credentials::{CredentialSettings, OperationCredentials, Source};
+use super::http::{Body, Exchange, Request, Response};
+use super::retry::{is_retryable_status, RetryPolicy};
+use super::{redact, status, token};
+use crate::authn::Credential;
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::Registry;
+use base64::Engine as _;
+use sha2::Digest as _;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use url::Url;
+
+const MAX_REDIRECTS: usize = 10;
+
+/// What the ping of a registry taught us; kept for the client's lifetime.
+#[derive(Debug, Clone)]
+struct Ping {
+    scheme: &'static str,
+    challenge: Option<Challenge>,
+}
+
+/// State shared by every operation of one client.
+#[derive(Default)]
+pub struct Shared {
+    pings: Mutex<HashMap<String, Ping>>,
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+impl Shared {
+    /// Forgets tokens, e.g. when the client's credentials change.
+    pub fn clear_tokens(&self) {
+        lock(&self.tokens).clear();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Everything one operation needs to talk to registries.
+pub struct Context {
+    pub exchange: Arc<dyn Exchange>,
+    pub user_agent: String,
+    /// Registries (`host[:port]`) allowed over plain http and unverified TLS.
+    pub insecure: Vec<String>,
+    pub retry: RetryPolicy,
+    pub credentials: CredentialSettings,
+    pub shared: Arc<Shared>,
+    /// Set when the host cancels (its progress callback returned non-zero).
+    pub cancelled: Arc<AtomicBool>,
+    op_credentials: OperationCredentials,
+}
+
+impl Context {
+    pub fn new(
+        exchange: Arc<dyn Exchange>,
+        user_agent: String,
+        insecure: Vec<String>,
+        retry: RetryPolicy,
+        credentials: CredentialSettings,
+        shared: Arc<Shared>,
+    ) -> Context {
+        Context {
+            exchange,
+            user_agent,
+            insecure,
+            retry,
+            credentials,
+            shared,
+            cancelled: Arc::new(AtomicBool::new(false)),
+            op_credentials: OperationCredentials::default(),
+        }
+    }
+
+    /// A session on `registry` asking for `scopes`; `repository` (the path) selects
+    /// per-repository keychain entries.
+    pub fn session(
+        &self,
+        registry: &Registry,
+        repository: Option<&str>,
+        scopes: Vec<String>,
+    ) -> Session<'_> {
+        Session {
+            ctx: self,
+            registry: registry.clone(),
+            repository: repository.map(String::from),
+            state: Mutex::new(AuthState {
+                scopes,
+                auth: Auth::None,
+                credential: None,
+            }),
+        }
+    }
+
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.cancelled.load(Ordering::SeqCst) {
+            Err(Error::cancelled(
+                "the operation was cancelled by the progress callback",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sleeps, waking early (with RR_ERR_CANCELLED) when the operation is cancelled.
+    pub fn sleep(&self, duration: Duration) -> Result<()> {
+        let end = Instant::now() + duration;
+        loop {
+            self.check_cancelled()?;
+            let now = Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(20)));
+        }
+    }
+
+    fn is_insecure(&self, registry: &Registry) -> bool {
+        self.insecure.iter().any(|h| h == registry.as_str())
+    }
+
+    /// One exchange, re-sent on connection failures and passing statuses as the retry
+    /// policy allows. After the last attempt the response itself is returned so that the
+    /// caller can read the registry's error.
+    pub fn exchange_with_retry(&self, request: &Request) -> Result<Response> {
+        let max = self.retry.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            self.check_cancelled()?;
+            match self.exchange.exchange(request) {
+                Ok(resp) if is_retryable_status(resp.status) && attempt < max => {
+                    let wait = self.retry.wait_after(attempt, Some(&resp));
+                    resp.drain();
+                    self.sleep(wait)?;
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e) if is_retryable_error(&e) && attempt < max => {
+                    self.sleep(self.retry.wait_after(attempt, None))?;
+                }
+                Err(e) => return Err(e),
+            }
+            attempt += 1;
+        }
+    }
+}
+
+fn is_retryable_error(e: &Error) -> bool {
+    e.kind == ErrorKind::Transport && !e.message.contains("TLS certificate verification failed")
+}
+
+#[derive(Clone)]
+enum Auth {
+    None,
+    Header { value: String, from_cache: bool },
+}
+
+struct AuthState {
+    scopes: Vec<String>,
+    auth: Auth,
+    /// The credential resolved for this session, once a challenge asked for one.
+    credential: Option<(Credential, Source)>,
+}
+
+/// Requests to one registry for one operation, safe to use from several threads.
+pub struct Session<'a> {
+    ctx: &'a Context,
+    registry: Registry,
+    repository: Option<String>,
+    state: Mutex<AuthState>,
+}
+
+#[derive(Default)]
+struct Reauth {
+    scopes_added: bool,
+    cache_dropped: bool,
+    started: bool,
+    asked_again: bool,
+}
+
+fn origin_of(url: &Url) -> (String, String, u16) {
+    (
+        url.scheme().to_string(),
+        url.host_str().unwrap_or("").to_ascii_lowercase(),
+        url.port_or_known_default().unwrap_or(0),
+    )
+}
+
+fn is_private_literal(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => {
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+        }
+        Ok(IpAddr::V6(v6)) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    }
+}
+
+impl<'a> Session<'a> {
+    pub fn context(&self) -> &'a Context {
+        self.ctx
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Adds a scope (e.g. pull on a mount source) for the tokens fetched from now on.
+    pub fn add_scope(&self, scope: String) {
+        let mut st = lock(&self.state);
+        if !st.scopes.contains(&scope) {
+            st.scopes.push(scope);
+            st.auth = Auth::None;
+        }
+    }
+
+    /// `<scheme>://<registry><path>` with the scheme the ping settled on.
+    pub fn url(&self, path_and_query: &str) -> Result<Url> {
+        let ping = self.ping()?;
+        let s = format!(
+            "{}://{}{}",
+            ping.scheme,
+            self.registry.as_str(),
+            path_and_query
+        );
+        Url::parse(&s).map_err(|e| Error::invalid_argument(format!("bad URL {s:?}: {e}")))
+    }
+
+    pub fn request(&self, method: &'static str, path_and_query: &str) -> Result<Request> {
+        Ok(Request::new(method, self.url(path_and_query)?))
+    }
+
+    fn ping(&self) -> Result<Ping> {
+        if let Some(p) = lock(&self.ctx.shared.pings).get(self.registry.as_str()) {
+            return Ok(p.clone());
+        }
+        let schemes: &[&'static str] =
+            if self.registry.is_loopback() || self.ctx.is_insecure(&self.registry) {
+                &["https", "http"]
+            } else {
+                &["https"]
+            };
+        let max = self.ctx.retry.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            self.ctx.check_cancelled()?;
+            let mut first_error: Option<Error> = None;
+            let mut retryable = false;
+            for scheme in schemes {
+                let url = Url::parse(&format!("{scheme}://{}/v2/", self.registry.as_str()))
+                    .map_err(|e| {
+                        Error::invalid_reference(format!("registry {}: {e}", self.registry))
+                    })?;
+                let req = Request::new("GET", url).header("User-Agent", &self.ctx.user_agent);
+                let outcome =
+                    self.follow_redirects(&req, false)
+                        .and_then(|resp| match resp.status {
+                            200 => {
+                                resp.drain();
+                                Ok(Ping {
+                                    scheme,
+                                    challenge: None,
+                                })
+                            }
+                            401 => {
+                                let challenge =
+                                    challenge::pick(resp.header_all("www-authenticate"));
+                                resp.drain();
+                                Ok(Ping { scheme, challenge })
+                            }
+                            _ => Err(status::error_from_response("GET", resp)),
+                        });
+                match outcome {
+                    Ok(p) => {
+                        lock(&self.ctx.shared.pings)
+                            .insert(self.registry.as_str().to_string(), p.clone());
+                        return Ok(p);
+                    }
+                    Err(e) => {
+                        retryable |= is_retryable_error(&e)
+                            || (e.http_status != 0 && is_retryable_status(e.http_status));
+                        if first_error.is_none() {
+                            first_error = Some(e);
+                        }
+                    }
+                }
+            }
+            let err = first_error.expect("at least one scheme was tried");
+            if !retryable || attempt >= max {
+                return Err(err.context(format!("ping of registry {}", self.registry)));
+            }
+            self.ctx.sleep(self.ctx.retry.wait_after(attempt, None))?;
+            attempt += 1;
+        }
+    }
+
+    fn registry_origin(&self, ping: &Ping) -> (String, String, u16) {
+        let url = Url::parse(&format!("{}://{}/", ping.scheme, self.registry.as_str()))
+            .expect("registry parsed before");
+        origin_of(&url)
+    }
+
+    fn credential(&self) -> Result<(Credential, Source)> {
+        if let Some(c) = &lock(&self.state).credential {
+            return Ok(c.clone());
+        }
+        let c = self.ctx.op_credentials.get(
+            &self.ctx.credentials,
+            self.registry.as_str(),
+            self.repository.as_deref(),
+        )?;
+        lock(&self.state).credential = Some(c.clone());
+        Ok(c)
+    }
+
+    fn token_cache_key(&self, credential: &Credential, scopes: &[String]) -> String {
+        let fingerprint = sha2::Sha256::digest(format!("{credential:?}{}", secret_of(credential)));
+        let mut sorted = scopes.to_vec();
+        sorted.sort();
+        format!(
+            "{}|{}|{}",
+            self.registry.as_str(),
+            hex::encode(&fingerprint[..12]),
+            sorted.join(" ")
+        )
+    }
+
+    /// Sets the Authorization this session sends, fetching a token when the challenge is
+    /// Bearer. `fresh` skips the token cache.
+    fn authenticate(&self, ping: &Ping, challenge: &Challenge, fresh: bool) -> Result<()> {
+        let (credential, _) = self.credential()?;
+        if !challenge.is_bearer() {
+            let header = match &credential {
+                Credential::Basic { username, password } => Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{username}:{password}").as_bytes())
+                )),
+                Credential::RegistryToken(t) => Some(format!("Bearer {t}")),
+                _ => None,
+            };
+            lock(&self.state).auth = match header {
+                Some(value) => Auth::Header {
+                    value,
+                    from_cache: false,
+                },
+                None => Auth::None,
+            };
+            return Ok(());
+        }
+        let scopes = lock(&self.state).scopes.clone();
+        let key = self.token_cache_key(&credential, &scopes);
+        if !fresh {
+            if let Some(t) = lock(&self.ctx.shared.tokens).get(&key) {
+                lock(&self.state).auth = Auth::Header {
+                    value: format!("Bearer {t}"),
+                    from_cache: true,
+                };
+                return Ok(());
+            }
+        }
+        let mut credential = credential;
+        let token = loop {
+            let result = token::fetch(&token::TokenRequest {
+                exchange: &self.ctx.exchange,
+                user_agent: &self.ctx.user_agent,
+                challenge,
+                registry_host: self.registry.host(),
+                registry_scheme: ping.scheme,
+                credential: &credential,
+                scopes: &scopes,
+            });
+            match result {
+                Ok(t) => break t,
+                Err(e) if e.kind == ErrorKind::Unauthorized => {
+                    match self.ctx.op_credentials.rejected(
+                        &self.ctx.credentials,
+                        self.registry.as_str(),
+                        self.repository.as_deref(),
+                    )? {
+                        Some(again) => {
+                            lock(&self.state).credential = Some((again.clone(), Source::Callback));
+                            credential = again;
+                        }
+                        None => {
+                            return Err(Error::new(
+                                ErrorKind::Unauthorized,
+                                format!(
+                                    "credentials for {} were rejected: {}",
+                                    self.registry, e.message
+                                ),
+                            )
+                            .with_http(e.http_status, e.registry_code))
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some(refresh) = &token.refresh_token {
+            let replaced = Credential::IdentityToken(refresh.clone());
+            self.ctx.op_credentials.replace(
+                self.registry.as_str(),
+                self.repository.as_deref(),
+                replaced.clone(),
+            );
+            if let Some((c, _)) = &mut lock(&self.state).credential {
+                *c = replaced;
+            }
+        }
+        let key = self.token_cache_key(&credential, &scopes);
+        lock(&self.ctx.shared.tokens).insert(key, token.token.clone());
+        lock(&self.state).auth = Auth::Header {
+            value: format!("Bearer {}", token.token),
+            from_cache: false,
+        };
+        Ok(())
+    }
+
+    /// Sends `request` (its URL built by `url`/`request`), answering auth challenges and
+    /// following redirects. Any status comes back as a response; see `send_expect`.
+    pub fn send(&self, request: Request) -> Result<Response> {
+        let ping = self.ping()?;
+        let mut request = request;
+        request.set_header("User-Agent", self.ctx.user_agent.clone());
+        if matches!(lock(&self.state).auth, Auth::None) {
+            if let Some(ch) = &ping.challenge {
+                self.authenticate(&ping, ch, false)?;
+            }
+        }
+        let mut reauth = Reauth::default();
+        loop {
+            let response = self.follow_redirects(&request, true)?;
+            if response.status == 401 && origin_of(&response.url) == self.registry_origin(&ping) {
+                match self.after_unauthorized(&ping, &response, &mut reauth)? {
+                    true => {
+                        response.drain();
+                        continue;
+                    }
+                    false => return Err(self.unauthorized_error(request.method, response)),
+                }
+            }
+            return Ok(response);
+        }
+    }
+
+    /// Sends and accepts only `ok` statuses; anything else becomes the registry's error.
+    pub fn send_expect(&self, request: Request, ok: &[u16]) -> Result<Response> {
+        let method = request.method;
+        let response = self.send(request)?;
+        if ok.contains(&response.status) {
+            Ok(response)
+        } else {
+            Err(status::error_from_response(method, response))
+        }
+    }
+
+    fn unauthorized_error(&self, method: &str, response: Response) -> Error {
+        let challenge = challenge::pick(response.header_all("www-authenticate"));
+        let credential = lock(&self.state).credential.clone();
+        let mut err = status::error_from_response(method, response);
+        let anonymous = credential.as_ref().is_none_or(|(c, _)| c.is_anonymous());
+        let insufficient = challenge
+            .as_ref()
+            .and_then(|c| c.param("error"))
+            .is_some_and(|e| e == "insufficient_scope");
+        if anonymous {
+            err.kind = ErrorKind::Unauthorized;
+            err.message = format!(
+                "{} (no credentials were found for {})",
+                err.message, self.registry
+            );
+        } else if insufficient || err.registry_code.as_deref() == Some("DENIED") {
+            err.kind = ErrorKind::Denied;
+            err.message = format!(
+                "{} (the credentials for {} were accepted but do not allow this)",
+                err.message, self.registry
+            );
+        } else {
+            err.kind = ErrorKind::Unauthorized;
+        }
+        err
+    }
+
+    /// Decides whether a 401 is worth one more try; returns true to re-send.
+    fn after_unauthorized(
+        &self,
+        ping: &Ping,
+        response: &Response,
+        reauth: &mut Reauth,
+    ) -> Result<bool> {
+        let Some(challenge) = challenge::pick(response.header_all("www-authenticate")) else {
+            return Ok(false);
+        };
+        let current = lock(&self.state).auth.clone();
+        if challenge.is_bearer() {
+            let new_scopes: Vec<String> = {
+                let st = lock(&self.state);
+                challenge
+                    .scopes()
+                    .into_iter()
+                    .filter(|s| !st.scopes.contains(s))
+                    .collect()
+            };
+            if !new_scopes.is_empty() && !reauth.scopes_added {
+                reauth.scopes_added = true;
+                {
+                    let mut st = lock(&self.state);
+                    let mut scopes = new_scopes;
+                    scopes.append(&mut st.scopes);
+                    st.scopes = scopes;
+                }
+                self.authenticate(ping, &challenge, true)?;
+                return Ok(true);
+            }
+            match current {
+                Auth::None if !reauth.started => {
+                    reauth.started = true;
+                    self.authenticate(ping, &challenge, false)?;
+                    return Ok(true);
+                }
+                Auth::Header {
+                    from_cache: true, ..
+                } if !reauth.cache_dropped => {
+                    reauth.cache_dropped = true;
+                    self.authenticate(ping, &challenge, true)?;
+                    return Ok(true);
+                }
+                _ => {}
+            }
+        } else if matches!(current, Auth::None) && !reauth.started {
+            reauth.started = true;
+            self.authenticate(ping, &challenge, false)?;
+            return Ok(!matches!(lock(&self.state).auth, Auth::None));
+        }
+        let (credential, _) = self.credential()?;
+        let insufficient = challenge.param("error") == Some("insufficient_scope");
+        if credential.is_anonymous() || insufficient || reauth.asked_again {
+            return Ok(false);
+        }
+        reauth.asked_again = true;
+        match self.ctx.op_credentials.rejected(
+            &self.ctx.credentials,
+            self.registry.as_str(),
+            self.repository.as_deref(),
+        )? {
+            Some(again) => {
+                lock(&self.state).credential = Some((again, Source::Callback));
+                self.authenticate(ping, &challenge, true)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Sends one request and follows redirects, attaching Authorization only for the
+    /// registry's origin and never going from https to http.
+    fn follow_redirects(&self, request: &Request, with_auth: bool) -> Result<Response> {
+        let registry_origin = if with_auth {
+            Some(self.registry_origin(&self.ping()?))
+        } else {
+            None
+        };
+        let mut current = request.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut outgoing = current.clone();
+            outgoing.remove_header("Authorization");
+            if let Some(origin) = &registry_origin {
+                if origin_of(&outgoing.url) == *origin {
+                    if let Auth::Header { value, .. } = &lock(&self.state).auth {
+                        outgoing.set_header("Authorization", value.clone());
+                    }
+                }
+            }
+            let response = self.ctx.exchange_with_retry(&outgoing)?;
+            if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+                return Ok(response);
+            }
+            let Some(location) = response.header("location").map(String::from) else {
+                return Ok(response);
+            };
+            let next = response.url.join(&location).map_err(|e| {
+                Error::invalid_response(format!(
+                    "{} {}: redirect to an unusable Location: {e}",
+                    current.method,
+                    redact::url(&response.url)
+                ))
+            })?;
+            if current.url.scheme() == "https" && next.scheme() != "https" {
+                return Err(Error::transport(format!(
+                    "{} {}: refusing a redirect from https to {}",
+                    current.method,
+                    redact::url(&current.url),
+                    redact::url(&next)
+                )));
+            }
+            let next_host = next.host_str().unwrap_or("");
+            if !next_host.eq_ignore_ascii_case(current.url.host_str().unwrap_or(""))
+                && is_private_literal(next_host)
+            {
+                return Err(Error::transport(format!(
+                    "{} {}: refusing a redirect to the private address {}",
+                    current.method,
+                    redact::url(&current.url),
+                    redact::url(&next)
+                )));
+            }
+            let status = response.status;
+            response.drain();
+            if status == 303
+                || (matches!(status, 301 | 302) && !matches!(current.method, "GET" | "HEAD"))
+            {
+                current.method = "GET";
+                current.body = Body::Empty;
+                current.remove_header("Content-Type");
+                current.remove_header("Content-Length");
+            }
+            current.url = next;
+        }
+        Err(Error::invalid_response(format!(
+            "{} {}: more than {MAX_REDIRECTS} redirects",
+            request.method,
+            redact::url(&request.url)
+        )))
+    }
+}
+
+fn secret_of(c: &Credential) -> &str {
+    match c {
+        Credential::Anonymous => "",
+        Credential::Basic { password, .. } => password,
+        Credential::IdentityToken(t) | Credential::RegistryToken(t) => t,
+    }
+}
