@@ -1,1 +1,51 @@
-fn main() {}
+//! Generates include/rr.h with cbindgen and, on Linux, gives librr.so a SONAME and a
+//! version script that exports only `rr_*` symbols.
+
+use std::path::PathBuf;
+
+fn main() {
+    let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    generate_header(&crate_dir);
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        link_shared_library();
+    }
+}
+
+fn generate_header(crate_dir: &std::path::Path) {
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap();
+    let patch = std::env::var("CARGO_PKG_VERSION_PATCH").unwrap();
+    let mut config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    config.after_includes = Some(format!(
+        "\n/** The version of the header; rr_version() gives the library's. */\n\
+         #define RR_VERSION_MAJOR {major}\n\
+         #define RR_VERSION_MINOR {minor}\n\
+         #define RR_VERSION_PATCH {patch}\n"
+    ));
+    let bindings = cbindgen::Builder::new()
+        .with_crate(crate_dir)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen could not generate rr.h");
+    let path = crate_dir.join("include").join("rr.h");
+    // Written only when it changes, so that a build does not touch a committed file.
+    bindings.write_to_file(path);
+}
+
+fn link_shared_library() {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let map = out_dir.join("rr.map");
+    std::fs::write(&map, "{\n  global:\n    rr_*;\n  local:\n    *;\n};\n")
+        .expect("writing the version script");
+    // The SONAME follows the major version: librr.so.0 for all of 0.x (README: while 0.x
+    // the ABI may change between minor versions).
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    let soname = format!("librr.so.{major}");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={}", map.display());
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+}

@@ -1,1 +1,119 @@
-//! ffi
+//! The C ABI. One file per C "class"; this module holds the boundary helpers every
+//! export goes through: the panic guard, argument checks and handle conversions.
+//! Nothing outside `ffi` knows about C.
+
+#![allow(non_camel_case_types)]
+
+pub mod callbacks;
+pub mod client;
+pub mod credential;
+pub mod descriptor;
+pub mod error;
+pub mod image;
+pub mod index;
+pub mod list;
+pub mod reference;
+pub mod status;
+
+pub use status::rr_status;
+
+use crate::error::{Error, ErrorKind, Result};
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Runs the body of an export that returns `rr_status`: catches panics, records the
+/// thread's last error on failure and clears it on success.
+pub(crate) fn guard(name: &str, body: impl FnOnce() -> Result<()>) -> rr_status {
+    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        Err(Error::new(
+            ErrorKind::Panic,
+            format!(
+                "{name}: internal error in librr (please report it): {}",
+                panic_message(payload.as_ref())
+            ),
+        ))
+    });
+    match outcome {
+        Ok(()) => {
+            error::clear();
+            rr_status::RR_OK
+        }
+        Err(e) => error::set(e),
+    }
+}
+
+/// Runs the body of a getter: a panic gives `fallback`; the last error is not touched.
+pub(crate) fn guard_getter<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+/// A required string argument.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string.
+pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(Error::invalid_argument(format!("{name} is NULL")));
+    }
+    CStr::from_ptr(ptr)
+        .to_str()
+        .map_err(|_| Error::invalid_argument(format!("{name} is not valid UTF-8")))
+}
+
+/// A required handle argument.
+///
+/// # Safety
+/// `ptr` must be NULL or a live handle of type `T`.
+pub(crate) unsafe fn handle<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
+    ptr.as_ref()
+        .ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))
+}
+
+/// Checks an out-parameter before any work is done.
+pub(crate) fn check_out<T>(out: *mut T, name: &str) -> Result<()> {
+    if out.is_null() {
+        Err(Error::invalid_argument(format!("{name} is NULL")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Gives a Rust value to C as an owned handle.
+pub(crate) fn into_handle<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Frees a handle made by `into_handle`; NULL is ignored.
+///
+/// # Safety
+/// `ptr` must be NULL or come from `into_handle::<T>` and not have been freed.
+pub(crate) unsafe fn free_handle<T>(ptr: *mut T) {
+    if !ptr.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(ptr))));
+    }
+}
+
+/// A C string for text that came from a registry; an interior NUL (which JSON allows)
+/// is dropped rather than failing.
+pub(crate) fn c_string(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', "")).expect("NULs removed"))
+}
+
+/// Writes a byte slice's address and length to out-parameters.
+///
+/// # Safety
+/// Both pointers must be valid for writes (checked non-NULL by the caller).
+pub(crate) unsafe fn write_bytes(bytes: &[u8], out: *mut *const u8, out_len: *mut usize) {
+    *out = bytes.as_ptr();
+    *out_len = bytes.len();
+}

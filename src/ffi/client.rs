@@ -1,0 +1,228 @@
+//! `rr_client`: options, credentials and callbacks shared by every operation.
+
+use super::callbacks::{HostAuth, HostProgress};
+use super::credential::rr_auth_fn;
+use super::{check_out, free_handle, guard, handle, into_handle, rr_status, str_arg};
+use crate::remote::Client;
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+/// A registry client: options, credentials, and the connection and token caches every
+/// operation shares. Safe to share between threads and calls.
+pub struct rr_client {
+    pub(crate) client: Client,
+}
+
+/// Creates a client with the defaults: keychain on, 4 jobs, platform `linux/amd64`,
+/// 5 attempts from 200 ms, connect timeout 30 s, idle timeout 60 s.
+///
+/// On RR_OK `*out` receives a client owned by the caller, to be released with
+/// `rr_client_free`. RR_ERR_INVALID_ARGUMENT when `out` is NULL.
+///
+/// # Safety
+/// `out` must be NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_new(out: *mut *mut rr_client) -> rr_status {
+    guard("rr_client_new", || {
+        check_out(out, "out")?;
+        *out = into_handle(rr_client {
+            client: Client::new(),
+        });
+        Ok(())
+    })
+}
+
+/// Releases a client. NULL is ignored. Images, indexes and descriptors made through the
+/// client stay usable after it is freed. Must not be called twice with the same value,
+/// nor while another thread is using the client.
+///
+/// # Safety
+/// `client` must be NULL or a client from `rr_client_new`.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_free(client: *mut rr_client) {
+    free_handle(client)
+}
+
+macro_rules! with_client {
+    ($name:literal, $client:expr, |$c:ident| $body:expr) => {
+        guard($name, || {
+            let $c = &handle($client, "client")?.client;
+            $body
+        })
+    };
+}
+
+/// Sets the platform an index resolves to: `"os/arch[/variant][:os.version]"`, e.g.
+/// `"linux/arm64"` or `"windows/amd64:10.0.17763.1"`. RR_ERR_INVALID_REFERENCE when it
+/// does not parse.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `platform` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_platform(
+    client: *mut rr_client,
+    platform: *const c_char,
+) -> rr_status {
+    with_client!("rr_client_set_platform", client, |c| c
+        .set_platform(str_arg(platform, "platform")?))
+}
+
+/// Sets how many blobs are transferred in parallel (1 to 256; default 4).
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_jobs(client: *mut rr_client, jobs: u32) -> rr_status {
+    with_client!("rr_client_set_jobs", client, |c| c.set_jobs(jobs))
+}
+
+/// Puts `user_agent` in front of the library's own `rr/<version>` in the User-Agent
+/// header of every request. The string is copied.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `user_agent` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_user_agent(
+    client: *mut rr_client,
+    user_agent: *const c_char,
+) -> rr_status {
+    with_client!("rr_client_set_user_agent", client, |c| c
+        .set_user_agent(str_arg(user_agent, "user_agent")?))
+}
+
+/// Allows plain HTTP (after https fails) and unverified TLS for `registry`
+/// (`host[:port]`). Loopback registries may fall back to plain HTTP without this.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `registry` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_insecure(
+    client: *mut rr_client,
+    registry: *const c_char,
+) -> rr_status {
+    with_client!("rr_client_set_insecure", client, |c| c
+        .set_insecure(str_arg(registry, "registry")?))
+}
+
+/// Trusts the PEM certificates in `pem_path` as roots, besides the system's. The file is
+/// read now (RR_ERR_IO when it cannot be read, RR_ERR_INVALID_ARGUMENT when it holds no
+/// certificate) and again when connections are next set up.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `pem_path` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_add_ca_file(
+    client: *mut rr_client,
+    pem_path: *const c_char,
+) -> rr_status {
+    with_client!("rr_client_add_ca_file", client, |c| c
+        .add_ca_file(str_arg(pem_path, "pem_path")?))
+}
+
+/// Sets the retry policy: `max_attempts` counts the first try (1 = no retry, 0 is
+/// RR_ERR_INVALID_ARGUMENT); waits start at `initial_backoff_ms` and double, with jitter.
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_retry(
+    client: *mut rr_client,
+    max_attempts: u32,
+    initial_backoff_ms: u32,
+) -> rr_status {
+    with_client!("rr_client_set_retry", client, |c| c
+        .set_retry(max_attempts, initial_backoff_ms))
+}
+
+/// Sets the connect timeout and the idle timeout (no byte read or written for that long),
+/// in milliseconds; 0 means no limit.
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_timeout(
+    client: *mut rr_client,
+    connect_ms: u32,
+    idle_ms: u32,
+) -> rr_status {
+    with_client!("rr_client_set_timeout", client, |c| c
+        .set_timeout(connect_ms, idle_ms))
+}
+
+/// Sets the username and password for `registry` (`host[:port]`, `index.docker.io` for
+/// Docker Hub). They come first among the credential sources. The strings are copied.
+///
+/// # Safety
+/// `client` must be NULL or a live client; the strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_basic_auth(
+    client: *mut rr_client,
+    registry: *const c_char,
+    username: *const c_char,
+    password: *const c_char,
+) -> rr_status {
+    with_client!("rr_client_set_basic_auth", client, |c| c.set_basic_auth(
+        str_arg(registry, "registry")?,
+        str_arg(username, "username")?,
+        str_arg(password, "password")?
+    ))
+}
+
+/// Turns the default keychain (Docker config.json, containers auth.json, credential
+/// helpers) on or off. On by default.
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_keychain(
+    client: *mut rr_client,
+    enabled: bool,
+) -> rr_status {
+    with_client!("rr_client_set_keychain", client, |c| {
+        c.set_keychain(enabled);
+        Ok(())
+    })
+}
+
+/// Sets the host's credential callback, asked (after basic auth set on the client, before
+/// the keychain) when a registry's challenge needs credentials: at most once per registry
+/// per operation, and once more only after the registry rejected its answer. NULL `fn`
+/// removes it. It may be called from any thread that runs an operation, so it must be
+/// thread-safe; `userdata` is passed back untouched and must stay valid while set.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `fn` must be NULL or a valid function.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_auth_callback(
+    client: *mut rr_client,
+    r#fn: rr_auth_fn,
+    userdata: *mut c_void,
+) -> rr_status {
+    with_client!("rr_client_set_auth_callback", client, |c| {
+        c.set_auth_callback(r#fn.map(|f| Arc::new(HostAuth::new(f, userdata)) as _));
+        Ok(())
+    })
+}
+
+/// Progress callback: bytes of blobs done and in total over a whole operation. Return 0
+/// to go on, non-zero to cancel (the operation then returns RR_ERR_CANCELLED).
+pub type rr_progress_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, complete: u64, total: u64) -> i32>;
+
+/// Sets the progress callback, called one call at a time (possibly from a worker
+/// thread) by `rr_image_layer_read`, `rr_image_layer_save` and the write operations.
+/// `complete` never decreases and ends equal to `total`. NULL `fn` removes it.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `fn` must be NULL or a valid function.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_progress_callback(
+    client: *mut rr_client,
+    r#fn: rr_progress_fn,
+    userdata: *mut c_void,
+) -> rr_status {
+    with_client!("rr_client_set_progress_callback", client, |c| {
+        c.set_progress(r#fn.map(|f| Arc::new(HostProgress::new(f, userdata)) as _));
+        Ok(())
+    })
+}

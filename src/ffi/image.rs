@@ -1,0 +1,244 @@
+//! `rr_image`: an image's manifest, config and layers.
+
+use super::client::rr_client;
+use super::{
+    c_string, check_out, free_handle, guard, guard_getter, handle, into_handle, rr_status, str_arg,
+    write_bytes,
+};
+use crate::error::Error;
+use crate::image::Image;
+use crate::remote;
+use std::ffi::{c_char, c_void, CString};
+use std::path::Path;
+use std::sync::Arc;
+
+/// An image. Immutable once made (its config is fetched once, on first use); safe to read
+/// from many threads. Keeps what it needs alive: the client may be freed first.
+pub struct rr_image {
+    pub(crate) inner: Arc<Image>,
+    digest: CString,
+    media_type: CString,
+    layer_digests: Vec<CString>,
+    layer_media_types: Vec<CString>,
+}
+
+impl rr_image {
+    pub(crate) fn wrap(image: Image) -> *mut rr_image {
+        into_handle(rr_image {
+            digest: c_string(image.digest()),
+            media_type: c_string(image.media_type()),
+            layer_digests: image.layers().iter().map(|l| c_string(&l.digest)).collect(),
+            layer_media_types: image
+                .layers()
+                .iter()
+                .map(|l| c_string(&l.media_type))
+                .collect(),
+            inner: Arc::new(image),
+        })
+    }
+}
+
+/// Opens the image at `reference`: fetches the manifest only (the config comes on the
+/// first `rr_image_config`). An index resolves by the client's platform. RR_ERR_UNSUPPORTED
+/// for schema1 and unknown media types; RR_ERR_NOT_FOUND when missing or when no child of
+/// an index matches the platform. `*out` is owned by the caller (`rr_image_free`).
+///
+/// # Safety
+/// `client` NULL or live; `reference` NULL or NUL-terminated; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_open(
+    client: *mut rr_client,
+    reference: *const c_char,
+    out: *mut *mut rr_image,
+) -> rr_status {
+    guard("rr_image_open", || {
+        let client = &handle(client, "client")?.client;
+        let reference = str_arg(reference, "reference")?;
+        check_out(out, "out")?;
+        *out = rr_image::wrap(remote::image(client, reference)?);
+        Ok(())
+    })
+}
+
+/// Releases an image. NULL is ignored. Must not be called twice with the same value.
+///
+/// # Safety
+/// `img` must be NULL or an image made by the library.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_free(img: *mut rr_image) {
+    free_handle(img)
+}
+
+/// The manifest digest, `"sha256:<64 hex>"`. Belongs to `img`; valid until
+/// `rr_image_free(img)`. NULL when `img` is NULL.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_digest(img: *const rr_image) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        img.as_ref().map_or(std::ptr::null(), |i| i.digest.as_ptr())
+    })
+}
+
+/// The manifest media type. Belongs to `img`, as `rr_image_digest`.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_media_type(img: *const rr_image) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        img.as_ref()
+            .map_or(std::ptr::null(), |i| i.media_type.as_ptr())
+    })
+}
+
+/// The exact manifest bytes; `*bytes` points into `img` and stays valid until
+/// `rr_image_free(img)`.
+///
+/// # Safety
+/// `img` NULL or live; `bytes` and `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_manifest(
+    img: *const rr_image,
+    bytes: *mut *const u8,
+    len: *mut usize,
+) -> rr_status {
+    guard("rr_image_manifest", || {
+        let img = handle(img, "img")?;
+        check_out(bytes, "bytes")?;
+        check_out(len, "len")?;
+        write_bytes(img.inner.manifest_bytes(), bytes, len);
+        Ok(())
+    })
+}
+
+/// The config blob's bytes, fetched on the first call, verified against the manifest's
+/// config digest and size, and kept: `*bytes` points into `img` and stays valid until
+/// `rr_image_free(img)`. RR_ERR_DIGEST_MISMATCH when the registry's content is wrong.
+///
+/// # Safety
+/// `img` NULL or live; `bytes` and `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_config(
+    img: *const rr_image,
+    bytes: *mut *const u8,
+    len: *mut usize,
+) -> rr_status {
+    guard("rr_image_config", || {
+        let img = handle(img, "img")?;
+        check_out(bytes, "bytes")?;
+        check_out(len, "len")?;
+        write_bytes(img.inner.config()?, bytes, len);
+        Ok(())
+    })
+}
+
+/// The number of layers; 0 when `img` is NULL.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_count(img: *const rr_image) -> usize {
+    guard_getter(0, || img.as_ref().map_or(0, |i| i.layer_digests.len()))
+}
+
+/// Layer `i`'s digest, or NULL when `img` is NULL or `i` is out of range. Belongs to
+/// `img`; valid until `rr_image_free(img)`.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_digest(img: *const rr_image, i: usize) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        img.as_ref()
+            .and_then(|img| img.layer_digests.get(i))
+            .map_or(std::ptr::null(), |s| s.as_ptr())
+    })
+}
+
+/// Layer `i`'s media type, or NULL when `img` is NULL or `i` is out of range. Belongs to
+/// `img`, as `rr_image_layer_digest`.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_media_type(
+    img: *const rr_image,
+    i: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        img.as_ref()
+            .and_then(|img| img.layer_media_types.get(i))
+            .map_or(std::ptr::null(), |s| s.as_ptr())
+    })
+}
+
+/// Layer `i`'s compressed size in bytes; 0 when `img` is NULL or `i` is out of range.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_size(img: *const rr_image, i: usize) -> u64 {
+    guard_getter(0, || {
+        img.as_ref()
+            .and_then(|img| img.inner.layers().get(i))
+            .map_or(0, |l| l.size)
+    })
+}
+
+/// Receives a layer's bytes: return 0 to go on, non-zero to stop (RR_ERR_CALLBACK).
+/// `buf` is valid only during the call.
+pub type rr_write_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, buf: *const u8, len: usize) -> i32>;
+
+/// Streams layer `i`'s compressed bytes to `fn`, as they arrive, never holding the whole
+/// layer in memory; the digest and size are checked at the end (RR_ERR_DIGEST_MISMATCH:
+/// the host has then seen bad bytes and must discard them). Reports progress over the
+/// layer's size; a progress callback's non-zero return gives RR_ERR_CANCELLED.
+/// RR_ERR_INVALID_ARGUMENT when `i` is out of range or `fn` is NULL. `fn` is called on
+/// the calling thread.
+///
+/// # Safety
+/// `img` NULL or live; `fn` NULL or a valid function.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_read(
+    img: *const rr_image,
+    i: usize,
+    r#fn: rr_write_fn,
+    userdata: *mut c_void,
+) -> rr_status {
+    guard("rr_image_layer_read", || {
+        let img = handle(img, "img")?;
+        let f = r#fn.ok_or_else(|| Error::invalid_argument("fn is NULL"))?;
+        img.inner.layer_read(i, &mut |chunk| {
+            let rc = f(userdata, chunk.as_ptr(), chunk.len());
+            if rc != 0 {
+                return Err(Error::callback(format!(
+                    "the write callback returned {rc} while reading layer {i}"
+                )));
+            }
+            Ok(())
+        })
+    })
+}
+
+/// Saves layer `i` (compressed, as stored) to `path`, atomically: the bytes go to a
+/// temporary file beside `path`, which replaces `path` only once digest and size are
+/// verified. On any failure neither a partial nor a temporary file is left, and an
+/// existing `path` is untouched. RR_ERR_IO for local file errors.
+///
+/// # Safety
+/// `img` NULL or live; `path` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_save(
+    img: *const rr_image,
+    i: usize,
+    path: *const c_char,
+) -> rr_status {
+    guard("rr_image_layer_save", || {
+        let img = handle(img, "img")?;
+        let path = str_arg(path, "path")?;
+        img.inner.layer_save(i, Path::new(path))
+    })
+}
