@@ -117,3 +117,24 @@ pub(crate) unsafe fn write_bytes(bytes: &[u8], out: *mut *const u8, out_len: *mu
     *out = bytes.as_ptr();
     *out_len = bytes.len();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_rr_err_panic_with_a_message() {
+        let status = guard("rr_test", || panic!("boom"));
+        assert_eq!(status, rr_status::RR_ERR_PANIC);
+        let msg = unsafe { CStr::from_ptr(error::rr_error_message()) }
+            .to_string_lossy()
+            .into_owned();
+        assert!(msg.contains("rr_test") && msg.contains("boom"), "{msg}");
+        assert_eq!(guard_getter(7, || panic!("getter")), 7);
+    }
+
+    #[test]
+    fn registry_text_with_nul_still_becomes_a_c_string() {
+        assert_eq!(c_string("a\0b").as_bytes(), b"ab");
+    }
+}

@@ -1,0 +1,304 @@
+//! The C boundary without a registry: NULLs, bad UTF-8, size queries, status names, the
+//! version macros and the last-error rules of API.md.
+
+use rr::ffi::client::*;
+use rr::ffi::descriptor::*;
+use rr::ffi::error::*;
+use rr::ffi::image::*;
+use rr::ffi::index::*;
+use rr::ffi::list::*;
+use rr::ffi::reference::*;
+use rr::ffi::rr_status;
+use rr::ffi::status::*;
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+
+fn message() -> String {
+    unsafe { CStr::from_ptr(rr_error_message()) }
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn new_client() -> *mut rr_client {
+    let mut c = ptr::null_mut();
+    assert_eq!(unsafe { rr_client_new(&mut c) }, rr_status::RR_OK);
+    assert!(!c.is_null());
+    c
+}
+
+#[test]
+fn null_out_parameter_is_an_invalid_argument_naming_it() {
+    assert_eq!(
+        unsafe { rr_client_new(ptr::null_mut()) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert!(message().contains("out"), "{}", message());
+    assert_eq!(rr_error_http_status(), 0);
+    assert!(rr_error_registry_code().is_null());
+}
+
+#[test]
+fn null_handles_and_strings_are_invalid_arguments() {
+    let mut d = ptr::null_mut();
+    let r = CString::new("example.com/a:b").unwrap();
+    assert_eq!(
+        unsafe { rr_get(ptr::null_mut(), r.as_ptr(), &mut d) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert!(message().contains("client"), "{}", message());
+    assert!(d.is_null(), "out must not be written on failure");
+
+    let c = new_client();
+    assert_eq!(
+        unsafe { rr_get(c, ptr::null(), &mut d) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert!(message().contains("reference"), "{}", message());
+    assert_eq!(
+        unsafe { rr_get(c, r.as_ptr(), ptr::null_mut()) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { rr_client_set_basic_auth(c, r.as_ptr(), ptr::null(), r.as_ptr()) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert!(message().contains("username"), "{}", message());
+    let mut l = ptr::null_mut();
+    assert_eq!(
+        unsafe { rr_list(c, ptr::null(), &mut l) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { rr_catalog(ptr::null_mut(), r.as_ptr(), &mut l) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    unsafe { rr_client_free(c) };
+}
+
+#[test]
+fn invalid_utf8_is_an_invalid_argument() {
+    let c = new_client();
+    let bad = b"example.com/\xff\xfe:tag\0";
+    let mut d = ptr::null_mut();
+    assert_eq!(
+        unsafe { rr_get(c, bad.as_ptr().cast::<c_char>(), &mut d) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert!(message().contains("UTF-8"), "{}", message());
+    assert_eq!(
+        unsafe { rr_client_set_platform(c, bad.as_ptr().cast()) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    unsafe { rr_client_free(c) };
+}
+
+#[test]
+fn option_setters_validate_their_values() {
+    let c = new_client();
+    let s = |v: &str| CString::new(v).unwrap();
+    assert_eq!(
+        unsafe { rr_client_set_jobs(c, 0) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(unsafe { rr_client_set_jobs(c, 8) }, rr_status::RR_OK);
+    assert_eq!(
+        unsafe { rr_client_set_retry(c, 0, 10) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(unsafe { rr_client_set_retry(c, 1, 0) }, rr_status::RR_OK);
+    assert_eq!(unsafe { rr_client_set_timeout(c, 0, 0) }, rr_status::RR_OK);
+    assert_eq!(
+        unsafe { rr_client_set_platform(c, s("linux").as_ptr()) },
+        rr_status::RR_ERR_INVALID_REFERENCE
+    );
+    assert_eq!(
+        unsafe { rr_client_set_platform(c, s("linux/arm64/v8").as_ptr()) },
+        rr_status::RR_OK
+    );
+    assert_eq!(
+        unsafe { rr_client_set_insecure(c, s("bad host").as_ptr()) },
+        rr_status::RR_ERR_INVALID_REFERENCE
+    );
+    assert_eq!(
+        unsafe { rr_client_set_insecure(c, s("reg.local:5000").as_ptr()) },
+        rr_status::RR_OK
+    );
+    assert_eq!(
+        unsafe { rr_client_add_ca_file(c, s("/nonexistent/ca.pem").as_ptr()) },
+        rr_status::RR_ERR_IO
+    );
+    assert!(message().contains("/nonexistent/ca.pem"), "{}", message());
+    let not_pem = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(not_pem.path(), "hello").unwrap();
+    let p = s(not_pem.path().to_str().unwrap());
+    assert_eq!(
+        unsafe { rr_client_add_ca_file(c, p.as_ptr()) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { rr_client_set_keychain(c, false) },
+        rr_status::RR_OK
+    );
+    assert_eq!(
+        unsafe { rr_client_set_auth_callback(c, None, ptr::null_mut()) },
+        rr_status::RR_OK
+    );
+    assert_eq!(
+        unsafe { rr_client_set_progress_callback(c, None, ptr::null_mut()) },
+        rr_status::RR_OK
+    );
+    assert_eq!(
+        unsafe { rr_client_set_jobs(ptr::null_mut(), 1) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    unsafe { rr_client_free(c) };
+    unsafe { rr_client_free(ptr::null_mut()) };
+}
+
+#[test]
+fn success_clears_the_last_error() {
+    let c = new_client();
+    assert_eq!(
+        unsafe { rr_client_set_jobs(c, 0) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert!(!message().is_empty());
+    assert_eq!(unsafe { rr_client_set_jobs(c, 2) }, rr_status::RR_OK);
+    assert_eq!(message(), "");
+    assert_eq!(rr_error_http_status(), 0);
+    assert!(rr_error_registry_code().is_null());
+    unsafe { rr_client_free(c) };
+}
+
+#[test]
+fn normalize_reports_the_needed_size_even_when_the_buffer_is_small() {
+    let r = CString::new("ubuntu").unwrap();
+    let expected = "index.docker.io/library/ubuntu:latest";
+    let mut needed = 0usize;
+    assert_eq!(
+        unsafe { rr_reference_normalize(r.as_ptr(), ptr::null_mut(), 0, &mut needed) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(needed, expected.len() + 1);
+    let mut small = [0 as c_char; 8];
+    assert_eq!(
+        unsafe { rr_reference_normalize(r.as_ptr(), small.as_mut_ptr(), small.len(), &mut needed) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(small, [0; 8], "buf is not written when too small");
+    let mut buf = vec![0 as c_char; needed];
+    assert_eq!(
+        unsafe { rr_reference_normalize(r.as_ptr(), buf.as_mut_ptr(), buf.len(), ptr::null_mut()) },
+        rr_status::RR_OK
+    );
+    assert_eq!(
+        unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(),
+        expected
+    );
+    let bad = CString::new("https://example.com/a").unwrap();
+    assert_eq!(
+        unsafe { rr_reference_normalize(bad.as_ptr(), buf.as_mut_ptr(), buf.len(), &mut needed) },
+        rr_status::RR_ERR_INVALID_REFERENCE
+    );
+}
+
+#[test]
+fn getters_with_null_handles_return_null_or_zero_without_an_error() {
+    let c = new_client();
+    assert_eq!(
+        unsafe { rr_client_set_jobs(c, 0) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    let before = message();
+    unsafe {
+        assert!(rr_descriptor_media_type(ptr::null()).is_null());
+        assert!(rr_descriptor_digest(ptr::null()).is_null());
+        assert_eq!(rr_descriptor_size(ptr::null()), 0);
+        assert!(rr_image_digest(ptr::null()).is_null());
+        assert!(rr_image_media_type(ptr::null()).is_null());
+        assert_eq!(rr_image_layer_count(ptr::null()), 0);
+        assert!(rr_image_layer_digest(ptr::null(), 0).is_null());
+        assert!(rr_image_layer_media_type(ptr::null(), 0).is_null());
+        assert_eq!(rr_image_layer_size(ptr::null(), 0), 0);
+        assert!(rr_index_digest(ptr::null()).is_null());
+        assert!(rr_index_media_type(ptr::null()).is_null());
+        assert_eq!(rr_index_child_count(ptr::null()), 0);
+        assert!(rr_index_child_digest(ptr::null(), 3).is_null());
+        assert!(rr_index_child_platform(ptr::null(), 0).is_null());
+        assert_eq!(rr_string_list_len(ptr::null()), 0);
+        assert!(rr_string_list_get(ptr::null(), 0).is_null());
+        rr_descriptor_free(ptr::null_mut());
+        rr_image_free(ptr::null_mut());
+        rr_index_free(ptr::null_mut());
+        rr_string_list_free(ptr::null_mut());
+    }
+    assert_eq!(message(), before, "getters leave the last error alone");
+    unsafe { rr_client_free(c) };
+}
+
+#[test]
+fn status_names_cover_every_code() {
+    let names = [
+        "RR_OK",
+        "RR_ERR_INVALID_ARGUMENT",
+        "RR_ERR_INVALID_REFERENCE",
+        "RR_ERR_NOT_FOUND",
+        "RR_ERR_UNAUTHORIZED",
+        "RR_ERR_DENIED",
+        "RR_ERR_TOO_MANY_REQUESTS",
+        "RR_ERR_DIGEST_MISMATCH",
+        "RR_ERR_UNSUPPORTED",
+        "RR_ERR_INVALID_RESPONSE",
+        "RR_ERR_REGISTRY",
+        "RR_ERR_TRANSPORT",
+        "RR_ERR_IO",
+        "RR_ERR_CANCELLED",
+        "RR_ERR_CALLBACK",
+        "RR_ERR_PANIC",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let got = unsafe { CStr::from_ptr(rr_status_name(i as i32)) };
+        assert_eq!(got.to_str().unwrap(), *name);
+    }
+    for bad in [-1, 16, 99, i32::MAX] {
+        let got = unsafe { CStr::from_ptr(rr_status_name(bad)) };
+        assert_eq!(got.to_str().unwrap(), "RR_UNKNOWN");
+    }
+}
+
+#[test]
+fn version_macros_in_the_header_agree_with_rr_version() {
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/rr.h")).unwrap();
+    let macro_value = |name: &str| -> String {
+        header
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from rr.h"))
+            .trim()
+            .to_string()
+    };
+    let from_macros = format!(
+        "{}.{}.{}",
+        macro_value("RR_VERSION_MAJOR"),
+        macro_value("RR_VERSION_MINOR"),
+        macro_value("RR_VERSION_PATCH")
+    );
+    let runtime = unsafe { CStr::from_ptr(rr_version()) }.to_str().unwrap();
+    assert_eq!(from_macros, runtime);
+    assert_eq!(runtime, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn the_last_error_is_per_thread() {
+    let c = new_client();
+    assert_eq!(
+        unsafe { rr_client_set_jobs(c, 0) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    let other = std::thread::spawn(|| message()).join().unwrap();
+    assert_eq!(other, "");
+    assert!(message().contains("jobs"));
+    unsafe { rr_client_free(c) };
+}
