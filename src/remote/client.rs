@@ -19,6 +19,7 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 struct Options {
     platform: Platform,
     jobs: u32,
+    page_size: u32,
     user_agent_prefix: Option<String>,
     insecure: Vec<String>,
     ca_files: Vec<PathBuf>,
@@ -62,6 +63,7 @@ impl Client {
                 options: RwLock::new(Options {
                     platform: Platform::linux_amd64(),
                     jobs: DEFAULT_JOBS,
+                    page_size: super::list::PAGE_SIZE,
                     user_agent_prefix: None,
                     insecure: Vec::new(),
                     ca_files: Vec::new(),
@@ -107,6 +109,20 @@ impl Client {
         }
         self.write().jobs = jobs;
         Ok(())
+    }
+    /// Entries asked for per page of tags or repositories (1 to 1000, default 1000).
+    pub fn set_page_size(&self, page_size: u32) -> Result<()> {
+        if !(1..=super::list::PAGE_SIZE).contains(&page_size) {
+            return Err(Error::invalid_argument(format!(
+                "page size must be between 1 and {}, got {page_size}",
+                super::list::PAGE_SIZE
+            )));
+        }
+        self.write().page_size = page_size;
+        Ok(())
+    }
+    pub fn page_size(&self) -> u32 {
+        self.read().page_size
     }
     pub fn set_user_agent(&self, user_agent: &str) -> Result<()> {
         if user_agent.chars().any(|c| c.is_control()) {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use url::Url;
 
-/// Page size asked for: registries such as ECR refuse more than 1000.
+/// Largest page size asked for: registries such as ECR refuse more than 1000.
 pub const PAGE_SIZE: u32 = 1000;
 /// A registry that hands out more pages than this is looping or hostile.
 pub const MAX_PAGES: usize = 100_000;
@@ -112,7 +112,7 @@ pub fn list(client: &Client, repository: &str) -> Result<Vec<String>> {
     let what = format!("tags of {repo}");
     paginate(
         &session,
-        &format!("/v2/{}/tags/list?n={PAGE_SIZE}", repo.path()),
+        &format!("/v2/{}/tags/list?n={}", repo.path(), client.page_size()),
         &what,
         |body| {
             let page: TagsPage = serde_json::from_slice(body).map_err(|e| {
@@ -136,7 +136,7 @@ pub fn catalog(client: &Client, registry: &str) -> Result<Vec<String>> {
     let what = format!("catalog of {reg}");
     paginate(
         &session,
-        &format!("/v2/_catalog?n={PAGE_SIZE}"),
+        &format!("/v2/_catalog?n={}", client.page_size()),
         &what,
         |body| {
             let page: CatalogPage = serde_json::from_slice(body).map_err(|e| {
