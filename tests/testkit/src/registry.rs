@@ -1,0 +1,486 @@
+//! One CNCF distribution 2.8 registry process (`docker-registry serve`) on a
+//! random 127.0.0.1 port, with its temp dir, and (Token mode) token server.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::certs::{write_tls_files, TlsFiles};
+use crate::digest::sha256_hex;
+use crate::http::{agent_with_ca, any_status, basic_header};
+use crate::proc::{kill_and_wait, spawn_tied};
+use crate::token_server::{TokenRequest, TokenServer};
+use crate::{
+    Mode, BASIC_PASSWORD, BASIC_USER, TOKEN_ISSUER, TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD,
+    TOKEN_SERVICE,
+};
+
+const REGISTRY_BIN: &str = "docker-registry";
+const DIR_PREFIX: &str = "rr-testkit-";
+/// File in each temp dir naming the PID of the process that owns it.
+const OWNER_FILE: &str = "owner.pid";
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+const START_ATTEMPTS: usize = 5;
+/// bcrypt cost of the htpasswd entries. distribution checks the password on
+/// every request, so the default cost (12, ~250 ms) would make tests crawl.
+const HTPASSWD_BCRYPT_COST: u32 = 4;
+
+/// A running registry. Dropping it kills the registry (and stops the token
+/// server) and removes its temp dir.
+pub struct Registry {
+    mode: Mode,
+    port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+    pid: u32,
+    tls: Option<TlsFiles>,
+    token: Option<TokenServer>,
+    agent: ureq::Agent,
+}
+
+enum StartOutcome {
+    Ready,
+    AddrInUse,
+    Failed(String),
+}
+
+impl Registry {
+    /// Starts a registry in `mode`, waiting until `/v2/` answers. Panics with
+    /// a clear message (and the registry's log tail) if it cannot.
+    pub fn start(mode: Mode) -> Registry {
+        if Command::new(REGISTRY_BIN)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            panic!(
+                "rr-testkit: `{REGISTRY_BIN}` not found on PATH; install it with \
+                 `apt-get install docker-registry` (CNCF distribution 2.8)"
+            );
+        }
+        let base = temp_base();
+        sweep_stale_dirs(&base);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{DIR_PREFIX}{mode}-"))
+            .tempdir_in(&base)
+            .expect("rr-testkit: create temp dir");
+        fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())
+            .expect("write owner pid");
+        let storage = dir.path().join("storage");
+        fs::create_dir_all(&storage).expect("create storage dir");
+
+        let tls = mode
+            .is_tls()
+            .then(|| write_tls_files(&dir.path().join("certs")));
+        if matches!(mode, Mode::Basic | Mode::Tls) {
+            write_htpasswd(
+                &dir.path().join("htpasswd"),
+                &[(BASIC_USER, BASIC_PASSWORD)],
+            );
+        }
+        let token = (mode == Mode::Token).then(|| {
+            let t = TokenServer::start();
+            fs::write(dir.path().join("token-signer.pem"), t.signing_cert_pem())
+                .expect("write token signing certificate");
+            t
+        });
+        let agent = agent_with_ca(tls.as_ref().map(|t| t.ca_pem.as_path()));
+
+        let mut reg = Registry {
+            mode,
+            port: 0,
+            dir,
+            child: None,
+            pid: 0,
+            tls,
+            token,
+            agent,
+        };
+        let mut last_failure = String::new();
+        for _ in 0..START_ATTEMPTS {
+            reg.port = free_port();
+            reg.write_config();
+            match reg.spawn_and_wait() {
+                StartOutcome::Ready => return reg,
+                StartOutcome::AddrInUse => {
+                    last_failure = format!("port {} was taken", reg.port);
+                    continue;
+                }
+                StartOutcome::Failed(msg) => {
+                    reg.stop();
+                    panic!("{msg}");
+                }
+            }
+        }
+        reg.stop();
+        panic!("rr-testkit: registry ({mode}) could not bind a port after {START_ATTEMPTS} attempts ({last_failure})");
+    }
+
+    fn write_config(&self) {
+        let d = self.dir.path();
+        let mut cfg = json!({
+            "version": "0.1",
+            "log": {
+                "level": "info",
+                "formatter": "text",
+                "fields": {"service": "registry", "rr_testkit_mode": self.mode.as_str()},
+            },
+            "storage": {
+                "filesystem": {"rootdirectory": self.storage_dir()},
+                "delete": {"enabled": true},
+                "maintenance": {"uploadpurging": {"enabled": false}},
+            },
+            "http": {
+                "addr": self.host(),
+                "secret": "rr-testkit-not-a-secret",
+                "headers": {"X-Content-Type-Options": ["nosniff"]},
+            },
+            "health": {"storagedriver": {"enabled": false}},
+        });
+        if let Some(tls) = &self.tls {
+            cfg["http"]["tls"] = json!({
+                "certificate": tls.cert_pem,
+                "key": tls.key_pem,
+            });
+        }
+        match self.mode {
+            Mode::Open => {}
+            Mode::Basic | Mode::Tls => {
+                cfg["auth"] = json!({"htpasswd": {
+                    "realm": "rr-testkit",
+                    "path": d.join("htpasswd"),
+                }});
+            }
+            Mode::Token => {
+                cfg["auth"] = json!({"token": {
+                    "realm": self.token_realm(),
+                    "service": TOKEN_SERVICE,
+                    "issuer": TOKEN_ISSUER,
+                    "rootcertbundle": d.join("token-signer.pem"),
+                }});
+            }
+        }
+        // YAML is a superset of JSON: serde_json does all the quoting.
+        let text = serde_json::to_string_pretty(&cfg).expect("serialize config");
+        fs::write(self.config_path(), text).expect("write config.yml");
+    }
+
+    fn spawn_and_wait(&mut self) -> StartOutcome {
+        let log = File::create(self.log_path()).expect("create registry log");
+        let mut cmd = Command::new(REGISTRY_BIN);
+        cmd.arg("serve")
+            .arg(self.config_path())
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log fd"))
+            .stderr(log);
+        // distribution lets REGISTRY_* variables override the config.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("REGISTRY_") {
+                cmd.env_remove(k);
+            }
+        }
+        let child = match spawn_tied(cmd) {
+            Ok(c) => c,
+            Err(e) => {
+                return StartOutcome::Failed(format!(
+                    "rr-testkit: cannot run `{REGISTRY_BIN}`: {e}"
+                ))
+            }
+        };
+        self.pid = child.id();
+        self.child = Some(child);
+
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let url = format!("{}/v2/", self.base_url());
+        let mut last_err;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                let tail = self.log_tail(40);
+                if tail.contains("address already in use") {
+                    return StartOutcome::AddrInUse;
+                }
+                return StartOutcome::Failed(format!(
+                    "rr-testkit: registry ({}) exited during startup ({status}); log {}:\n{tail}",
+                    self.mode,
+                    self.log_path().display()
+                ));
+            }
+            let probe = self.agent.get(&url).timeout(Duration::from_secs(2)).call();
+            match any_status(probe) {
+                Ok(resp) if resp.header("Docker-Distribution-Api-Version").is_some() => {
+                    return StartOutcome::Ready
+                }
+                Ok(resp) => last_err = format!("unexpected answer {}", resp.status()),
+                Err(t) => last_err = t,
+            }
+            if Instant::now() > deadline {
+                let tail = self.log_tail(40);
+                return StartOutcome::Failed(format!(
+                    "rr-testkit: registry ({}) on {} did not answer /v2/ within {:?} (last: {last_err}); log {}:\n{tail}",
+                    self.mode,
+                    self.host(),
+                    READY_TIMEOUT,
+                    self.log_path().display()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The port the registry listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// `http://127.0.0.1:PORT` or, in Tls mode, `https://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.mode.is_tls() { "https" } else { "http" };
+        format!("{scheme}://{}", self.host())
+    }
+
+    /// `base_url() + path` (path starting with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url())
+    }
+
+    /// PID of the registry process (0 once stopped).
+    pub fn pid(&self) -> u32 {
+        if self.child.is_some() {
+            self.pid
+        } else {
+            0
+        }
+    }
+
+    /// The registry's temp dir (config.yml, storage/, htpasswd, certs/, registry.log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.yml")
+    }
+
+    /// Where the registry's stdout and stderr go.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("registry.log")
+    }
+
+    /// The last `n` lines of the registry log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let Ok(f) = File::open(self.log_path()) else {
+            return String::from("(no log)");
+        };
+        let lines: Vec<String> = BufReader::new(f).lines().map_while(Result::ok).collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Root directory of the filesystem storage driver.
+    pub fn storage_dir(&self) -> PathBuf {
+        self.dir.path().join("storage")
+    }
+
+    /// Where the registry stores a blob's bytes:
+    /// `storage/docker/registry/v2/blobs/sha256/ab/<hex>/data`.
+    pub fn blob_data_path(&self, digest: &str) -> PathBuf {
+        let hex = sha256_hex(digest);
+        self.storage_dir()
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// PEM of the test CA (Tls mode only).
+    pub fn ca_pem_path(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|t| t.ca_pem.clone())
+    }
+
+    pub(crate) fn skopeo_cert_dir(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.skopeo_cert_dir.as_path())
+    }
+
+    /// `http://127.0.0.1:PORT/token` (Token mode only).
+    pub fn token_realm(&self) -> Option<String> {
+        self.token.as_ref().map(TokenServer::realm)
+    }
+
+    /// The token server (Token mode only).
+    pub fn token_server(&self) -> Option<&TokenServer> {
+        self.token.as_ref()
+    }
+
+    fn token_server_or_panic(&self) -> &TokenServer {
+        self.token
+            .as_ref()
+            .unwrap_or_else(|| panic!("rr-testkit: {} mode has no token server", self.mode))
+    }
+
+    /// Every request the token server received (Token mode; panics otherwise).
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.token_server_or_panic().requests()
+    }
+
+    /// Forgets the token server's recorded requests (Token mode; panics otherwise).
+    pub fn clear_token_requests(&self) {
+        self.token_server_or_panic().clear_requests()
+    }
+
+    /// A bearer token for `user` ("" = anonymous; no password check) with
+    /// what the policy grants of `scopes` (e.g. `repository:demo/app:pull`).
+    /// Token mode; panics otherwise.
+    pub fn issue_token(&self, user: &str, scopes: &[&str]) -> String {
+        self.token_server_or_panic().issue_token(user, scopes)
+    }
+
+    /// The mode's push-capable credentials: alice (Basic, Tls), pusher
+    /// (Token), none (Open).
+    pub fn credentials(&self) -> Option<(&'static str, &'static str)> {
+        match self.mode {
+            Mode::Open => None,
+            Mode::Basic | Mode::Tls => Some((BASIC_USER, BASIC_PASSWORD)),
+            Mode::Token => Some((TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD)),
+        }
+    }
+
+    /// An `Authorization` header value with full access for the mode:
+    /// Basic alice, or a pusher bearer token for `scopes`; None in Open mode.
+    pub fn auth_header(&self, scopes: &[&str]) -> Option<String> {
+        match self.mode {
+            Mode::Open => None,
+            Mode::Basic | Mode::Tls => Some(basic_header(BASIC_USER, BASIC_PASSWORD)),
+            Mode::Token => Some(format!("Bearer {}", self.issue_token(TOKEN_PUSHER, scopes))),
+        }
+    }
+
+    /// A ureq agent that trusts this registry (the test CA in Tls mode).
+    pub fn agent(&self) -> ureq::Agent {
+        self.agent.clone()
+    }
+
+    /// Whether the registry process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Kills the registry by PID and waits for it, stops the token server.
+    /// Idempotent; `Drop` calls it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_and_wait(&mut child);
+        }
+        if let Some(t) = self.token.as_mut() {
+            t.stop();
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("mode", &self.mode)
+            .field("host", &self.host())
+            .field("pid", &self.pid())
+            .field("dir", &self.dir.path())
+            .finish()
+    }
+}
+
+/// Where registry temp dirs go: `$RR_TESTKIT_TMPDIR`, else `/dev/shm` (the
+/// registry does many small file writes per request; on tmpfs a 320-tag
+/// seed and the cleanup are about 3x faster than on disk), else the system
+/// temp dir.
+fn temp_base() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RR_TESTKIT_TMPDIR") {
+        return PathBuf::from(dir);
+    }
+    let shm = Path::new("/dev/shm");
+    let writable =
+        fs::metadata(shm).map(|m| m.is_dir()).unwrap_or(false) && tempfile::tempdir_in(shm).is_ok();
+    if writable {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// Removes temp dirs left by harness processes that died without cleanup
+/// (e.g. SIGKILLed; their registries died with them). Dirs of live owners,
+/// and anything without an owner file, are left alone.
+fn sweep_stale_dirs(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(DIR_PREFIX) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(owner) = fs::read_to_string(path.join(OWNER_FILE)) else {
+            continue;
+        };
+        let Ok(pid) = owner.trim().parse::<u32>() else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// A port that was free a moment ago (bind 0, read, release).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("rr-testkit: bind 127.0.0.1:0")
+}
+
+/// Writes an htpasswd file of bcrypt entries.
+fn write_htpasswd(path: &Path, users: &[(&str, &str)]) {
+    let mut text = String::new();
+    for (user, pw) in users {
+        let hash = bcrypt::hash(pw, HTPASSWD_BCRYPT_COST).expect("bcrypt hash");
+        text.push_str(&format!("{user}:{hash}\n"));
+    }
+    fs::write(path, text).expect("write htpasswd");
+}
+
+// A Registry can live in a `static OnceLock` shared by tests.
+const _: () = {
+    const fn is_send_sync<T: Send + Sync>() {}
+    is_send_sync::<Registry>();
+};
