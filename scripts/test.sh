@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy, the generated header, the exported
+# symbols, the Rust unit and integration tests (against real registries), and the C/C++
+# examples under ctest. This is the README's test command and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "build librr and the test harness"
+cargo build --workspace --all-targets
+cargo build -p rr-testkit --bin rr-testkit
+
+step "include/rr.h matches what build.rs generates"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  git diff --exit-code -- include/ || { echo "include/rr.h is stale: commit the regenerated header" >&2; exit 1; }
+fi
+
+step "librr.so exports only rr_* symbols and has a SONAME"
+others=$(nm -D --defined-only target/debug/librr.so | awk '{print $3}' | grep -v '^rr_' || true)
+[ -z "$others" ] || { echo "unexpected exports: $others" >&2; exit 1; }
+readelf -d target/debug/librr.so | grep -q 'SONAME.*librr\.so\.0' || { echo "no SONAME librr.so.0" >&2; exit 1; }
+
+step "cargo test (unit, C boundary, real registries)"
+cargo test --workspace
+
+step "C and C++ examples (ctest)"
+cmake -S examples-c -B build/examples-c -G Ninja -DRR_VALGRIND="${RR_VALGRIND:-ON}" >/dev/null
+cmake --build build/examples-c
+ctest --test-dir build/examples-c --output-on-failure
