@@ -46,6 +46,9 @@ fn link_shared_library() {
     // the ABI may change between minor versions).
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
     let soname = format!("librr.so.{major}");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={}", map.display());
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
+        map.display()
+    );
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
 }

@@ -297,7 +297,7 @@ fn the_last_error_is_per_thread() {
         unsafe { rr_client_set_jobs(c, 0) },
         rr_status::RR_ERR_INVALID_ARGUMENT
     );
-    let other = std::thread::spawn(|| message()).join().unwrap();
+    let other = std::thread::spawn(message).join().unwrap();
     assert_eq!(other, "");
     assert!(message().contains("jobs"));
     unsafe { rr_client_free(c) };
