@@ -213,3 +213,60 @@ fn identity_tokens_use_the_oauth_post() {
     assert_eq!(reqs[0].method, "POST");
     assert!(!reqs[0].authorization, "{:?}", reqs[0]);
 }
+
+#[test]
+fn a_challenge_naming_new_scopes_gets_exactly_one_reauthentication() {
+    let reg = Registry::start(Mode::Token);
+    let seeded = reg.seed_standard();
+    let c = client();
+    c.set_basic_auth(&reg.host(), TOKEN_PULLER, TOKEN_PULLER_PASSWORD)
+        .unwrap();
+    let op = c.operation().unwrap();
+    let registry = rr::name::Registry::parse(&reg.host()).unwrap();
+    // The session starts with pull on demo/many only, then reads demo/app: the registry's
+    // 401 names repository:demo/app:pull, which the session adds and asks a token for.
+    let session = op.ctx.session(
+        &registry,
+        Some("demo/many"),
+        vec!["repository:demo/many:pull".to_string()],
+    );
+    reg.clear_token_requests();
+    let request = session
+        .request("GET", "/v2/demo/app/manifests/v1")
+        .unwrap()
+        .header("Accept", rr::manifest::ACCEPT_ALL);
+    let response = session.send_expect(request, &[200]).unwrap();
+    drop(response);
+    let reqs = reg.token_requests();
+    assert_eq!(
+        reqs.len(),
+        2,
+        "first token, then one with the new scope: {reqs:?}"
+    );
+    assert_eq!(
+        reqs[0].scopes,
+        vec!["repository:demo/many:pull".to_string()]
+    );
+    assert_eq!(
+        reqs[1].scopes,
+        vec![
+            "repository:demo/app:pull".to_string(),
+            "repository:demo/many:pull".to_string()
+        ],
+        "new scopes come first"
+    );
+
+    // A request the token can never satisfy is answered once, then refused: no loop.
+    reg.clear_token_requests();
+    let push = session
+        .request("POST", "/v2/demo/app/blobs/uploads/")
+        .unwrap();
+    let e = session.send_expect(push, &[202]).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Denied, "{}", e.message);
+    assert!(
+        reg.token_requests().len() <= 1,
+        "{:?}",
+        reg.token_requests()
+    );
+    let _ = seeded;
+}

@@ -123,3 +123,57 @@ impl Descriptor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn descriptor(media_type: &str, bytes: &[u8]) -> Descriptor {
+        Descriptor {
+            media_type: media_type.to_string(),
+            digest: crate::digest::of_bytes(bytes),
+            size: bytes.len() as u64,
+            manifest: Some(bytes.to_vec()),
+            reference: Reference::parse("registry.example/app:v1").unwrap(),
+            client: Client::new(),
+        }
+    }
+
+    #[test]
+    fn schema1_and_unknown_types_open_as_neither_image_nor_index() {
+        let schema1 = descriptor(
+            manifest::DOCKER_SCHEMA1_SIGNED,
+            br#"{"schemaVersion":1,"fsLayers":[]}"#,
+        );
+        let e = schema1.image().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported);
+        assert!(e.message.contains("schema1"), "{}", e.message);
+        assert_eq!(schema1.index().unwrap_err().kind, ErrorKind::Unsupported);
+
+        let odd = descriptor("application/vnd.example+json", b"{}");
+        let e = odd.image().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported);
+        assert!(
+            e.message.contains("application/vnd.example+json"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn an_image_descriptor_opens_without_a_request() {
+        let cfg = crate::digest::of_bytes(b"{}");
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{cfg}","size":2,"data":"e30="}},"layers":[]}}"#,
+            manifest::OCI_MANIFEST,
+            manifest::OCI_CONFIG
+        );
+        let d = descriptor(manifest::OCI_MANIFEST, body.as_bytes());
+        let img = d.image().unwrap();
+        assert_eq!(img.digest(), d.digest);
+        assert_eq!(img.config().unwrap(), b"{}", "embedded config data is used");
+        let e = d.index().unwrap_err();
+        assert!(e.message.contains("is an image"), "{}", e.message);
+    }
+}

@@ -97,6 +97,15 @@ pub struct Response {
     pub body: Box<dyn Read + Send>,
 }
 
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("url", &super::redact::url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
