@@ -266,24 +266,23 @@ impl<'a> Session<'a> {
                         Error::invalid_reference(format!("registry {}: {e}", self.registry))
                     })?;
                 let req = Request::new("GET", url).header("User-Agent", &self.ctx.user_agent);
-                let outcome =
-                    self.follow_redirects(&req, false)
-                        .and_then(|resp| match resp.status {
-                            200 => {
-                                resp.drain();
-                                Ok(Ping {
-                                    scheme,
-                                    challenge: None,
-                                })
-                            }
-                            401 => {
-                                let challenge =
-                                    challenge::pick(resp.header_all("www-authenticate"));
-                                resp.drain();
-                                Ok(Ping { scheme, challenge })
-                            }
-                            _ => Err(status::error_from_response("GET", resp)),
-                        });
+                let outcome = self
+                    .follow_redirects(&req, false, false)
+                    .and_then(|resp| match resp.status {
+                        200 => {
+                            resp.drain();
+                            Ok(Ping {
+                                scheme,
+                                challenge: None,
+                            })
+                        }
+                        401 => {
+                            let challenge = challenge::pick(resp.header_all("www-authenticate"));
+                            resp.drain();
+                            Ok(Ping { scheme, challenge })
+                        }
+                        _ => Err(status::error_from_response("GET", resp)),
+                    });
                 match outcome {
                     Ok(p) => {
                         lock(&self.ctx.shared.pings)
@@ -444,7 +443,7 @@ impl<'a> Session<'a> {
         }
         let mut reauth = Reauth::default();
         loop {
-            let response = self.follow_redirects(&request, true)?;
+            let response = self.follow_redirects(&request, true, true)?;
             if response.status == 401 && origin_of(&response.url) == self.registry_origin(&ping) {
                 match self.after_unauthorized(&ping, &response, &mut reauth)? {
                     true => {
@@ -568,8 +567,15 @@ impl<'a> Session<'a> {
     }
 
     /// Sends one request and follows redirects, attaching Authorization only for the
-    /// registry's origin and never going from https to http.
-    fn follow_redirects(&self, request: &Request, with_auth: bool) -> Result<Response> {
+    /// registry's origin and never going from https to http. `retry` is off for the ping,
+    /// which retries its whole https-then-http round itself: a plain-http registry must not
+    /// cost the retry budget of the https attempt first.
+    fn follow_redirects(
+        &self,
+        request: &Request,
+        with_auth: bool,
+        retry: bool,
+    ) -> Result<Response> {
         let registry_origin = if with_auth {
             Some(self.registry_origin(&self.ping()?))
         } else {
@@ -586,7 +592,12 @@ impl<'a> Session<'a> {
                     }
                 }
             }
-            let response = self.ctx.exchange_with_retry(&outgoing)?;
+            let response = if retry {
+                self.ctx.exchange_with_retry(&outgoing)?
+            } else {
+                self.ctx.check_cancelled()?;
+                self.ctx.exchange.exchange(&outgoing)?
+            };
             if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
                 return Ok(response);
             }
