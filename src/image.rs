@@ -4,7 +4,9 @@
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, ImageManifest};
 use crate::name::Repository;
-use crate::remote::{blob, client::Client};
+use crate::remote::blob;
+use crate::remote::client::{Client, Operation};
+use crate::transport::Session;
 use once_cell::sync::OnceCell;
 use std::io::Write;
 use std::path::Path;
@@ -19,6 +21,26 @@ pub enum BlobSource {
         client: Client,
         repository: Repository,
     },
+}
+
+impl BlobSource {
+    /// Runs `f` within one operation holding a pull session on the source repository.
+    pub(crate) fn with_pull_session<T>(
+        &self,
+        f: impl FnOnce(&Operation, &Session<'_>, &Repository) -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            BlobSource::Remote { client, repository } => {
+                let op = client.operation()?;
+                let session = op.ctx.session(
+                    repository.registry(),
+                    Some(repository.path()),
+                    vec![repository.scope("pull")],
+                );
+                f(&op, &session, repository)
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -81,17 +103,9 @@ impl Image {
                 if let Some(data) = desc.verified_data()? {
                     return Ok(data.to_vec());
                 }
-                match &self.source {
-                    BlobSource::Remote { client, repository } => {
-                        let op = client.operation()?;
-                        let session = op.ctx.session(
-                            repository.registry(),
-                            Some(repository.path()),
-                            vec![repository.scope("pull")],
-                        );
-                        blob::read_small(&session, repository, desc, CONFIG_SIZE_LIMIT)
-                    }
-                }
+                self.source.with_pull_session(|_, session, repository| {
+                    blob::read_small(session, repository, desc, CONFIG_SIZE_LIMIT)
+                })
             })
             .map(Vec::as_slice)
     }
@@ -136,24 +150,16 @@ pub(crate) fn stream_blob(
     desc: &Descriptor,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
-    match source {
-        BlobSource::Remote { client, repository } => {
-            let op = client.operation()?;
-            op.progress.add_total(desc.size);
-            op.progress.announce();
-            op.ctx.check_cancelled()?;
-            let session = op.ctx.session(
-                repository.registry(),
-                Some(repository.path()),
-                vec![repository.scope("pull")],
-            );
-            blob::stream(&session, repository, desc, &mut |chunk| {
-                sink(chunk)?;
-                op.progress.advance(chunk.len() as u64);
-                op.ctx.check_cancelled()
-            })
-        }
-    }
+    source.with_pull_session(|op, session, repository| {
+        op.progress.add_total(desc.size);
+        op.progress.announce();
+        op.ctx.check_cancelled()?;
+        blob::stream(session, repository, desc, &mut |chunk| {
+            sink(chunk)?;
+            op.progress.advance(chunk.len() as u64);
+            op.ctx.check_cancelled()
+        })
+    })
 }
 
 /// Runs `fill` on a temporary file in `path`'s directory and renames it to `path` when

@@ -84,32 +84,24 @@ impl Index {
             let mt = manifest::effective_media_type(Some(&desc.media_type), data);
             return Ok((data.to_vec(), mt));
         }
-        match &self.source {
-            BlobSource::Remote { client, repository } => {
-                let op = client.operation()?;
-                let session = op.ctx.session(
-                    repository.registry(),
-                    Some(repository.path()),
-                    vec![repository.scope("pull")],
-                );
-                let accept = if desc.media_type.is_empty() {
-                    manifest::ACCEPT_ALL
-                } else {
-                    desc.media_type.as_str()
-                };
-                let fetched = manifest_fetch::get(&session, repository, &desc.digest, accept)?;
-                if fetched.bytes.len() as u64 != desc.size {
-                    return Err(Error::digest_mismatch(format!(
-                        "child {} of index {} is {} bytes, the index says {}",
-                        desc.digest,
-                        self.digest,
-                        fetched.bytes.len(),
-                        desc.size
-                    )));
-                }
-                Ok((fetched.bytes, fetched.media_type))
-            }
+        let accept = if desc.media_type.is_empty() {
+            manifest::ACCEPT_ALL
+        } else {
+            desc.media_type.as_str()
+        };
+        let fetched = self.source.with_pull_session(|_, session, repository| {
+            manifest_fetch::get(session, repository, &desc.digest, accept)
+        })?;
+        if fetched.bytes.len() as u64 != desc.size {
+            return Err(Error::digest_mismatch(format!(
+                "child {} of index {} is {} bytes, the index says {}",
+                desc.digest,
+                self.digest,
+                fetched.bytes.len(),
+                desc.size
+            )));
         }
+        Ok((fetched.bytes, fetched.media_type))
     }
 
     fn image_from(&self, desc: &Descriptor) -> Result<Image> {
