@@ -104,3 +104,38 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// Wraps this error for a `Read`/`Write` implementation, so that `from_io` can recover
+    /// it intact on the other side of a library that only passes `io::Error` through.
+    pub fn into_io(self) -> std::io::Error {
+        std::io::Error::other(self)
+    }
+
+    /// The `Error` carried by `err` (see `into_io`), or an error of class `kind` saying
+    /// what failed.
+    pub fn from_io(err: &std::io::Error, kind: ErrorKind, what: impl fmt::Display) -> Self {
+        match find_wrapped(err) {
+            Some(inner) => inner.clone(),
+            None => Error::new(kind, format!("{what}: {err}")),
+        }
+    }
+}
+
+pub(crate) fn find_wrapped<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<Error>() {
+            return Some(found);
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if let Some(found) = inner.downcast_ref::<Error>() {
+                    return Some(found);
+                }
+            }
+        }
+        current = e.source();
+    }
+    None
+}

@@ -5,8 +5,8 @@ use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, ImageManifest};
 use crate::name::Repository;
 use crate::remote::blob;
-use crate::remote::client::{Client, Operation};
-use crate::transport::Session;
+use crate::remote::client::Client;
+use crate::source::BlobSource;
 use once_cell::sync::OnceCell;
 use std::io::Write;
 use std::path::Path;
@@ -14,36 +14,7 @@ use std::path::Path;
 /// Configs larger than this are refused rather than held in memory.
 pub const CONFIG_SIZE_LIMIT: u64 = 32 * 1024 * 1024;
 
-/// Where an image's (or index's) blobs and child manifests come from.
 #[derive(Debug, Clone)]
-pub enum BlobSource {
-    Remote {
-        client: Client,
-        repository: Repository,
-    },
-}
-
-impl BlobSource {
-    /// Runs `f` within one operation holding a pull session on the source repository.
-    pub(crate) fn with_pull_session<T>(
-        &self,
-        f: impl FnOnce(&Operation, &Session<'_>, &Repository) -> Result<T>,
-    ) -> Result<T> {
-        match self {
-            BlobSource::Remote { client, repository } => {
-                let op = client.operation()?;
-                let session = op.ctx.session(
-                    repository.registry(),
-                    Some(repository.path()),
-                    vec![repository.scope("pull")],
-                );
-                f(&op, &session, repository)
-            }
-        }
-    }
-}
-
-#[derive(Debug)]
 pub struct Image {
     digest: String,
     media_type: String,
@@ -54,6 +25,24 @@ pub struct Image {
 }
 
 impl Image {
+    pub fn new(
+        source: BlobSource,
+        manifest_bytes: Vec<u8>,
+        media_type: String,
+        digest: String,
+    ) -> Result<Image> {
+        let what = format!("image {}@{digest}", source.describe());
+        let manifest = ImageManifest::parse(&manifest_bytes, &what)?;
+        Ok(Image {
+            digest,
+            media_type,
+            manifest_bytes,
+            manifest,
+            source,
+            config: OnceCell::new(),
+        })
+    }
+
     pub fn from_remote(
         client: &Client,
         repository: Repository,
@@ -61,19 +50,17 @@ impl Image {
         media_type: String,
         digest: String,
     ) -> Result<Image> {
-        let what = format!("image {repository}@{digest}");
-        let manifest = ImageManifest::parse(&manifest_bytes, &what)?;
-        Ok(Image {
-            digest,
-            media_type,
-            manifest_bytes,
-            manifest,
-            source: BlobSource::Remote {
-                client: client.clone(),
-                repository,
-            },
-            config: OnceCell::new(),
-        })
+        let source = BlobSource::Remote {
+            client: client.clone(),
+            repository,
+        };
+        Image::new(source, manifest_bytes, media_type, digest)
+    }
+
+    /// An image whose config bytes are already known (a builder made them).
+    pub(crate) fn with_config(self, config: Vec<u8>) -> Image {
+        let _ = self.config.set(config);
+        self
     }
 
     pub fn digest(&self) -> &str {
@@ -99,13 +86,9 @@ impl Image {
     pub fn config(&self) -> Result<&[u8]> {
         self.config
             .get_or_try_init(|| {
-                let desc = &self.manifest.config;
-                if let Some(data) = desc.verified_data()? {
-                    return Ok(data.to_vec());
-                }
-                self.source.with_pull_session(|_, session, repository| {
-                    blob::read_small(session, repository, desc, CONFIG_SIZE_LIMIT)
-                })
+                let (contexts, _op) = self.source.own_contexts()?;
+                self.source
+                    .read_small(&self.manifest.config, CONFIG_SIZE_LIMIT, &contexts)
             })
             .map(Vec::as_slice)
     }
@@ -144,21 +127,28 @@ impl Image {
     }
 }
 
-/// Streams `desc` from `source` with progress over its size.
+/// Streams `desc` from `source`, verified, with progress over its size when the source
+/// has a client to report to.
 pub(crate) fn stream_blob(
     source: &BlobSource,
     desc: &Descriptor,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
-    source.with_pull_session(|op, session, repository| {
+    let (contexts, op) = source.own_contexts()?;
+    if let Some(op) = &op {
         op.progress.add_total(desc.size);
         op.progress.announce();
         op.ctx.check_cancelled()?;
-        blob::stream(session, repository, desc, &mut |chunk| {
-            sink(chunk)?;
+    }
+    let mut reader = source.open_blob(desc, &contexts)?;
+    let what = format!("blob {} of {}", desc.digest, source.describe());
+    blob::pump(&mut reader, op.as_ref().map(|o| &*o.ctx), &what, &mut |chunk| {
+        sink(chunk)?;
+        if let Some(op) = &op {
             op.progress.advance(chunk.len() as u64);
-            op.ctx.check_cancelled()
-        })
+            op.ctx.check_cancelled()?;
+        }
+        Ok(())
     })
 }
 

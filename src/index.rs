@@ -2,13 +2,14 @@
 //! platform.
 
 use crate::error::{Error, Result};
-use crate::image::{BlobSource, Image};
+use crate::image::Image;
+use crate::source::BlobSource;
 use crate::manifest::{self, Descriptor, IndexManifest, Kind};
 use crate::name::Repository;
 use crate::platform::{self, Platform};
-use crate::remote::{client::Client, manifest_fetch};
+use crate::remote::client::Client;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Index {
     digest: String,
     media_type: String,
@@ -21,6 +22,23 @@ pub struct Index {
 const MAX_DEPTH: usize = 16;
 
 impl Index {
+    pub fn new(
+        source: BlobSource,
+        manifest_bytes: Vec<u8>,
+        media_type: String,
+        digest: String,
+    ) -> Result<Index> {
+        let what = format!("index {}@{digest}", source.describe());
+        let manifest = IndexManifest::parse(&manifest_bytes, &what)?;
+        Ok(Index {
+            digest,
+            media_type,
+            manifest_bytes,
+            manifest,
+            source,
+        })
+    }
+
     pub fn from_remote(
         client: &Client,
         repository: Repository,
@@ -28,18 +46,11 @@ impl Index {
         media_type: String,
         digest: String,
     ) -> Result<Index> {
-        let what = format!("index {repository}@{digest}");
-        let manifest = IndexManifest::parse(&manifest_bytes, &what)?;
-        Ok(Index {
-            digest,
-            media_type,
-            manifest_bytes,
-            manifest,
-            source: BlobSource::Remote {
-                client: client.clone(),
-                repository,
-            },
-        })
+        let source = BlobSource::Remote {
+            client: client.clone(),
+            repository,
+        };
+        Index::new(source, manifest_bytes, media_type, digest)
     }
 
     pub fn digest(&self) -> &str {
@@ -77,57 +88,14 @@ impl Index {
             .map(Platform::short)
     }
 
-    /// The child's manifest bytes and media type: embedded data, or a GET by digest with
-    /// exactly the child's media type as Accept.
-    fn child_manifest(&self, desc: &Descriptor) -> Result<(Vec<u8>, String)> {
-        if let Some(data) = desc.verified_data()? {
-            let mt = manifest::effective_media_type(Some(&desc.media_type), data);
-            return Ok((data.to_vec(), mt));
-        }
-        let accept = if desc.media_type.is_empty() {
-            manifest::ACCEPT_ALL
-        } else {
-            desc.media_type.as_str()
-        };
-        let fetched = self.source.with_pull_session(|_, session, repository| {
-            manifest_fetch::get(session, repository, &desc.digest, accept)
-        })?;
-        if fetched.bytes.len() as u64 != desc.size {
-            return Err(Error::digest_mismatch(format!(
-                "child {} of index {} is {} bytes, the index says {}",
-                desc.digest,
-                self.digest,
-                fetched.bytes.len(),
-                desc.size
-            )));
-        }
-        Ok((fetched.bytes, fetched.media_type))
-    }
-
     fn image_from(&self, desc: &Descriptor) -> Result<Image> {
-        let (bytes, media_type) = self.child_manifest(desc)?;
-        match &self.source {
-            BlobSource::Remote { client, repository } => Image::from_remote(
-                client,
-                repository.clone(),
-                bytes,
-                media_type,
-                desc.digest.clone(),
-            ),
-        }
+        let (contexts, _op) = self.source.own_contexts()?;
+        self.source.child_image(desc, &contexts)
     }
 
     fn index_from(&self, desc: &Descriptor) -> Result<Index> {
-        let (bytes, media_type) = self.child_manifest(desc)?;
-        match &self.source {
-            BlobSource::Remote { client, repository } => Index::from_remote(
-                client,
-                repository.clone(),
-                bytes,
-                media_type,
-                desc.digest.clone(),
-            ),
-        }
+        let (contexts, _op) = self.source.own_contexts()?;
+        self.source.child_index(desc, &contexts)
     }
 
     pub fn child_image(&self, i: usize) -> Result<Image> {

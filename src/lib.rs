@@ -7,6 +7,7 @@
 //! operations (`remote`) and the image model (`image`, `index`).
 
 pub mod authn;
+pub mod builder;
 pub mod digest;
 pub mod error;
 pub mod ffi;
@@ -16,6 +17,7 @@ pub mod manifest;
 pub mod name;
 pub mod platform;
 pub mod remote;
+pub mod source;
 pub mod transport;
 
 pub use error::{Error, ErrorKind, Result};

@@ -8,6 +8,7 @@ use crate::platform::Platform;
 use crate::transport::ureq_backend::{self, BackendConfig, UreqBackend};
 use crate::transport::{AuthCallback, Context, CredentialSettings, Exchange, RetryPolicy, Shared};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -50,7 +51,9 @@ impl Default for Client {
 
 /// One operation: the transport context plus its progress counters.
 pub struct Operation {
-    pub ctx: Context,
+    pub ctx: Arc<Context>,
+    /// The client the operation was started from.
+    pub client: Client,
     pub progress: Progress,
     pub jobs: u32,
     pub platform: Platform,
@@ -215,12 +218,18 @@ impl Client {
 
     /// Starts an operation with a snapshot of the options.
     pub fn operation(&self) -> Result<Operation> {
+        self.operation_with(Arc::new(AtomicBool::new(false)))
+    }
+
+    /// Starts an operation that is cancelled together with the ones sharing `cancelled`
+    /// (an operation reading from this client on behalf of another client's write).
+    pub fn operation_with(&self, cancelled: Arc<AtomicBool>) -> Result<Operation> {
         let o = self.read().clone();
         let exchange: Arc<dyn Exchange> = match &o.transport {
             Some(t) => t.clone(),
             None => self.backend(&o)?,
         };
-        let ctx = Context::new(
+        let mut ctx = Context::new(
             exchange,
             self.user_agent(),
             o.insecure.clone(),
@@ -228,13 +237,22 @@ impl Client {
             o.credentials.clone(),
             self.inner.shared.clone(),
         );
+        ctx.cancelled = cancelled;
         let progress = Progress::new(o.progress.clone(), ctx.cancelled.clone());
         Ok(Operation {
-            ctx,
+            ctx: Arc::new(ctx),
+            client: self.clone(),
             progress,
             jobs: o.jobs,
             platform: o.platform,
         })
+    }
+}
+
+impl Client {
+    /// Whether both are handles on the same client.
+    pub fn same_as(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
 

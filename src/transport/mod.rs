@@ -16,4 +16,4 @@ pub mod ureq_backend;
 pub use credentials::{AuthCallback, CredentialSettings};
 pub use http::{Body, BodySource, Exchange, Request, Response};
 pub use retry::RetryPolicy;
-pub use session::{Context, Session, Shared};
+pub use session::{is_retryable, Attempts, Context, Session, Shared};

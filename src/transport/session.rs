@@ -157,6 +157,26 @@ fn is_retryable_error(e: &Error) -> bool {
     e.kind == ErrorKind::Transport && !e.message.contains("TLS certificate verification failed")
 }
 
+/// Whether an operation that failed with `e` is worth trying again as a whole (an upload
+/// re-opened from its source, for instance).
+pub fn is_retryable(e: &Error) -> bool {
+    is_retryable_error(e)
+        || e.kind == ErrorKind::TooManyRequests
+        || (e.http_status != 0 && is_retryable_status(e.http_status))
+}
+
+/// How a request is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempts {
+    /// Re-sent on passing failures as the retry policy allows.
+    Retry,
+    /// Sent once; the caller retries a larger unit (an upload) itself.
+    Once,
+    /// Sent once even when the operation is cancelled: cleaning up after it (cancelling an
+    /// upload session).
+    Cleanup,
+}
+
 #[derive(Clone)]
 enum Auth {
     None,
@@ -267,7 +287,7 @@ impl<'a> Session<'a> {
                     })?;
                 let req = Request::new("GET", url).header("User-Agent", &self.ctx.user_agent);
                 let outcome = self
-                    .follow_redirects(&req, false, false)
+                    .follow_redirects(&req, false, Attempts::Once)
                     .and_then(|resp| match resp.status {
                         200 => {
                             resp.drain();
@@ -433,6 +453,11 @@ impl<'a> Session<'a> {
     /// Sends `request` (its URL built by `url`/`request`), answering auth challenges and
     /// following redirects. Any status comes back as a response; see `send_expect`.
     pub fn send(&self, request: Request) -> Result<Response> {
+        self.send_with(request, Attempts::Retry)
+    }
+
+    /// `send` with the given retry behaviour.
+    pub fn send_with(&self, request: Request, attempts: Attempts) -> Result<Response> {
         let ping = self.ping()?;
         let mut request = request;
         request.set_header("User-Agent", self.ctx.user_agent.clone());
@@ -443,7 +468,7 @@ impl<'a> Session<'a> {
         }
         let mut reauth = Reauth::default();
         loop {
-            let response = self.follow_redirects(&request, true, true)?;
+            let response = self.follow_redirects(&request, true, attempts)?;
             if response.status == 401 && origin_of(&response.url) == self.registry_origin(&ping) {
                 match self.after_unauthorized(&ping, &response, &mut reauth)? {
                     true => {
@@ -567,14 +592,14 @@ impl<'a> Session<'a> {
     }
 
     /// Sends one request and follows redirects, attaching Authorization only for the
-    /// registry's origin and never going from https to http. `retry` is off for the ping,
-    /// which retries its whole https-then-http round itself: a plain-http registry must not
+    /// registry's origin and never going from https to http. The ping sends `Once`:
+    /// it retries its whole https-then-http round itself: a plain-http registry must not
     /// cost the retry budget of the https attempt first.
     fn follow_redirects(
         &self,
         request: &Request,
         with_auth: bool,
-        retry: bool,
+        attempts: Attempts,
     ) -> Result<Response> {
         let registry_origin = if with_auth {
             Some(self.registry_origin(&self.ping()?))
@@ -592,11 +617,13 @@ impl<'a> Session<'a> {
                     }
                 }
             }
-            let response = if retry {
-                self.ctx.exchange_with_retry(&outgoing)?
-            } else {
-                self.ctx.check_cancelled()?;
-                self.ctx.exchange.exchange(&outgoing)?
+            let response = match attempts {
+                Attempts::Retry => self.ctx.exchange_with_retry(&outgoing)?,
+                Attempts::Once => {
+                    self.ctx.check_cancelled()?;
+                    self.ctx.exchange.exchange(&outgoing)?
+                }
+                Attempts::Cleanup => self.ctx.exchange.exchange(&outgoing)?,
             };
             if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
                 return Ok(response);

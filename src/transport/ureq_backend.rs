@@ -207,6 +207,11 @@ impl UreqBackend {
 }
 
 fn describe_transport_error(url: &url::Url, err: &ureq::Transport) -> Error {
+    // A request body reader that failed (a cancelled upload, a source blob that did not
+    // verify) carries the library's own error: keep it.
+    if let Some(inner) = crate::error::find_wrapped(err) {
+        return inner.clone();
+    }
     let text = err.to_string();
     let lower = text.to_ascii_lowercase();
     let what = if lower.contains("certificate") || lower.contains("unknownissuer") {

@@ -1,0 +1,263 @@
+//! Where the blobs and child manifests of an image or index live: a repository of a
+//! registry, an OCI image layout directory, or local files and bytes gathered by a builder.
+//! Every blob is read through a verifying reader, whatever its origin.
+
+use crate::digest::VerifyingReader;
+use crate::error::{Error, ErrorKind, Result};
+use crate::image::Image;
+use crate::index::Index;
+use crate::manifest::{self, Descriptor, MANIFEST_SIZE_LIMIT};
+use crate::name::Repository;
+use crate::remote::client::{Client, Operation};
+use crate::remote::{blob, manifest_fetch};
+use crate::transport::Context;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone)]
+pub enum BlobSource {
+    Remote {
+        client: Client,
+        repository: Repository,
+    },
+    Layout {
+        dir: Arc<PathBuf>,
+    },
+    Local(Arc<LocalStore>),
+}
+
+/// A blob a builder holds: a file named by the host, or bytes it made (a config).
+#[derive(Debug, Clone)]
+pub enum LocalBlob {
+    File(PathBuf),
+    Bytes(Arc<[u8]>),
+}
+
+/// What a builder made: its blobs, and for an index the child images and indexes.
+#[derive(Debug, Default)]
+pub struct LocalStore {
+    pub blobs: HashMap<String, LocalBlob>,
+    pub images: HashMap<String, Image>,
+    pub indexes: HashMap<String, Index>,
+}
+
+/// Operations reading from registries on behalf of one operation: one per source client,
+/// all cancelled together with it.
+pub struct SourceContexts {
+    cancelled: Arc<AtomicBool>,
+    known: Mutex<Vec<(Client, Arc<Context>)>>,
+}
+
+impl SourceContexts {
+    pub fn new(op: &Operation) -> SourceContexts {
+        SourceContexts {
+            cancelled: op.ctx.cancelled.clone(),
+            known: Mutex::new(vec![(op.client.clone(), op.ctx.clone())]),
+        }
+    }
+
+    /// Contexts for an operation that has no client of its own (e.g. reading a layout).
+    pub fn standalone() -> SourceContexts {
+        SourceContexts {
+            cancelled: Arc::new(AtomicBool::new(false)),
+            known: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn for_client(&self, client: &Client) -> Result<Arc<Context>> {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, ctx)) = known.iter().find(|(c, _)| c.same_as(client)) {
+            return Ok(ctx.clone());
+        }
+        let op = client.operation_with(self.cancelled.clone())?;
+        known.push((client.clone(), op.ctx.clone()));
+        Ok(op.ctx)
+    }
+}
+
+/// `<dir>/blobs/<algorithm>/<hex>` of an OCI layout.
+pub fn layout_blob_path(dir: &Path, digest: &str) -> Result<PathBuf> {
+    crate::digest::validate(digest)?;
+    let (algorithm, hex) = digest.split_once(':').expect("validated");
+    Ok(dir.join("blobs").join(algorithm).join(hex))
+}
+
+impl BlobSource {
+    /// Where the blobs are, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            BlobSource::Remote { repository, .. } => repository.to_string(),
+            BlobSource::Layout { dir } => format!("layout {}", dir.display()),
+            BlobSource::Local(_) => "local files".to_string(),
+        }
+    }
+
+    /// The repository, when the blobs are in a registry.
+    pub fn repository(&self) -> Option<&Repository> {
+        match self {
+            BlobSource::Remote { repository, .. } => Some(repository),
+            _ => None,
+        }
+    }
+
+    /// Opens blob `desc` for reading; the reader verifies size and digest as it goes.
+    pub fn open_blob(
+        &self,
+        desc: &Descriptor,
+        contexts: &SourceContexts,
+    ) -> Result<Box<dyn Read + Send>> {
+        if let Some(data) = desc.verified_data()? {
+            return Ok(Box::new(std::io::Cursor::new(data.to_vec())));
+        }
+        let what = format!("blob {} of {}", desc.digest, self.describe());
+        let raw: Box<dyn Read + Send> = match self {
+            BlobSource::Remote { client, repository } => {
+                let ctx = contexts.for_client(client)?;
+                return blob::open_in(&ctx, repository, desc);
+            }
+            BlobSource::Layout { dir } => {
+                let path = layout_blob_path(dir, &desc.digest)?;
+                Box::new(open_file(&path, &what)?)
+            }
+            BlobSource::Local(store) => match store.blobs.get(&desc.digest) {
+                Some(LocalBlob::File(path)) => Box::new(open_file(path, &what)?),
+                Some(LocalBlob::Bytes(bytes)) => Box::new(std::io::Cursor::new(bytes.clone())),
+                None => {
+                    return Err(Error::not_found(format!(
+                        "{what}: the builder holds no such blob"
+                    )))
+                }
+            },
+        };
+        Ok(Box::new(VerifyingReader::new(
+            raw,
+            &desc.digest,
+            desc.size,
+            what,
+        )))
+    }
+
+    /// A small blob (a config) whole, verified.
+    pub fn read_small(
+        &self,
+        desc: &Descriptor,
+        limit: u64,
+        contexts: &SourceContexts,
+    ) -> Result<Vec<u8>> {
+        let what = format!("blob {} of {}", desc.digest, self.describe());
+        blob::check_small(desc, limit, &what)?;
+        let mut reader = self.open_blob(desc, contexts)?;
+        blob::read_small_from(&mut reader, desc, limit, &what)
+    }
+
+    /// The bytes and media type of a child manifest `desc`: embedded data, a GET by digest
+    /// with exactly the child's media type as Accept, a layout blob, or what a builder holds.
+    pub fn child_manifest(
+        &self,
+        desc: &Descriptor,
+        contexts: &SourceContexts,
+    ) -> Result<(Vec<u8>, String)> {
+        let bytes = if let Some(data) = desc.verified_data()? {
+            data.to_vec()
+        } else {
+            match self {
+                BlobSource::Remote { client, repository } => {
+                    let accept = if desc.media_type.is_empty() {
+                        manifest::ACCEPT_ALL
+                    } else {
+                        desc.media_type.as_str()
+                    };
+                    let ctx = contexts.for_client(client)?;
+                    let session = ctx.session(
+                        repository.registry(),
+                        Some(repository.path()),
+                        vec![repository.scope("pull")],
+                    );
+                    let fetched = manifest_fetch::get(&session, repository, &desc.digest, accept)?;
+                    check_child_size(desc, fetched.bytes.len(), self)?;
+                    return Ok((fetched.bytes, fetched.media_type));
+                }
+                BlobSource::Local(store) => {
+                    if let Some(img) = store.images.get(&desc.digest) {
+                        return Ok((img.manifest_bytes().to_vec(), img.media_type().to_string()));
+                    }
+                    if let Some(idx) = store.indexes.get(&desc.digest) {
+                        return Ok((idx.manifest_bytes().to_vec(), idx.media_type().to_string()));
+                    }
+                    return Err(Error::not_found(format!(
+                        "manifest {}: the builder holds no such child",
+                        desc.digest
+                    )));
+                }
+                BlobSource::Layout { .. } => {
+                    self.read_small(desc, MANIFEST_SIZE_LIMIT, contexts)?
+                }
+            }
+        };
+        check_child_size(desc, bytes.len(), self)?;
+        let media_type = manifest::effective_media_type(
+            Some(desc.media_type.as_str()).filter(|m| !m.is_empty()),
+            &bytes,
+        );
+        Ok((bytes, media_type))
+    }
+
+    /// The child image `desc` of an index kept in this source.
+    pub fn child_image(&self, desc: &Descriptor, contexts: &SourceContexts) -> Result<Image> {
+        if let BlobSource::Local(store) = self {
+            if let Some(img) = store.images.get(&desc.digest) {
+                return Ok(img.clone());
+            }
+        }
+        let (bytes, media_type) = self.child_manifest(desc, contexts)?;
+        Image::new(self.clone(), bytes, media_type, desc.digest.clone())
+    }
+
+    /// The child index `desc` of an index kept in this source.
+    pub fn child_index(&self, desc: &Descriptor, contexts: &SourceContexts) -> Result<Index> {
+        if let BlobSource::Local(store) = self {
+            if let Some(idx) = store.indexes.get(&desc.digest) {
+                return Ok(idx.clone());
+            }
+        }
+        let (bytes, media_type) = self.child_manifest(desc, contexts)?;
+        Index::new(self.clone(), bytes, media_type, desc.digest.clone())
+    }
+
+    /// Contexts for reading from this source outside any other operation.
+    pub fn own_contexts(&self) -> Result<(SourceContexts, Option<Operation>)> {
+        match self {
+            BlobSource::Remote { client, .. } => {
+                let op = client.operation()?;
+                Ok((SourceContexts::new(&op), Some(op)))
+            }
+            _ => Ok((SourceContexts::standalone(), None)),
+        }
+    }
+}
+
+fn check_child_size(desc: &Descriptor, got: usize, source: &BlobSource) -> Result<()> {
+    if got as u64 != desc.size {
+        return Err(Error::digest_mismatch(format!(
+            "manifest {} of {} is {got} bytes, its descriptor says {}",
+            desc.digest,
+            source.describe(),
+            desc.size
+        )));
+    }
+    Ok(())
+}
+
+fn open_file(path: &Path, what: &str) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Io
+        };
+        Error::new(kind, format!("{what}: cannot open {}: {e}", path.display()))
+    })
+}
