@@ -632,6 +632,57 @@ rr_status rr_index_child_index(const rr_index *idx, size_t i, rr_index **out);
 rr_status rr_index_image_for_platform(const rr_index *idx, const char *platform, rr_image **out);
 
 /**
+ * Opens the image named `name` (its `org.opencontainers.image.ref.name` annotation in
+ * `index.json`) in the OCI layout at `dir`, or the only manifest when `name` is NULL
+ * (RR_ERR_INVALID_ARGUMENT when there are several). An entry that is an index resolves to
+ * its linux/amd64 image. RR_ERR_NOT_FOUND for an unknown name; RR_ERR_INVALID_ARGUMENT
+ * when `dir` is not an OCI layout. Blobs are read (and verified) when used. `*out` is
+ * owned by the caller (`rr_image_free`).
+ *
+ * # Safety
+ * `dir` NULL or NUL-terminated; `name` NULL or NUL-terminated; `out` NULL or writable.
+ */
+rr_status rr_layout_read_image(const char *dir, const char *name, rr_image **out);
+
+/**
+ * Opens the `index.json` of the OCI layout at `dir` as an index; its digest is the
+ * sha256 of `index.json`. `*out` is owned by the caller (`rr_index_free`).
+ *
+ * # Safety
+ * `dir` NULL or NUL-terminated; `out` NULL or writable.
+ */
+rr_status rr_layout_read_index(const char *dir, rr_index **out);
+
+/**
+ * Writes `img` into the OCI layout at `dir` (created when missing): every blob streamed
+ * from the image's source, verified, and written atomically (blobs already present are
+ * kept), then an `index.json` entry, named `name` when not NULL (replacing an entry of
+ * that name). On failure no blob file is partial and `index.json` is unchanged. Progress
+ * and cancellation through the client's progress callback.
+ *
+ * # Safety
+ * `client` and `img` NULL or live; `dir` NULL or NUL-terminated; `name` NULL or
+ * NUL-terminated.
+ */
+rr_status rr_layout_write_image(rr_client *client,
+                                const char *dir,
+                                const rr_image *img,
+                                const char *name);
+
+/**
+ * Writes `idx`, its children and all their blobs into the OCI layout at `dir`, then an
+ * `index.json` entry for the index, as `rr_layout_write_image` does for an image.
+ *
+ * # Safety
+ * `client` and `idx` NULL or live; `dir` NULL or NUL-terminated; `name` NULL or
+ * NUL-terminated.
+ */
+rr_status rr_layout_write_index(rr_client *client,
+                                const char *dir,
+                                const rr_index *idx,
+                                const char *name);
+
+/**
  * Every tag of `repository` (`registry/repository`, no tag or digest: those are
  * RR_ERR_INVALID_REFERENCE), following `Link` pagination to the end. `*out` is owned by
  * the caller (`rr_string_list_free`).
@@ -703,6 +754,70 @@ const char *rr_status_name(int32_t status);
  * Agrees with the `RR_VERSION_*` macros of the header it was built with.
  */
 const char *rr_version(void);
+
+/**
+ * Pushes `img` to `reference` (which must name a tag or a digest): one HEAD when the tag
+ * already names this image; otherwise every blob the registry lacks (HEAD first, a
+ * cross-repository mount when the image comes from another repository of the same
+ * registry, else an upload streamed from wherever the image's blobs are), then the
+ * manifest, exactly as its bytes are. Reports progress; a progress callback returning
+ * non-zero stops the push with RR_ERR_CANCELLED, cancels its upload sessions and writes no
+ * manifest. Borrows every argument for the duration of the call only.
+ *
+ * # Safety
+ * `client` and `img` NULL or live; `reference` NULL or NUL-terminated.
+ */
+rr_status rr_write(rr_client *client, const char *reference, const rr_image *img);
+
+/**
+ * Pushes `idx` to `reference`: every child (nested indexes depth-first) and their blobs
+ * first, then the index manifest, exactly as its bytes are. Progress and cancellation as
+ * for `rr_write`. Borrows every argument for the duration of the call only.
+ *
+ * # Safety
+ * `client` and `idx` NULL or live; `reference` NULL or NUL-terminated.
+ */
+rr_status rr_write_index(rr_client *client, const char *reference, const rr_index *idx);
+
+/**
+ * Copies the image or the whole index (every platform) at `src_reference` to
+ * `dst_reference`, digests preserved byte for byte; within one registry every blob is
+ * mounted rather than transferred. Progress and cancellation as for `rr_write`.
+ *
+ * # Safety
+ * `client` NULL or live; both references NULL or NUL-terminated.
+ */
+rr_status rr_copy(rr_client *client, const char *src_reference, const char *dst_reference);
+
+/**
+ * Tags the manifest at `reference` with `new_tag` (a bare tag such as `"v2"`) in the same
+ * repository, by PUTting its exact bytes again under the new tag.
+ *
+ * # Safety
+ * `client` NULL or live; `reference` and `new_tag` NULL or NUL-terminated.
+ */
+rr_status rr_tag(rr_client *client, const char *reference, const char *new_tag);
+
+/**
+ * Deletes the manifest named by a digest reference, or the tag named by a tag reference
+ * (never the manifest behind the tag). RR_ERR_UNSUPPORTED when the registry has deletion
+ * disabled (405) or does not delete tags.
+ *
+ * # Safety
+ * `client` NULL or live; `reference` NULL or NUL-terminated.
+ */
+rr_status rr_delete(rr_client *client, const char *reference);
+
+/**
+ * Checks that the client may push to `reference`'s repository by opening an upload
+ * session and cancelling it at once, leaving nothing behind. RR_OK, RR_ERR_UNAUTHORIZED
+ * (no or rejected credentials) or RR_ERR_DENIED (accepted, but not allowed to push); other
+ * statuses for other failures (e.g. RR_ERR_TRANSPORT).
+ *
+ * # Safety
+ * `client` NULL or live; `reference` NULL or NUL-terminated.
+ */
+rr_status rr_check_push_permission(rr_client *client, const char *reference);
 
 #ifdef __cplusplus
 }  // extern "C"

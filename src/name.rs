@@ -150,6 +150,24 @@ impl Reference {
         parse_reference(s)
             .map_err(|why| Error::invalid_reference(format!("invalid reference {s:?}: {why}")))
     }
+
+    /// A reference to write to: the tag or digest must be written out, since pushing to an
+    /// implied `latest` is more often a mistake than a wish.
+    pub fn parse_for_write(s: &str) -> Result<Reference> {
+        let reference = Reference::parse(s)?;
+        let name = s.split_once('@').map_or(s, |(name, _)| name);
+        if !s.contains('@') && split_tag(name).1.is_none() {
+            return Err(Error::invalid_reference(format!(
+                "invalid reference {s:?} for writing: give a tag (:tag) or a digest (@sha256:...)"
+            )));
+        }
+        Ok(reference)
+    }
+
+    /// Validates a bare tag, e.g. the new tag of `rr_tag`.
+    pub fn validate_tag(tag: &str) -> Result<()> {
+        validate_tag(tag).map_err(|why| Error::invalid_reference(format!("invalid tag {tag:?}: {why}")))
+    }
     pub fn new(repository: Repository, identifier: Identifier) -> Reference {
         Reference {
             repository,

@@ -12,9 +12,11 @@ pub mod descriptor;
 pub mod error;
 pub mod image;
 pub mod index;
+pub mod layout;
 pub mod list;
 pub mod reference;
 pub mod status;
+pub mod write;
 
 pub use status::rr_status;
 
@@ -69,6 +71,18 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
     CStr::from_ptr(ptr)
         .to_str()
         .map_err(|_| Error::invalid_argument(format!("{name} is not valid UTF-8")))
+}
+
+/// An optional string argument: NULL is `None`.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string.
+pub(crate) unsafe fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        str_arg(ptr, name).map(Some)
+    }
 }
 
 /// A required handle argument.

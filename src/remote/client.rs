@@ -54,7 +54,7 @@ pub struct Operation {
     pub ctx: Arc<Context>,
     /// The client the operation was started from.
     pub client: Client,
-    pub progress: Progress,
+    pub progress: Arc<Progress>,
     pub jobs: u32,
     pub platform: Platform,
 }
@@ -238,7 +238,7 @@ impl Client {
             self.inner.shared.clone(),
         );
         ctx.cancelled = cancelled;
-        let progress = Progress::new(o.progress.clone(), ctx.cancelled.clone());
+        let progress = Arc::new(Progress::new(o.progress.clone(), ctx.cancelled.clone()));
         Ok(Operation {
             ctx: Arc::new(ctx),
             client: self.clone(),

@@ -7,6 +7,8 @@ pub mod descriptor;
 pub mod list;
 pub mod manifest_fetch;
 pub mod progress;
+pub mod upload;
+pub mod write;
 
 pub use client::Client;
 pub use descriptor::Descriptor;

@@ -51,6 +51,15 @@ impl Progress {
         self.deliver(&c);
     }
 
+    /// Moves `blob`'s mark to `position` bytes and adds what lies past its previous mark,
+    /// so that a transfer tried again counts only once it passes where it had reached.
+    pub fn reach(&self, blob: &BlobMark, position: u64) {
+        let before = blob.reached.fetch_max(position, Ordering::SeqCst);
+        if position > before {
+            self.advance(position - before);
+        }
+    }
+
     fn deliver(&self, c: &Counters) {
         if let Some(sink) = &self.sink {
             if self.cancelled.load(Ordering::SeqCst) {
@@ -66,4 +75,10 @@ impl Progress {
     fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
         self.counters.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// How far one blob's transfer has got, over all its attempts.
+#[derive(Default)]
+pub struct BlobMark {
+    reached: std::sync::atomic::AtomicU64,
 }

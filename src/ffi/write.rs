@@ -1,0 +1,126 @@
+//! Writing to registries: `rr_write`, `rr_write_index`, `rr_copy`, `rr_tag`, `rr_delete`
+//! and `rr_check_push_permission`.
+
+use super::client::rr_client;
+use super::image::rr_image;
+use super::index::rr_index;
+use super::{guard, handle, rr_status, str_arg};
+use crate::remote::write;
+use std::ffi::c_char;
+
+/// Pushes `img` to `reference` (which must name a tag or a digest): one HEAD when the tag
+/// already names this image; otherwise every blob the registry lacks (HEAD first, a
+/// cross-repository mount when the image comes from another repository of the same
+/// registry, else an upload streamed from wherever the image's blobs are), then the
+/// manifest, exactly as its bytes are. Reports progress; a progress callback returning
+/// non-zero stops the push with RR_ERR_CANCELLED, cancels its upload sessions and writes no
+/// manifest. Borrows every argument for the duration of the call only.
+///
+/// # Safety
+/// `client` and `img` NULL or live; `reference` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_write(
+    client: *mut rr_client,
+    reference: *const c_char,
+    img: *const rr_image,
+) -> rr_status {
+    guard("rr_write", || {
+        let client = &handle(client, "client")?.client;
+        let reference = str_arg(reference, "reference")?;
+        let img = handle(img, "img")?;
+        write::write_image(client, reference, &img.inner)
+    })
+}
+
+/// Pushes `idx` to `reference`: every child (nested indexes depth-first) and their blobs
+/// first, then the index manifest, exactly as its bytes are. Progress and cancellation as
+/// for `rr_write`. Borrows every argument for the duration of the call only.
+///
+/// # Safety
+/// `client` and `idx` NULL or live; `reference` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_write_index(
+    client: *mut rr_client,
+    reference: *const c_char,
+    idx: *const rr_index,
+) -> rr_status {
+    guard("rr_write_index", || {
+        let client = &handle(client, "client")?.client;
+        let reference = str_arg(reference, "reference")?;
+        let idx = handle(idx, "idx")?;
+        write::write_index(client, reference, &idx.inner)
+    })
+}
+
+/// Copies the image or the whole index (every platform) at `src_reference` to
+/// `dst_reference`, digests preserved byte for byte; within one registry every blob is
+/// mounted rather than transferred. Progress and cancellation as for `rr_write`.
+///
+/// # Safety
+/// `client` NULL or live; both references NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_copy(
+    client: *mut rr_client,
+    src_reference: *const c_char,
+    dst_reference: *const c_char,
+) -> rr_status {
+    guard("rr_copy", || {
+        let client = &handle(client, "client")?.client;
+        let src = str_arg(src_reference, "src_reference")?;
+        let dst = str_arg(dst_reference, "dst_reference")?;
+        write::copy(client, src, dst)
+    })
+}
+
+/// Tags the manifest at `reference` with `new_tag` (a bare tag such as `"v2"`) in the same
+/// repository, by PUTting its exact bytes again under the new tag.
+///
+/// # Safety
+/// `client` NULL or live; `reference` and `new_tag` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_tag(
+    client: *mut rr_client,
+    reference: *const c_char,
+    new_tag: *const c_char,
+) -> rr_status {
+    guard("rr_tag", || {
+        let client = &handle(client, "client")?.client;
+        let reference = str_arg(reference, "reference")?;
+        let new_tag = str_arg(new_tag, "new_tag")?;
+        write::tag(client, reference, new_tag)
+    })
+}
+
+/// Deletes the manifest named by a digest reference, or the tag named by a tag reference
+/// (never the manifest behind the tag). RR_ERR_UNSUPPORTED when the registry has deletion
+/// disabled (405) or does not delete tags.
+///
+/// # Safety
+/// `client` NULL or live; `reference` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_delete(client: *mut rr_client, reference: *const c_char) -> rr_status {
+    guard("rr_delete", || {
+        let client = &handle(client, "client")?.client;
+        let reference = str_arg(reference, "reference")?;
+        write::delete(client, reference)
+    })
+}
+
+/// Checks that the client may push to `reference`'s repository by opening an upload
+/// session and cancelling it at once, leaving nothing behind. RR_OK, RR_ERR_UNAUTHORIZED
+/// (no or rejected credentials) or RR_ERR_DENIED (accepted, but not allowed to push); other
+/// statuses for other failures (e.g. RR_ERR_TRANSPORT).
+///
+/// # Safety
+/// `client` NULL or live; `reference` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_check_push_permission(
+    client: *mut rr_client,
+    reference: *const c_char,
+) -> rr_status {
+    guard("rr_check_push_permission", || {
+        let client = &handle(client, "client")?.client;
+        let reference = str_arg(reference, "reference")?;
+        write::check_push_permission(client, reference)
+    })
+}
