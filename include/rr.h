@@ -115,10 +115,25 @@ typedef struct rr_descriptor rr_descriptor;
 typedef struct rr_image rr_image;
 
 /**
+ * Builds one image from layer files and a base config. Single-threaded: use a builder
+ * from one thread at a time (calls made from several threads at once are serialised).
+ * The images it builds do not depend on it: it may be freed right after
+ * `rr_image_builder_build`, and may also build again.
+ */
+typedef struct rr_image_builder rr_image_builder;
+
+/**
  * An index. Immutable; safe to read from many threads. Keeps what it needs alive: the
  * client may be freed first.
  */
 typedef struct rr_index rr_index;
+
+/**
+ * Builds an index from images. Single-threaded, like `rr_image_builder`. The indexes it
+ * builds keep their images alive: the builder and the images added to it may be freed
+ * right after `rr_index_builder_build`.
+ */
+typedef struct rr_index_builder rr_index_builder;
 
 /**
  * A list of strings (tags or repositories). Immutable; safe to read from many threads.
@@ -147,6 +162,147 @@ typedef int32_t (*rr_write_fn)(void *userdata, const uint8_t *buf, size_t len);
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Creates an empty image builder: no layers, no base config (`{}`), no platform (the base
+ * config's, else `linux/amd64`).
+ *
+ * On RR_OK `*out` receives a builder owned by the caller, to be released with
+ * `rr_image_builder_free`. RR_ERR_INVALID_ARGUMENT when `out` is NULL.
+ *
+ * # Safety
+ * `out` must be NULL or valid for a write.
+ */
+rr_status rr_image_builder_new(rr_image_builder **out);
+
+/**
+ * Releases an image builder. NULL is ignored. Images built with it stay valid. Must not
+ * be called twice with the same value, nor while another call uses the builder.
+ *
+ * # Safety
+ * `b` must be NULL or a builder from `rr_image_builder_new`.
+ */
+void rr_image_builder_free(rr_image_builder *b);
+
+/**
+ * Sets the platform written into the config, `"os/arch[/variant][:os.version]"` (e.g.
+ * `"linux/arm64/v8"`); it replaces the base config's `os`, `architecture`, `variant` and
+ * `os.version`. Without it, the base config's own `os` and `architecture` are kept when it
+ * has both, else the platform is `linux/amd64`. The string is copied.
+ * RR_ERR_INVALID_REFERENCE when it does not parse.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `platform` NULL or a NUL-terminated string.
+ */
+rr_status rr_image_builder_set_platform(rr_image_builder *b, const char *platform);
+
+/**
+ * Sets the base config: `len` bytes of JSON at `json`, which must be a JSON object (an
+ * image config such as another image's `rr_image_config`). The bytes are copied. At build
+ * time its `rootfs` and `history` are replaced (one history entry per layer), the platform
+ * fields are set, and `created` is added when missing (from `SOURCE_DATE_EPOCH`, else
+ * 1970-01-01T00:00:00Z, so builds are reproducible); everything else is kept. Setting a
+ * config again replaces the previous one.
+ * RR_ERR_INVALID_ARGUMENT when the bytes are not a JSON object, or `json` is NULL with
+ * `len` > 0 (NULL with `len` 0 is empty input, which is not a JSON object either).
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `json` NULL or valid for reading `len` bytes.
+ */
+rr_status rr_image_builder_set_config(rr_image_builder *b, const uint8_t *json, size_t len);
+
+/**
+ * Adds the layer file at `path` as the next layer, stored exactly as it is (its digest is
+ * the file's sha256). `media_type` is the layer's media type, or NULL to detect it from
+ * the content: gzip -> `application/vnd.oci.image.layer.v1.tar+gzip`, zstd ->
+ * `...tar+zstd`, otherwise `application/vnd.oci.image.layer.v1.tar`. Docker's
+ * `application/vnd.docker.image.rootfs.diff.tar.gzip` is accepted too.
+ *
+ * The file is read once, now, to check it and compute its digest and diff_id (large
+ * files are streamed, not held in memory); the built image reads it again when its layer
+ * is pushed, saved or read, and must find the same bytes (RR_ERR_DIGEST_MISMATCH
+ * otherwise). Both strings are copied.
+ *
+ * RR_ERR_IO when the file is missing or cannot be read. RR_ERR_INVALID_ARGUMENT when
+ * the media type is not a tar, tar+gzip or tar+zstd layer type, when the content does
+ * not match it (a plain file given as tar+gzip), or when it does not hold a tar stream.
+ * A failed call leaves the builder as it was.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `path` NULL or a NUL-terminated string;
+ * `media_type` NULL or a NUL-terminated string.
+ */
+rr_status rr_image_builder_add_layer_file(rr_image_builder *b,
+                                          const char *path,
+                                          const char *media_type);
+
+/**
+ * Builds the image: its config (see `rr_image_builder_set_config`) and an OCI image
+ * manifest listing the layers in the order they were added (none is allowed).
+ *
+ * On RR_OK `*out` receives an image owned by the caller (`rr_image_free`); it holds its
+ * config and manifest and the paths of its layer files, and stays valid after
+ * `rr_image_builder_free(b)`. The builder stays usable and may build again.
+ * RR_ERR_INVALID_ARGUMENT when `b` or `out` is NULL.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `out` NULL or valid for a write.
+ */
+rr_status rr_image_builder_build(rr_image_builder *b, rr_image **out);
+
+/**
+ * Creates an empty index builder.
+ *
+ * On RR_OK `*out` receives a builder owned by the caller, to be released with
+ * `rr_index_builder_free`. RR_ERR_INVALID_ARGUMENT when `out` is NULL.
+ *
+ * # Safety
+ * `out` must be NULL or valid for a write.
+ */
+rr_status rr_index_builder_new(rr_index_builder **out);
+
+/**
+ * Releases an index builder and its references to the images added to it. NULL is
+ * ignored. Indexes built with it stay valid. Must not be called twice with the same
+ * value, nor while another call uses the builder.
+ *
+ * # Safety
+ * `b` must be NULL or a builder from `rr_index_builder_new`.
+ */
+void rr_index_builder_free(rr_index_builder *b);
+
+/**
+ * Adds `img` as the next child of the index, under `platform`
+ * (`"os/arch[/variant][:os.version]"`), or, when `platform` is NULL, under the platform
+ * its config declares (`os`, `architecture`, `variant`, `os.version`; the config is
+ * fetched now for an image from a registry). The builder keeps its own reference to the
+ * image: `img` may be freed after this call. Adding the same image with the same platform
+ * again changes nothing.
+ *
+ * RR_ERR_INVALID_REFERENCE when `platform` does not parse; RR_ERR_INVALID_ARGUMENT when
+ * `platform` is NULL and the config names no os and architecture (give a platform then);
+ * fetching the config may fail as `rr_image_config` does.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `img` NULL or a live image; `platform` NULL or a
+ * NUL-terminated string.
+ */
+rr_status rr_index_builder_add_image(rr_index_builder *b,
+                                     const rr_image *img,
+                                     const char *platform);
+
+/**
+ * Builds an OCI image index listing the images in the order they were added, each with
+ * its platform. RR_ERR_INVALID_ARGUMENT when no image was added, or `b` or `out` is NULL.
+ *
+ * On RR_OK `*out` receives an index owned by the caller (`rr_index_free`); it keeps its
+ * images alive (`rr_index_child_image` works without a registry), and stays valid after
+ * the builder and the images added to it are freed. The builder stays usable.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `out` NULL or valid for a write.
+ */
+rr_status rr_index_builder_build(rr_index_builder *b, rr_index **out);
 
 /**
  * Creates a client with the defaults: keychain on, 4 jobs, platform `linux/amd64`,

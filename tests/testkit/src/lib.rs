@@ -55,7 +55,7 @@ pub use fixtures::{
 };
 pub use http::{agent_with_ca, MANIFEST_ACCEPT};
 pub use mode::Mode;
-pub use registry::Registry;
+pub use registry::{LoggedRequest, Registry};
 pub use shared::shared_seeded;
 pub use skopeo::run_skopeo;
 pub use token_server::{TokenRequest, TokenServer};

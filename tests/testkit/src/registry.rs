@@ -42,6 +42,16 @@ pub struct Registry {
     tls: Option<TlsFiles>,
     token: Option<TokenServer>,
     agent: ureq::Agent,
+    deletes_enabled: bool,
+}
+
+/// One request from the registry's access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// Path and query, as sent.
+    pub uri: String,
+    pub status: u16,
 }
 
 enum StartOutcome {
@@ -54,6 +64,12 @@ impl Registry {
     /// Starts a registry in `mode`, waiting until `/v2/` answers. Panics with
     /// a clear message (and the registry's log tail) if it cannot.
     pub fn start(mode: Mode) -> Registry {
+        Registry::start_with_deletes(mode, true)
+    }
+
+    /// Like [`Registry::start`], with manifest deletion enabled or not (a registry
+    /// without it answers DELETE with 405).
+    pub fn start_with_deletes(mode: Mode, deletes_enabled: bool) -> Registry {
         if Command::new(REGISTRY_BIN)
             .arg("--version")
             .stdout(Stdio::null())
@@ -103,6 +119,7 @@ impl Registry {
             tls,
             token,
             agent,
+            deletes_enabled,
         };
         let mut last_failure = String::new();
         for _ in 0..START_ATTEMPTS {
@@ -135,7 +152,7 @@ impl Registry {
             },
             "storage": {
                 "filesystem": {"rootdirectory": self.storage_dir()},
-                "delete": {"enabled": true},
+                "delete": {"enabled": self.deletes_enabled},
                 "maintenance": {"uploadpurging": {"enabled": false}},
             },
             "http": {
@@ -296,6 +313,14 @@ impl Registry {
         };
         let lines: Vec<String> = BufReader::new(f).lines().map_while(Result::ok).collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Every request the registry has answered so far, from its access log, in order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        let Ok(text) = fs::read_to_string(self.log_path()) else {
+            return Vec::new();
+        };
+        text.lines().filter_map(parse_access_line).collect()
     }
 
     /// Root directory of the filesystem storage driver.
@@ -484,3 +509,40 @@ const _: () = {
     const fn is_send_sync<T: Send + Sync>() {}
     is_send_sync::<Registry>();
 };
+
+/// `127.0.0.1 - - [date] "METHOD URI HTTP/1.1" STATUS SIZE "referer" "agent"`
+fn parse_access_line(line: &str) -> Option<LoggedRequest> {
+    if line.starts_with("time=") {
+        return None;
+    }
+    let (_, rest) = line.split_once("] \"")?;
+    let (request, rest) = rest.split_once('"')?;
+    let mut parts = request.split(' ');
+    let method = parts.next()?.to_string();
+    let uri = parts.next()?.to_string();
+    let status = rest.trim_start().split(' ').next()?.parse().ok()?;
+    Some(LoggedRequest {
+        method,
+        uri,
+        status,
+    })
+}
+
+#[cfg(test)]
+mod access_log_tests {
+    use super::*;
+
+    #[test]
+    fn access_lines_parse_and_others_do_not() {
+        let line = r#"127.0.0.1 - - [27/Nov/2026:15:23:52 +0000] "POST /v2/x/blobs/uploads/?from=a&mount=b HTTP/1.1" 202 0 "" "curl/7.88.1""#;
+        assert_eq!(
+            parse_access_line(line),
+            Some(LoggedRequest {
+                method: "POST".into(),
+                uri: "/v2/x/blobs/uploads/?from=a&mount=b".into(),
+                status: 202
+            })
+        );
+        assert_eq!(parse_access_line(r#"time="x" level=info msg="response completed""#), None);
+    }
+}
