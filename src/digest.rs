@@ -178,10 +178,19 @@ mod tests {
             Error::from_io(&e, crate::ErrorKind::Io, "t").kind
         };
         use crate::ErrorKind::*;
-        assert_eq!(kind(&mut VerifyingReader::new(&data[..5], &d, 11, "x".into())), Transport);
-        assert_eq!(kind(&mut VerifyingReader::new(&data[..], &d, 10, "x".into())), DigestMismatch);
+        assert_eq!(
+            kind(&mut VerifyingReader::new(&data[..5], &d, 11, "x".into())),
+            Transport
+        );
+        assert_eq!(
+            kind(&mut VerifyingReader::new(&data[..], &d, 10, "x".into())),
+            DigestMismatch
+        );
         let other = of_bytes(b"hello worle");
-        assert_eq!(kind(&mut VerifyingReader::new(&data[..], &other, 11, "x".into())), DigestMismatch);
+        assert_eq!(
+            kind(&mut VerifyingReader::new(&data[..], &other, 11, "x".into())),
+            DigestMismatch
+        );
     }
 
     #[test]

@@ -142,14 +142,19 @@ pub(crate) fn stream_blob(
     }
     let mut reader = source.open_blob(desc, &contexts)?;
     let what = format!("blob {} of {}", desc.digest, source.describe());
-    blob::pump(&mut reader, op.as_ref().map(|o| &*o.ctx), &what, &mut |chunk| {
-        sink(chunk)?;
-        if let Some(op) = &op {
-            op.progress.advance(chunk.len() as u64);
-            op.ctx.check_cancelled()?;
-        }
-        Ok(())
-    })
+    blob::pump(
+        &mut reader,
+        op.as_ref().map(|o| &*o.ctx),
+        &what,
+        &mut |chunk| {
+            sink(chunk)?;
+            if let Some(op) = &op {
+                op.progress.advance(chunk.len() as u64);
+                op.ctx.check_cancelled()?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Runs `fill` on a temporary file in `path`'s directory and renames it to `path` when

@@ -3,11 +3,11 @@
 
 use crate::error::{Error, Result};
 use crate::image::Image;
-use crate::source::BlobSource;
 use crate::manifest::{self, Descriptor, IndexManifest, Kind};
 use crate::name::Repository;
 use crate::platform::{self, Platform};
 use crate::remote::client::Client;
+use crate::source::BlobSource;
 
 #[derive(Debug, Clone)]
 pub struct Index {

@@ -101,7 +101,11 @@ pub fn read_image(dir: &Path, name: Option<&str>) -> Result<Image> {
                 Error::not_found(format!(
                     "layout {} has no manifest named {name:?} (names: {})",
                     dir.display(),
-                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 ))
             })?,
         None => match children.len() {
@@ -222,9 +226,8 @@ fn add_to_index(
     let _lock = IndexLock::acquire(dir)?;
     let mut index: Value = if path.exists() {
         let bytes = read_file_limited(&path, MANIFEST_SIZE_LIMIT, "OCI layout")?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Error::invalid_argument(format!("{} is not JSON: {e}", path.display()))
-        })?
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid_argument(format!("{} is not JSON: {e}", path.display())))?
     } else {
         json!({"schemaVersion": 2, "mediaType": manifest::OCI_INDEX, "manifests": []})
     };

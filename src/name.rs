@@ -166,7 +166,8 @@ impl Reference {
 
     /// Validates a bare tag, e.g. the new tag of `rr_tag`.
     pub fn validate_tag(tag: &str) -> Result<()> {
-        validate_tag(tag).map_err(|why| Error::invalid_reference(format!("invalid tag {tag:?}: {why}")))
+        validate_tag(tag)
+            .map_err(|why| Error::invalid_reference(format!("invalid tag {tag:?}: {why}")))
     }
     pub fn new(repository: Repository, identifier: Identifier) -> Reference {
         Reference {

@@ -77,6 +77,9 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.message, "seven");
-        assert!(stop.load(Ordering::SeqCst), "items in flight are told to stop");
+        assert!(
+            stop.load(Ordering::SeqCst),
+            "items in flight are told to stop"
+        );
     }
 }

@@ -204,7 +204,8 @@ pub fn start_session(session: &Session<'_>, repository: &Repository) -> Result<U
 /// Cancels an upload session, also when the operation itself was cancelled; failures are
 /// ignored (the registry expires abandoned sessions).
 pub fn cancel_session(session: &Session<'_>, location: &Url) {
-    if let Ok(response) = session.send_with(Request::new("DELETE", location.clone()), Attempts::Cleanup)
+    if let Ok(response) =
+        session.send_with(Request::new("DELETE", location.clone()), Attempts::Cleanup)
     {
         response.drain();
     }
@@ -214,7 +215,9 @@ pub fn cancel_session(session: &Session<'_>, location: &Url) {
 fn location_of(response: &Response, method: &str) -> Result<Url> {
     let url = redact::url(&response.url);
     let value = response.header("location").ok_or_else(|| {
-        Error::invalid_response(format!("{method} {url}: the response has no Location header"))
+        Error::invalid_response(format!(
+            "{method} {url}: the response has no Location header"
+        ))
     })?;
     response.url.join(value.trim()).map_err(|e| {
         Error::invalid_response(format!("{method} {url}: unusable Location {value:?}: {e}"))
@@ -229,7 +232,9 @@ fn transfer(
     job: &BlobJob<'_>,
     mark: &Arc<BlobMark>,
 ) -> Result<()> {
+    let mismatch = Arc::new(Mutex::new(None));
     let body = BlobBody {
+        mismatch: mismatch.clone(),
         desc: job.desc.clone(),
         source: job.source.clone(),
         contexts: job.contexts.clone(),
@@ -246,6 +251,11 @@ fn transfer(
     }
     *location = location_of(&response, "PATCH")?;
     response.drain();
+    // Content that did not hash to its digest was sent whole, so that the session is still
+    // in a state the registry lets us cancel; it is never committed.
+    if let Some(e) = lock(&mismatch).take() {
+        return Err(e);
+    }
 
     let mut commit = location.clone();
     commit
@@ -263,6 +273,7 @@ fn transfer(
 /// An upload body: the blob read from its source afresh on every attempt, verified,
 /// counted for progress and stopped when the operation is cancelled.
 struct BlobBody {
+    mismatch: Arc<Mutex<Option<Error>>>,
     desc: Descriptor,
     source: BlobSource,
     contexts: Arc<SourceContexts>,
@@ -275,6 +286,8 @@ impl BodySource for BlobBody {
     fn open(&self) -> Result<Box<dyn Read + Send>> {
         let inner = self.source.open_blob(&self.desc, &self.contexts)?;
         Ok(Box::new(CountingReader {
+            mismatch: self.mismatch.clone(),
+            size: self.desc.size,
             inner,
             position: 0,
             progress: self.progress.clone(),
@@ -288,6 +301,8 @@ impl BodySource for BlobBody {
 }
 
 struct CountingReader {
+    mismatch: Arc<Mutex<Option<Error>>>,
+    size: u64,
     inner: Box<dyn Read + Send>,
     position: u64,
     progress: Arc<Progress>,
@@ -300,7 +315,23 @@ impl Read for CountingReader {
         if self.cancelled.load(Ordering::SeqCst) {
             return Err(Error::cancelled("the operation was cancelled").into_io());
         }
-        let n = self.inner.read(buf)?;
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                // A whole body that hashes wrong ends the request normally (see `transfer`);
+                // anything else (a short body, a failed source) has to break it.
+                let inner = crate::error::find_wrapped(&e).cloned();
+                match inner {
+                    Some(err)
+                        if err.kind == ErrorKind::DigestMismatch && self.position == self.size =>
+                    {
+                        *lock(&self.mismatch) = Some(err);
+                        return Ok(0);
+                    }
+                    _ => return Err(e),
+                }
+            }
+        };
         self.position += n as u64;
         self.progress.reach(&self.mark, self.position);
         Ok(n)

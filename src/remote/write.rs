@@ -17,12 +17,20 @@ use std::sync::Arc;
 
 /// Pushes `img` and every blob it needs to `reference` (a tag or a digest).
 pub fn write_image(client: &Client, reference: &str, img: &Image) -> Result<()> {
-    write(client, &Reference::parse_for_write(reference)?, Artifact::Image(img))
+    write(
+        client,
+        &Reference::parse_for_write(reference)?,
+        Artifact::Image(img),
+    )
 }
 
 /// Pushes `idx`, its children (nested indexes depth-first) and their blobs to `reference`.
 pub fn write_index(client: &Client, reference: &str, idx: &Index) -> Result<()> {
-    write(client, &Reference::parse_for_write(reference)?, Artifact::Index(idx))
+    write(
+        client,
+        &Reference::parse_for_write(reference)?,
+        Artifact::Index(idx),
+    )
 }
 
 fn push_session<'c>(ctx: &'c crate::transport::Context, repo: &Repository) -> Session<'c> {
@@ -84,7 +92,13 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
     let (root, children) = plan.manifests.split_last().expect("the artifact itself");
     for child in children {
         op.ctx.check_cancelled()?;
-        put_manifest(&session, repo, &child.digest, &child.media_type, &child.bytes)?;
+        put_manifest(
+            &session,
+            repo,
+            &child.digest,
+            &child.media_type,
+            &child.bytes,
+        )?;
     }
     op.ctx.check_cancelled()?;
     put_manifest(
@@ -105,7 +119,10 @@ fn put_manifest(
     bytes: &[u8],
 ) -> Result<()> {
     let request = session
-        .request("PUT", &format!("/v2/{}/manifests/{identifier}", repo.path()))?
+        .request(
+            "PUT",
+            &format!("/v2/{}/manifests/{identifier}", repo.path()),
+        )?
         .header("Content-Type", media_type)
         .body(Body::Bytes(Arc::from(bytes)));
     let response = session
@@ -168,7 +185,11 @@ pub fn delete(client: &Client, reference: &str) -> Result<()> {
     );
     let request = session.request(
         "DELETE",
-        &format!("/v2/{}/manifests/{}", repo.path(), reference.identifier_str()),
+        &format!(
+            "/v2/{}/manifests/{}",
+            repo.path(),
+            reference.identifier_str()
+        ),
     )?;
     let response = session.send(request)?;
     if matches!(response.status, 200 | 202 | 204) {

@@ -543,6 +543,9 @@ mod access_log_tests {
                 status: 202
             })
         );
-        assert_eq!(parse_access_line(r#"time="x" level=info msg="response completed""#), None);
+        assert_eq!(
+            parse_access_line(r#"time="x" level=info msg="response completed""#),
+            None
+        );
     }
 }
