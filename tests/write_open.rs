@@ -88,7 +88,7 @@ fn a_copy_within_the_registry_mounts_every_blob_and_uploads_none() {
     write::copy(&client(), &seeded.app.reference, &dst).unwrap();
     assert_eq!(reg.skopeo_inspect_raw(&dst), seeded.app.manifest_bytes);
 
-    let requests = requests_for(&reg, "write/mounted");
+    let requests = requests_for(reg, "write/mounted");
     let mounts: Vec<_> = requests
         .iter()
         .filter(|r| {
@@ -114,9 +114,9 @@ fn a_second_write_of_the_same_image_makes_at_most_two_requests() {
     let img = remote::image(&c, &seeded.app.reference).unwrap();
     let dst = format!("{}/write/again:v1", reg.host());
     write::write_image(&c, &dst, &img).unwrap();
-    let before = requests_for(&reg, "write/again").len();
+    let before = requests_for(reg, "write/again").len();
     write::write_image(&c, &dst, &img).unwrap();
-    let after = requests_for(&reg, "write/again");
+    let after = requests_for(reg, "write/again");
     let new = &after[before..];
     assert!(
         new.len() <= 2,
@@ -136,7 +136,7 @@ fn an_index_copies_with_every_platform_and_nested_children_first() {
         let by_digest = format!("{}/write/multi@{}", reg.host(), child.manifest_digest);
         assert_eq!(reg.skopeo_inspect_raw(&by_digest), child.manifest_bytes);
     }
-    let requests = requests_for(&reg, "write/multi");
+    let requests = requests_for(reg, "write/multi");
     let puts: Vec<_> = requests
         .iter()
         .filter(|r| r.method == "PUT" && r.uri.contains("/manifests/"))
@@ -226,13 +226,13 @@ fn cancelling_from_the_progress_callback_leaves_no_manifest_and_no_session() {
     // Every session opened was cancelled. (distribution 2.8 cannot honour the DELETE of a
     // session whose PATCH was cut short: it checks the offset in `_state`, finds it stale,
     // and its own cancel then fails on a closed writer; its upload purger removes the data.)
-    let left = sessions_left_behind(&reg, "write/cancelled");
+    let left = sessions_left_behind(reg, "write/cancelled");
     assert!(
         left.is_empty(),
         "{left:?}: {:#?}",
-        requests_for(&reg, "write/cancelled")
+        requests_for(reg, "write/cancelled")
     );
-    assert!(!requests_for(&reg, "write/cancelled")
+    assert!(!requests_for(reg, "write/cancelled")
         .iter()
         .any(|r| r.method == "PUT" && r.uri.contains("/manifests/")),);
 }
@@ -289,9 +289,9 @@ fn tag_and_delete_by_digest_work_and_tag_deletion_is_unsupported_here() {
 fn push_permission_is_checked_without_leaving_a_session() {
     let (reg, _) = shared_seeded(Mode::Open);
     write::check_push_permission(&client(), &format!("{}/write/perm:v1", reg.host())).unwrap();
-    assert_eq!(open_upload_sessions(&reg, "write/perm"), 0);
-    assert!(sessions_left_behind(&reg, "write/perm").is_empty());
-    let posts = requests_for(&reg, "write/perm");
+    assert_eq!(open_upload_sessions(reg, "write/perm"), 0);
+    assert!(sessions_left_behind(reg, "write/perm").is_empty());
+    let posts = requests_for(reg, "write/perm");
     assert!(posts.iter().any(|r| r.method == "POST"), "{posts:#?}");
     assert!(posts.iter().any(|r| r.method == "DELETE"), "{posts:#?}");
 }
@@ -407,8 +407,8 @@ fn bad_input_gets_a_clear_status_and_leaves_nothing() {
         remote::head(&c, &target).unwrap_err().kind,
         ErrorKind::NotFound
     );
-    assert_eq!(open_upload_sessions(&reg, "write/from-broken-layout"), 0);
-    assert!(sessions_left_behind(&reg, "write/from-broken-layout").is_empty());
+    assert_eq!(open_upload_sessions(reg, "write/from-broken-layout"), 0);
+    assert!(sessions_left_behind(reg, "write/from-broken-layout").is_empty());
 
     // Writing a layout from a source that fails leaves no entry and no partial blob.
     let l2 = dir.path().join("layout2");

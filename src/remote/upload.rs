@@ -11,7 +11,7 @@ use crate::source::{BlobSource, SourceContexts};
 use crate::transport::{
     is_retryable, redact, status, Attempts, Body, BodySource, Request, Response, Session,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,9 +31,12 @@ pub struct Destination<'s, 'c> {
     pub repository: &'s Repository,
     /// Sessions that may also pull from a mount source, one per source repository.
     mount_sessions: Mutex<HashMap<String, Arc<Session<'c>>>>,
-    /// Source repositories whose mounts failed: the rest of the operation uploads instead.
-    mount_refused: Mutex<HashSet<String>>,
+    /// Per source repository: whether mounting from it works (None until the first try,
+    /// which the others wait for, so that a refusal costs one request, not one per blob).
+    mount_gates: Mutex<HashMap<String, MountGate>>,
 }
+
+type MountGate = Arc<Mutex<Option<bool>>>;
 
 impl<'s, 'c> Destination<'s, 'c> {
     pub fn new(session: &'s Session<'c>, repository: &'s Repository) -> Self {
@@ -41,7 +44,7 @@ impl<'s, 'c> Destination<'s, 'c> {
             session,
             repository,
             mount_sessions: Mutex::new(HashMap::new()),
-            mount_refused: Mutex::new(HashSet::new()),
+            mount_gates: Mutex::new(HashMap::new()),
         }
     }
 
@@ -66,10 +69,36 @@ impl<'s, 'c> Destination<'s, 'c> {
         if !same_registry || from.path() == self.repository.path() {
             return None;
         }
-        if lock(&self.mount_refused).contains(from.path()) {
-            return None;
-        }
         Some(from)
+    }
+
+    fn mount_gate(&self, from: &Repository) -> MountGate {
+        lock(&self.mount_gates)
+            .entry(from.path().to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Tries to mount `desc` from `from`; the first try per source is made alone.
+    fn mount<'a>(
+        &'a self,
+        from: &Repository,
+        desc: &Descriptor,
+    ) -> Option<Result<MountAnswer<'c>>> {
+        let gate = self.mount_gate(from);
+        let mut known = lock(&gate);
+        match *known {
+            Some(false) => None,
+            Some(true) => {
+                drop(known);
+                Some(try_mount(self, from, desc))
+            }
+            None => {
+                let answer = try_mount(self, from, desc);
+                *known = Some(answer.is_ok());
+                Some(answer)
+            }
+        }
     }
 }
 
@@ -113,19 +142,20 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     }
 
     let mut opened: Option<(Arc<Session<'_>>, Url)> = None;
-    if let Some(from) = dest.mount_source(job.source) {
-        match try_mount(dest, from, desc) {
+    // A refused mount (or a token without pull on the source) falls back to an upload;
+    // after a first refusal the rest of the operation uploads from that source directly.
+    if let Some(answer) = dest
+        .mount_source(job.source)
+        .and_then(|from| dest.mount(from, desc))
+    {
+        match answer {
             Ok(MountAnswer::Mounted) => {
                 job.progress.reach(&mark, desc.size);
                 return Ok(Outcome::Mounted);
             }
             Ok(MountAnswer::Opened(s, location)) => opened = Some((s, location)),
             Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
-            Err(_) => {
-                // A refused mount (or a token without pull on the source) costs one try:
-                // the rest of this operation uploads from that source directly.
-                lock(&dest.mount_refused).insert(from.path().to_string());
-            }
+            Err(_) => {}
         }
     }
 

@@ -2,7 +2,8 @@
 //! may get on which resource.
 
 use crate::{
-    PUBLIC_REPO_PREFIX, TOKEN_PULLER, TOKEN_PULLER_PASSWORD, TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD,
+    MIRROR_REPO_PREFIX, PUBLIC_REPO_PREFIX, TOKEN_MIRROR, TOKEN_MIRROR_PASSWORD, TOKEN_PULLER,
+    TOKEN_PULLER_PASSWORD, TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD,
 };
 
 /// One `type:name:actions` scope, e.g. `repository:foo/bar:pull,push`.
@@ -42,6 +43,7 @@ pub(crate) fn authenticate(user: &str, password: &str) -> Option<&'static str> {
     match (user, password) {
         (TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD) => Some(TOKEN_PUSHER),
         (TOKEN_PULLER, TOKEN_PULLER_PASSWORD) => Some(TOKEN_PULLER),
+        (TOKEN_MIRROR, TOKEN_MIRROR_PASSWORD) => Some(TOKEN_MIRROR),
         _ => None,
     }
 }
@@ -52,6 +54,9 @@ fn allowed(user: Option<&str>, typ: &str, name: &str) -> &'static [&'static str]
         (Some(TOKEN_PUSHER), "repository") => &["pull", "push", "delete", "*"],
         (Some(TOKEN_PUSHER), "registry") if name == "catalog" => &["*"],
         (Some(TOKEN_PULLER), "repository") => &["pull"],
+        (Some(TOKEN_MIRROR), "repository") if name.starts_with(MIRROR_REPO_PREFIX) => {
+            &["pull", "push"]
+        }
         (_, "repository") if name.starts_with(PUBLIC_REPO_PREFIX) => &["pull"],
         _ => &[],
     }

@@ -23,7 +23,7 @@
 //! | `Open`  | http   | none | anonymous everything |
 //! | `Basic` | http   | htpasswd (bcrypt) | [`BASIC_USER`] |
 //! | `Tls`   | https (test CA, SAN 127.0.0.1 + localhost) | htpasswd | [`BASIC_USER`] |
-//! | `Token` | http   | bearer, realm = our token server (http) | [`TOKEN_PUSHER`] (pull, push, delete, `*`; `registry:catalog:*`), [`TOKEN_PULLER`] (pull), anonymous (pull on `public/…`) |
+//! | `Token` | http   | bearer, realm = our token server (http) | [`TOKEN_PUSHER`] (pull, push, delete, `*`; `registry:catalog:*`), [`TOKEN_PULLER`] (pull), [`TOKEN_MIRROR`] (pull, push on `mirror/…`), anonymous (pull on `public/…`) |
 //!
 //! The `rr-testkit` binary runs one registry outside `cargo test` (ctest
 //! fixtures): `rr-testkit serve --mode M [--seed] --env-file F [--detach]`
@@ -74,6 +74,13 @@ pub const TOKEN_PUSHER_PASSWORD: &str = "pusher-pw";
 pub const TOKEN_PULLER: &str = "puller";
 /// Password of [`TOKEN_PULLER`].
 pub const TOKEN_PULLER_PASSWORD: &str = "puller-pw";
+/// Token-mode user allowed pull and push under [`MIRROR_REPO_PREFIX`] only: it can
+/// write there but not read (so not mount from) other repositories.
+pub const TOKEN_MIRROR: &str = "mirror";
+/// Password of [`TOKEN_MIRROR`].
+pub const TOKEN_MIRROR_PASSWORD: &str = "mirror-pw";
+/// Where [`TOKEN_MIRROR`] may pull and push.
+pub const MIRROR_REPO_PREFIX: &str = "mirror/";
 /// Anonymous token requests get `pull` on repositories under this prefix only.
 pub const PUBLIC_REPO_PREFIX: &str = "public/";
 
