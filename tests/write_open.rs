@@ -65,6 +65,27 @@ fn a_built_image_pushes_and_skopeo_reads_it_with_the_same_digests() {
     }
     assert_eq!(back.config().unwrap(), img.config().unwrap());
 
+    // The pushed config lists the sha256 of each uncompressed tar as its diff_id.
+    let config: serde_json::Value =
+        serde_json::from_slice(&reg.skopeo_inspect_config(&reference)).unwrap();
+    let expected: Vec<String> = [
+        tar_bytes(10, 3000),
+        tar_bytes(11, 200_000),
+        tar_bytes(12, 50_000),
+    ]
+    .iter()
+    .map(|t| sha256_digest(t))
+    .collect();
+    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(diff_ids, expected);
+    assert_eq!(config["architecture"], "arm64");
+    assert_eq!(config["history"].as_array().unwrap().len(), 3);
+
     // rr reads back the zstd layer exactly.
     let pulled = remote::image(&client(), &reference).unwrap();
     let mut bytes = Vec::new();

@@ -78,6 +78,18 @@ impl Registry {
         skopeo_ok(&args)
     }
 
+    /// `skopeo inspect --config --raw` of `reference`: the image's config bytes.
+    pub fn skopeo_inspect_config(&self, reference: &str) -> Vec<u8> {
+        let mut args = vec![
+            "inspect".to_string(),
+            "--config".to_string(),
+            "--raw".to_string(),
+        ];
+        args.extend(self.skopeo_args());
+        args.push(self.docker_ref(reference));
+        skopeo_ok(&args)
+    }
+
     /// `skopeo copy` from `src` (any skopeo transport reference) to `dest`
     /// (see [`Registry::docker_ref`]) with `creds`. Returns skopeo's output
     /// whatever the exit status.
