@@ -109,6 +109,16 @@ typedef struct rr_credential rr_credential;
 typedef struct rr_descriptor rr_descriptor;
 
 /**
+ * A request the library built, valid only during the transport callback.
+ */
+typedef struct rr_http_request rr_http_request;
+
+/**
+ * The response the host fills in during the transport callback.
+ */
+typedef struct rr_http_response rr_http_response;
+
+/**
  * An image. Immutable once made (its config is fetched once, on first use); safe to read
  * from many threads. Keeps what it needs alive: the client may be freed first.
  */
@@ -158,6 +168,22 @@ typedef int32_t (*rr_progress_fn)(void *userdata, uint64_t complete, uint64_t to
  * `buf` is valid only during the call.
  */
 typedef int32_t (*rr_write_fn)(void *userdata, const uint8_t *buf, size_t len);
+
+/**
+ * Performs one HTTP exchange: returns 0 after filling in `resp`, non-zero on failure.
+ */
+typedef int32_t (*rr_transport_fn)(void*, rr_http_request*, rr_http_response*);
+
+/**
+ * Reads up to `cap` bytes of a response body into `buf`: returns the count (> 0), 0 at
+ * the end of the body, or a negative value on failure.
+ */
+typedef int64_t (*rr_body_read_fn)(void*, uint8_t*, size_t);
+
+/**
+ * Releases a response body; called exactly once per body the host set.
+ */
+typedef void (*rr_body_close_fn)(void*);
 
 #ifdef __cplusplus
 extern "C" {
@@ -910,6 +936,118 @@ const char *rr_status_name(int32_t status);
  * Agrees with the `RR_VERSION_*` macros of the header it was built with.
  */
 const char *rr_version(void);
+
+/**
+ * Makes every request of the client go through `fn`: one exchange per call, redirects
+ * not followed by the host (the library follows them), every header built by the
+ * library (Authorization included) and to be sent as given. The request and response
+ * handles are valid only during the call; a body set with `rr_http_response_set_body`
+ * is read until its end (or until the library no longer needs it) and then closed
+ * exactly once, also on failures. `fn` may be called from several threads at once and
+ * must be thread-safe; `userdata` is passed back untouched and must stay valid while the
+ * client (or anything made through it) is in use. NULL `fn` restores the built-in
+ * transport.
+ *
+ * # Safety
+ * `client` NULL or live; `fn` NULL or a function following the contract above.
+ */
+rr_status rr_client_set_transport(rr_client *client, rr_transport_fn fn, void *userdata);
+
+/**
+ * The request method (`"GET"`, `"PUT"`, ...). Belongs to `req`; NULL when `req` is NULL.
+ *
+ * # Safety
+ * `req` NULL or the request handed to the transport callback, during the call.
+ */
+const char *rr_http_request_method(const rr_http_request *req);
+
+/**
+ * The absolute URL to send the request to. Belongs to `req`; NULL when `req` is NULL.
+ *
+ * # Safety
+ * `req` NULL or the request handed to the transport callback, during the call.
+ */
+const char *rr_http_request_url(const rr_http_request *req);
+
+/**
+ * How many headers the request has (each to be sent as given); 0 when `req` is NULL.
+ *
+ * # Safety
+ * `req` NULL or the request handed to the transport callback, during the call.
+ */
+size_t rr_http_request_header_count(const rr_http_request *req);
+
+/**
+ * The name of header `i`; NULL when `req` is NULL or `i` is out of range. Belongs to `req`.
+ *
+ * # Safety
+ * `req` NULL or the request handed to the transport callback, during the call.
+ */
+const char *rr_http_request_header_name(const rr_http_request *req, size_t i);
+
+/**
+ * The value of header `i`; NULL when `req` is NULL or `i` is out of range. Belongs to
+ * `req`.
+ *
+ * # Safety
+ * `req` NULL or the request handed to the transport callback, during the call.
+ */
+const char *rr_http_request_header_value(const rr_http_request *req, size_t i);
+
+/**
+ * The length of the request body: -1 when unknown (send it chunked), 0 when there is
+ * none. Also 0 when `req` is NULL.
+ *
+ * # Safety
+ * `req` NULL or the request handed to the transport callback, during the call.
+ */
+int64_t rr_http_request_body_length(const rr_http_request *req);
+
+/**
+ * Reads the next bytes of the request body into `buf` (at most `cap`): returns the count
+ * (> 0), 0 at the end of the body, or -1 on failure (the exchange then fails with the
+ * library's reason, e.g. RR_ERR_CANCELLED; the host should abort the request). The body
+ * can be read once per callback.
+ *
+ * # Safety
+ * `req` NULL or the request handed to the transport callback, during the call; `buf`
+ * valid for `cap` bytes of writing.
+ */
+int64_t rr_http_request_read_body(rr_http_request *req, uint8_t *buf, size_t cap);
+
+/**
+ * Sets the response status (100 to 599). RR_ERR_INVALID_ARGUMENT otherwise.
+ *
+ * # Safety
+ * `resp` NULL or the response handed to the transport callback, during the call.
+ */
+rr_status rr_http_response_set_status(rr_http_response *resp, uint16_t status);
+
+/**
+ * Adds a response header (call once per header line, repeated names included; leave out
+ * hop-by-hop headers). Both strings are copied. A name or value that is not UTF-8 is
+ * RR_ERR_INVALID_ARGUMENT and also fails the exchange (RR_ERR_CALLBACK).
+ *
+ * # Safety
+ * `resp` NULL or the response handed to the transport callback, during the call; `name`
+ * and `value` NULL or NUL-terminated.
+ */
+rr_status rr_http_response_add_header(rr_http_response *resp, const char *name, const char *value);
+
+/**
+ * Sets the response body: `read` is called until it returns 0 or a negative value, or
+ * until the library no longer needs the body; `close` (may be NULL) is then called
+ * exactly once with `body_userdata`. For a HEAD, or a response without a body, set none.
+ * Setting a body twice closes the first one at once.
+ *
+ * # Safety
+ * `resp` NULL or the response handed to the transport callback, during the call; the
+ * functions must follow the contract above.
+ */
+rr_status rr_http_response_set_body(rr_http_response *resp,
+                                    rr_body_read_fn read,
+                                    rr_body_close_fn close,
+                                    void *body_userdata);
 
 /**
  * Pushes `img` to `reference` (which must name a tag or a digest): one HEAD when the tag

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod list;
 pub mod reference;
 pub mod status;
+pub mod transport;
 pub mod write;
 
 pub use status::rr_status;
