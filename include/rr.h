@@ -164,6 +164,11 @@ typedef int32_t (*rr_auth_fn)(void *userdata, const char *registry, rr_credentia
 typedef int32_t (*rr_progress_fn)(void *userdata, uint64_t complete, uint64_t total);
 
 /**
+ * Log callback: one line of text (UTF-8, NUL-terminated, valid only during the call).
+ */
+typedef void (*rr_log_fn)(void *userdata, const char *line);
+
+/**
  * Receives a layer's bytes: return 0 to go on, non-zero to stop (RR_ERR_CALLBACK).
  * `buf` is valid only during the call.
  */
@@ -460,6 +465,19 @@ rr_status rr_client_set_auth_callback(rr_client *client, rr_auth_fn fn, void *us
  * `client` must be NULL or a live client; `fn` must be NULL or a valid function.
  */
 rr_status rr_client_set_progress_callback(rr_client *client, rr_progress_fn fn, void *userdata);
+
+/**
+ * Sets a callback that receives one line per HTTP exchange the client makes, e.g.
+ * `GET https://host/v2/app/manifests/v1 -> 200 (12 ms)`: the method, the URL with signed
+ * query values masked, the status or the failure, and the time taken. Headers, bodies and
+ * credentials never appear. Called from whichever thread made the request (it must be
+ * thread-safe); `userdata` is passed back untouched and must stay valid while set. NULL
+ * `fn` removes it. An addition to the API contract.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; `fn` must be NULL or a valid function.
+ */
+rr_status rr_client_set_log_callback(rr_client *client, rr_log_fn fn, void *userdata);
 
 /**
  * Answers with a username and password (copied).

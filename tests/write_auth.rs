@@ -175,3 +175,48 @@ fn a_basic_auth_registry_over_tls_takes_a_push() {
     let e = write::check_push_permission(&wrong, &dst).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
 }
+
+struct Lines(std::sync::Mutex<Vec<String>>);
+
+impl rr::transport::LogSink for Lines {
+    fn line(&self, text: &str) {
+        self.0.lock().unwrap().push(text.to_string());
+    }
+}
+
+#[test]
+fn the_request_log_shows_every_exchange_and_no_secret() {
+    let (reg, seeded) = shared_seeded(Mode::Token);
+    let pusher = as_user(reg, TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD);
+    let lines = std::sync::Arc::new(Lines(Default::default()));
+    pusher.set_log(Some(lines.clone()));
+    let dst = format!("{}/auth-write/logged:v1", reg.host());
+    write::copy(&pusher, &seeded.app.reference, &dst).unwrap();
+    let lines = lines.0.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("GET ") && l.contains("/token") && l.contains("-> 200")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("PUT ") && l.contains("/manifests/v1 -> 201")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.ends_with(" ms)") || l.contains("failed after")),
+        "{lines:#?}"
+    );
+    for l in &lines {
+        assert!(
+            !l.contains(TOKEN_PUSHER_PASSWORD)
+                && !l.contains("Bearer")
+                && (!l.contains("_state=") || l.contains("_state=REDACTED")),
+            "{l}"
+        );
+    }
+}

@@ -63,3 +63,27 @@ impl ProgressSink for HostProgress {
         unsafe { (self.f)(self.userdata, complete, total) == 0 }
     }
 }
+
+pub(crate) struct HostLog {
+    f: unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char),
+    userdata: *mut c_void,
+}
+
+unsafe impl Send for HostLog {}
+unsafe impl Sync for HostLog {}
+
+impl HostLog {
+    pub(crate) fn new(
+        f: unsafe extern "C" fn(*mut c_void, *const std::ffi::c_char),
+        userdata: *mut c_void,
+    ) -> Self {
+        HostLog { f, userdata }
+    }
+}
+
+impl crate::transport::LogSink for HostLog {
+    fn line(&self, text: &str) {
+        let line = super::c_string(text);
+        unsafe { (self.f)(self.userdata, line.as_ptr()) }
+    }
+}

@@ -1,6 +1,6 @@
 //! `rr_client`: options, credentials and callbacks shared by every operation.
 
-use super::callbacks::{HostAuth, HostProgress};
+use super::callbacks::{HostAuth, HostLog, HostProgress};
 use super::credential::rr_auth_fn;
 use super::{check_out, free_handle, guard, handle, into_handle, rr_status, str_arg};
 use crate::remote::Client;
@@ -223,6 +223,30 @@ pub unsafe extern "C" fn rr_client_set_progress_callback(
 ) -> rr_status {
     with_client!("rr_client_set_progress_callback", client, |c| {
         c.set_progress(r#fn.map(|f| Arc::new(HostProgress::new(f, userdata)) as _));
+        Ok(())
+    })
+}
+
+/// Log callback: one line of text (UTF-8, NUL-terminated, valid only during the call).
+pub type rr_log_fn = Option<unsafe extern "C" fn(userdata: *mut c_void, line: *const c_char)>;
+
+/// Sets a callback that receives one line per HTTP exchange the client makes, e.g.
+/// `GET https://host/v2/app/manifests/v1 -> 200 (12 ms)`: the method, the URL with signed
+/// query values masked, the status or the failure, and the time taken. Headers, bodies and
+/// credentials never appear. Called from whichever thread made the request (it must be
+/// thread-safe); `userdata` is passed back untouched and must stay valid while set. NULL
+/// `fn` removes it. An addition to the API contract.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `fn` must be NULL or a valid function.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_log_callback(
+    client: *mut rr_client,
+    r#fn: rr_log_fn,
+    userdata: *mut c_void,
+) -> rr_status {
+    with_client!("rr_client_set_log_callback", client, |c| {
+        c.set_log(r#fn.map(|f| Arc::new(HostLog::new(f, userdata)) as _));
         Ok(())
     })
 }

@@ -5,8 +5,11 @@ use super::progress::{Progress, ProgressSink};
 use crate::error::{Error, Result};
 use crate::name::Registry;
 use crate::platform::Platform;
+use crate::transport::log::LoggingExchange;
 use crate::transport::ureq_backend::{self, BackendConfig, UreqBackend};
-use crate::transport::{AuthCallback, Context, CredentialSettings, Exchange, RetryPolicy, Shared};
+use crate::transport::{
+    AuthCallback, Context, CredentialSettings, Exchange, LogSink, RetryPolicy, Shared,
+};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
@@ -30,6 +33,7 @@ struct Options {
     credentials: CredentialSettings,
     transport: Option<Arc<dyn Exchange>>,
     progress: Option<Arc<dyn ProgressSink>>,
+    log: Option<Arc<dyn LogSink>>,
 }
 
 struct Inner {
@@ -79,6 +83,7 @@ impl Client {
                     },
                     transport: None,
                     progress: None,
+                    log: None,
                 }),
                 shared: Arc::new(Shared::default()),
                 backend: Mutex::new(None),
@@ -198,6 +203,10 @@ impl Client {
     pub fn set_progress(&self, sink: Option<Arc<dyn ProgressSink>>) {
         self.write().progress = sink;
     }
+    /// Logs every HTTP exchange (method, masked URL, status, time) to `sink`.
+    pub fn set_log(&self, sink: Option<Arc<dyn LogSink>>) {
+        self.write().log = sink;
+    }
 
     fn backend(&self, o: &Options) -> Result<Arc<UreqBackend>> {
         let config = BackendConfig {
@@ -225,10 +234,16 @@ impl Client {
     /// (an operation reading from this client on behalf of another client's write).
     pub fn operation_with(&self, cancelled: Arc<AtomicBool>) -> Result<Operation> {
         let o = self.read().clone();
-        let exchange: Arc<dyn Exchange> = match &o.transport {
+        let mut exchange: Arc<dyn Exchange> = match &o.transport {
             Some(t) => t.clone(),
             None => self.backend(&o)?,
         };
+        if let Some(sink) = &o.log {
+            exchange = Arc::new(LoggingExchange {
+                inner: exchange,
+                sink: sink.clone(),
+            });
+        }
         let mut ctx = Context::new(
             exchange,
             self.user_agent(),

@@ -5,6 +5,7 @@
 pub mod challenge;
 pub mod credentials;
 pub mod http;
+pub mod log;
 pub mod proxy;
 pub mod redact;
 pub mod retry;
@@ -15,5 +16,6 @@ pub mod ureq_backend;
 
 pub use credentials::{AuthCallback, CredentialSettings};
 pub use http::{Body, BodySource, Exchange, Request, Response};
+pub use log::LogSink;
 pub use retry::RetryPolicy;
 pub use session::{is_retryable, Attempts, Context, Session, Shared};
