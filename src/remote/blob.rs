@@ -5,56 +5,170 @@ use crate::digest::VerifyingReader;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::Descriptor;
 use crate::name::Repository;
-use crate::transport::{redact, Context, Session};
+use crate::transport::{redact, Context, Response};
 use std::io::Read;
+use std::sync::Arc;
 
 /// How much is read at a time.
 pub const CHUNK: usize = 256 * 1024;
 
-/// GETs blob `desc` of `repository` and returns a reader that yields its bytes and fails
-/// (with the library's error inside the `io::Error`) when they do not match `desc`.
-pub fn open(
-    session: &Session<'_>,
+/// GETs blob `desc` of `repository` within `ctx` and returns a reader that yields its
+/// bytes, resumes with `Range` when the body breaks off, and fails (with the library's
+/// error inside the `io::Error`) when the bytes do not match `desc`.
+pub fn open_in(
+    ctx: &Arc<Context>,
     repository: &Repository,
     desc: &Descriptor,
 ) -> Result<Box<dyn Read + Send>> {
     if let Some(data) = desc.verified_data()? {
         return Ok(Box::new(std::io::Cursor::new(data.to_vec())));
     }
-    let request = session.request(
-        "GET",
-        &format!("/v2/{}/blobs/{}", repository.path(), desc.digest),
-    )?;
-    let response = session.send_expect(request, &[200])?;
-    let url = redact::url(&response.url);
+    let mut resuming = ResumingReader {
+        ctx: ctx.clone(),
+        repository: repository.clone(),
+        desc: desc.clone(),
+        body: Box::new(std::io::empty()),
+        position: 0,
+        resumes: 0,
+        url: String::new(),
+    };
+    let response = resuming.get(None)?;
+    resuming.url = redact::url(&response.url);
     if let Some(len) = response.content_length() {
         if len != desc.size {
             return Err(Error::digest_mismatch(format!(
-                "blob {} from {url}: the registry sends {len} bytes, the descriptor says {}",
-                desc.digest, desc.size
+                "blob {} from {}: the registry sends {len} bytes, the descriptor says {}",
+                desc.digest, resuming.url, desc.size
             )));
         }
     }
+    resuming.body = response.body;
+    let what = format!("blob {} from {}", desc.digest, resuming.url);
     Ok(Box::new(VerifyingReader::new(
-        response.body,
+        resuming,
         &desc.digest,
         desc.size,
-        format!("blob {} from {url}", desc.digest),
+        what,
     )))
 }
 
-/// `open` within its own pull session on `ctx`.
-pub fn open_in(
-    ctx: &Context,
-    repository: &Repository,
-    desc: &Descriptor,
-) -> Result<Box<dyn Read + Send>> {
-    let session = ctx.session(
-        repository.registry(),
-        Some(repository.path()),
-        vec![repository.scope("pull")],
-    );
-    open(&session, repository, desc)
+/// A blob body that, when the connection breaks or ends early, asks again for the rest
+/// (`Range: bytes=N-`) a bounded number of times and carries on where it was, so that
+/// hashing goes on across the join. A server that ignores Range (200) is skipped ahead.
+struct ResumingReader {
+    ctx: Arc<Context>,
+    repository: Repository,
+    desc: Descriptor,
+    body: Box<dyn Read + Send>,
+    position: u64,
+    resumes: u32,
+    url: String,
+}
+
+impl ResumingReader {
+    fn get(&self, from: Option<u64>) -> Result<Response> {
+        let session = self.ctx.session(
+            self.repository.registry(),
+            Some(self.repository.path()),
+            vec![self.repository.scope("pull")],
+        );
+        let mut request = session.request(
+            "GET",
+            &format!("/v2/{}/blobs/{}", self.repository.path(), self.desc.digest),
+        )?;
+        if let Some(from) = from {
+            request = request.header("Range", format!("bytes={from}-"));
+        }
+        session.send_expect(request, &[200, 206])
+    }
+
+    /// Replaces the body with one that continues at `self.position`.
+    fn resume(&mut self, cause: &str) -> Result<()> {
+        let max = self.ctx.retry.max_attempts.max(1);
+        if self.resumes + 1 >= max {
+            return Err(Error::transport(format!(
+                "blob {} from {}: the body broke off after {} of {} bytes ({cause}), {} times",
+                self.desc.digest,
+                self.url,
+                self.position,
+                self.desc.size,
+                self.resumes + 1
+            )));
+        }
+        self.resumes += 1;
+        self.ctx
+            .sleep(self.ctx.retry.wait_after(self.resumes, None))?;
+        let mut response = self.get(Some(self.position))?;
+        match response.status {
+            206 => {
+                let start = response
+                    .header("content-range")
+                    .and_then(|v| v.trim().strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                if start != Some(self.position) {
+                    return Err(Error::invalid_response(format!(
+                        "blob {} from {}: asked to resume at byte {}, the registry answered Content-Range {:?}",
+                        self.desc.digest,
+                        self.url,
+                        self.position,
+                        response.header("content-range")
+                    )));
+                }
+            }
+            _ => {
+                // The server ignored Range: skip what was already read.
+                let skipped = std::io::copy(
+                    &mut (&mut response.body).take(self.position),
+                    &mut std::io::sink(),
+                )
+                .map_err(|e| {
+                    Error::transport(format!(
+                        "blob {} from {}: skipping to byte {} failed: {e}",
+                        self.desc.digest, self.url, self.position
+                    ))
+                })?;
+                if skipped < self.position {
+                    return Err(Error::transport(format!(
+                        "blob {} from {}: the body ended before byte {}",
+                        self.desc.digest, self.url, self.position
+                    )));
+                }
+            }
+        }
+        self.body = response.body;
+        Ok(())
+    }
+}
+
+/// Whether a failed body read is worth resuming.
+fn resumable(err: &std::io::Error) -> bool {
+    match crate::error::find_wrapped(err) {
+        Some(inner) => crate::transport::is_retryable(inner),
+        None => true,
+    }
+}
+
+impl Read for ResumingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            self.ctx.check_cancelled().map_err(Error::into_io)?;
+            let cause = match self.body.read(buf) {
+                Ok(0) if self.position < self.desc.size => "it ended early".to_string(),
+                Ok(n) => {
+                    self.position += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if resumable(&e) => e.to_string(),
+                Err(e) => return Err(e),
+            };
+            self.resume(&cause).map_err(Error::into_io)?;
+        }
+    }
 }
 
 /// Copies a verified blob reader into `sink` chunk by chunk, checking for cancellation
@@ -87,22 +201,6 @@ pub fn pump(
         done += n as u64;
         sink(&buf[..n])?;
     }
-}
-
-/// Streams blob `desc` of `repository` into `sink`, verified.
-pub fn stream(
-    session: &Session<'_>,
-    repository: &Repository,
-    desc: &Descriptor,
-    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
-) -> Result<()> {
-    let mut reader = open(session, repository, desc)?;
-    pump(
-        &mut reader,
-        Some(session.context()),
-        &format!("blob {} of {repository}", desc.digest),
-        sink,
-    )
 }
 
 /// Reads a small verified blob (a config) whole from any reader, refusing one over `limit`.

@@ -38,6 +38,7 @@
 mod access;
 mod certs;
 mod digest;
+mod fault_proxy;
 mod fixtures;
 mod http;
 mod jwt;
@@ -50,6 +51,7 @@ mod token_server;
 
 pub use certs::{libtrust_key_id, tls_client_config};
 pub use digest::sha256_digest;
+pub use fault_proxy::{Fault, FaultProxy, Rule, SeenRequest};
 pub use fixtures::{
     make_layer_tar_gz, ImageSpec, PushedImage, PushedIndex, Seeded, STANDARD_MANY_TAGS,
 };

@@ -1,0 +1,290 @@
+//! Faults a real registry will not produce on demand, injected by a proxy in front of a
+//! real one: passing 5xx, 429 with Retry-After, resets and truncation mid-blob, corrupted
+//! bytes, stalls, redirects to another origin, persistent failure; for reads and writes.
+
+mod common;
+
+use common::*;
+use rr::remote::{self, write};
+use rr::ErrorKind;
+use rr_testkit::{shared_seeded, Fault, FaultProxy, Mode, Rule};
+use std::time::{Duration, Instant};
+
+fn via(proxy: &FaultProxy, reference: &str, registry: &str) -> String {
+    reference.replacen(registry, &proxy.host(), 1)
+}
+
+fn fast_client() -> rr::remote::Client {
+    let c = client();
+    c.set_retry(5, 50).unwrap();
+    c
+}
+
+#[test]
+fn passing_503s_are_retried_and_the_manifest_arrives() {
+    let (reg, seeded) = shared_seeded(Mode::Open);
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(
+            Some("GET"),
+            "/manifests/",
+            Fault::Status {
+                status: 503,
+                retry_after: None,
+            },
+            2,
+        )],
+    );
+    let d = remote::get(
+        &fast_client(),
+        &via(&proxy, &seeded.app.reference, &reg.host()),
+    )
+    .unwrap();
+    assert_eq!(d.digest, seeded.app.manifest_digest);
+    let gets = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/manifests/"))
+        .count();
+    assert_eq!(gets, 3, "two injected 503s, then the real answer");
+}
+
+#[test]
+fn a_429_waits_at_least_its_retry_after() {
+    let (reg, seeded) = shared_seeded(Mode::Open);
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(
+            Some("GET"),
+            "/manifests/",
+            Fault::Status {
+                status: 429,
+                retry_after: Some("1".into()),
+            },
+            1,
+        )],
+    );
+    let started = Instant::now();
+    remote::get(
+        &fast_client(),
+        &via(&proxy, &seeded.app.reference, &reg.host()),
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn persistent_503_ends_with_the_status_and_code_after_every_attempt() {
+    let (reg, seeded) = shared_seeded(Mode::Open);
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(
+            Some("GET"),
+            "/manifests/",
+            Fault::Status {
+                status: 503,
+                retry_after: None,
+            },
+            usize::MAX,
+        )],
+    );
+    let c = client();
+    c.set_retry(3, 20).unwrap();
+    let e = remote::get(&c, &via(&proxy, &seeded.app.reference, &reg.host())).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Registry, "{e}");
+    assert_eq!(e.http_status, 503);
+    assert_eq!(e.registry_code.as_deref(), Some("UNAVAILABLE"));
+    let gets = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.path.contains("/manifests/"))
+        .count();
+    assert_eq!(gets, 3, "exactly max_attempts requests");
+}
+
+fn save_layer(reference: &str, c: &rr::remote::Client) -> (rr::Result<()>, tempfile::TempDir) {
+    let dir = temp_dir();
+    let img = remote::image(c, reference).unwrap();
+    let out = dir.path().join("layer");
+    (img.layer_save(0, &out), dir)
+}
+
+#[test]
+fn a_blob_cut_off_midway_resumes_with_range_and_verifies() {
+    let (reg, seeded) = shared_seeded(Mode::Open);
+    for fault in [Fault::ResetAfter(1000), Fault::Truncate] {
+        let proxy = FaultProxy::start(
+            &reg.host(),
+            vec![Rule::new(
+                Some("GET"),
+                &seeded.app.layer_digests[0],
+                fault.clone(),
+                1,
+            )],
+        );
+        let (result, dir) = save_layer(
+            &via(&proxy, &seeded.app.reference, &reg.host()),
+            &fast_client(),
+        );
+        result.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        let saved = std::fs::read(dir.path().join("layer")).unwrap();
+        assert_eq!(
+            rr_testkit::sha256_digest(&saved),
+            seeded.app.layer_digests[0]
+        );
+        let ranges: Vec<_> = proxy.seen().into_iter().filter_map(|r| r.range).collect();
+        assert_eq!(ranges.len(), 1, "{fault:?}: one resume: {ranges:?}");
+        assert_ne!(ranges[0], "bytes=0-", "resumed past the start");
+    }
+}
+
+#[test]
+fn a_flipped_byte_is_a_digest_mismatch_and_leaves_no_file() {
+    let (reg, seeded) = shared_seeded(Mode::Open);
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(
+            Some("GET"),
+            &seeded.app.layer_digests[0],
+            Fault::FlipByte(100),
+            1,
+        )],
+    );
+    let (result, dir) = save_layer(
+        &via(&proxy, &seeded.app.reference, &reg.host()),
+        &fast_client(),
+    );
+    let e = result.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::DigestMismatch, "{e}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file, no temporary"
+    );
+}
+
+#[test]
+fn a_stall_after_the_headers_times_out_and_resumes() {
+    let (reg, seeded) = shared_seeded(Mode::Open);
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(
+            Some("GET"),
+            &seeded.app.layer_digests[0],
+            Fault::StallAfterHeaders(Duration::from_secs(5)),
+            1,
+        )],
+    );
+    let c = fast_client();
+    c.set_timeout(5_000, 500).unwrap();
+    let started = Instant::now();
+    let (result, _dir) = save_layer(&via(&proxy, &seeded.app.reference, &reg.host()), &c);
+    result.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "did not wait out the stall: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        proxy.seen().iter().any(|r| r.range.is_some()),
+        "resumed after the stall"
+    );
+}
+
+#[test]
+fn a_redirect_to_another_origin_gets_no_authorization() {
+    let reg = rr_testkit::Registry::start(Mode::Basic);
+    let seeded_app = reg.push_image("demo/app:v1", &rr_testkit::ImageSpec::random(7, &[3000]));
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(
+            Some("GET"),
+            &seeded_app.layer_digests[0],
+            Fault::RedirectToOtherOrigin,
+            1,
+        )],
+    );
+    let c = fast_client();
+    c.set_basic_auth(
+        &proxy.host(),
+        rr_testkit::BASIC_USER,
+        rr_testkit::BASIC_PASSWORD,
+    )
+    .unwrap();
+    let reference = format!("{}/demo/app:v1", proxy.host());
+    let (result, _dir) = save_layer(&reference, &c);
+    // The target is another origin and gets no credentials, so the registry behind it
+    // refuses (a CDN would take its signed URL instead): the password never went there.
+    let e = result.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
+    let seen = proxy.seen();
+    let at_target: Vec<_> = seen.iter().filter(|r| r.at_redirect_target).collect();
+    assert!(
+        !at_target.is_empty(),
+        "the redirect was followed: {seen:#?}"
+    );
+    assert!(at_target.iter().all(|r| !r.authorization), "{at_target:#?}");
+    assert!(
+        seen.iter()
+            .any(|r| !r.at_redirect_target && r.authorization),
+        "the registry itself got them"
+    );
+}
+
+#[test]
+fn uploads_and_manifest_puts_survive_passing_failures() {
+    let (reg, _) = shared_seeded(Mode::Open);
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![
+            Rule::new(
+                Some("PATCH"),
+                "/blobs/uploads/",
+                Fault::Status {
+                    status: 502,
+                    retry_after: None,
+                },
+                1,
+            ),
+            Rule::new(
+                Some("PUT"),
+                "/manifests/",
+                Fault::Status {
+                    status: 500,
+                    retry_after: None,
+                },
+                1,
+            ),
+            Rule::new(
+                Some("POST"),
+                "/blobs/uploads/",
+                Fault::Status {
+                    status: 503,
+                    retry_after: Some("0".into()),
+                },
+                1,
+            ),
+        ],
+    );
+    let dir = temp_dir();
+    let layer = write_file(dir.path(), "l.tar.gz", &gzip(&tar_bytes(77, 300_000)));
+    let mut b = rr::builder::ImageBuilder::new();
+    b.add_layer_file(&layer, None).unwrap();
+    let img = b.build().unwrap();
+    let c = fast_client();
+    c.set_jobs(1).unwrap();
+    let dst = format!("{}/faults/upload:v1", proxy.host());
+    write::write_image(&c, &dst, &img).unwrap();
+    assert_eq!(
+        reg.skopeo_inspect_raw(&format!("{}/faults/upload:v1", reg.host())),
+        img.manifest_bytes()
+    );
+    let seen = proxy.seen();
+    let faults = seen.iter().filter(|r| r.fault.is_some()).count();
+    assert_eq!(faults, 3, "{seen:#?}");
+    assert!(sessions_left_behind(&reg, "faults/upload").is_empty());
+}
