@@ -286,5 +286,5 @@ fn uploads_and_manifest_puts_survive_passing_failures() {
     let seen = proxy.seen();
     let faults = seen.iter().filter(|r| r.fault.is_some()).count();
     assert_eq!(faults, 3, "{seen:#?}");
-    assert!(sessions_left_behind(&reg, "faults/upload").is_empty());
+    assert!(sessions_left_behind(reg, "faults/upload").is_empty());
 }
