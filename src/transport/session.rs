@@ -165,6 +165,15 @@ pub fn is_retryable(e: &Error) -> bool {
         || (e.http_status != 0 && is_retryable_status(e.http_status))
 }
 
+/// The context's exchange with its retry policy, for the token exchange.
+struct Retrying<'a>(&'a Context);
+
+impl Exchange for Retrying<'_> {
+    fn exchange(&self, request: &Request) -> Result<Response> {
+        self.0.exchange_with_retry(request)
+    }
+}
+
 /// How a request is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempts {
@@ -395,7 +404,7 @@ impl<'a> Session<'a> {
         let mut credential = credential;
         let token = loop {
             let result = token::fetch(&token::TokenRequest {
-                exchange: &self.ctx.exchange,
+                exchange: &Retrying(self.ctx),
                 user_agent: &self.ctx.user_agent,
                 challenge,
                 registry_host: self.registry.host(),

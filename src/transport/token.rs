@@ -99,7 +99,8 @@ fn basic_header(username: &str, password: &str) -> String {
 }
 
 pub struct TokenRequest<'a> {
-    pub exchange: &'a Arc<dyn Exchange>,
+    /// Sends one exchange (the session's, retrying passing failures).
+    pub exchange: &'a dyn Exchange,
     pub user_agent: &'a str,
     pub challenge: &'a Challenge,
     pub registry_host: &'a str,

@@ -222,11 +222,14 @@ fn handle(shared: &Shared, mut req: tiny_http::Request) {
             status: outcome.status,
         });
 
+    // One request per connection: tiny_http serves kept-alive connections from a small
+    // pool, and many client threads holding idle connections would starve it.
     let mut resp = Response::from_string(outcome.body.to_string())
         .with_status_code(outcome.status)
         .with_header(
             Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("header"),
-        );
+        )
+        .with_header(Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("header"));
     if outcome.status == 401 {
         resp = resp.with_header(
             Header::from_bytes(&b"WWW-Authenticate"[..], &b"Basic realm=\"rr-testkit\""[..])
