@@ -2,11 +2,21 @@
  * Offline checks of the C boundary, no registry needed: version macros
  * against rr_version(), status names, NULL and invalid UTF-8 arguments,
  * the size query of rr_reference_normalize, NULL getters, and the
- * last-error state after failing and successful calls.
+ * last-error state after failing and successful calls. For the write path:
+ * argument checks of rr_write, rr_write_index, rr_copy, rr_tag, rr_delete and
+ * rr_check_push_permission (all rejected before any request), the image and
+ * index builders on a tar file written here, and OCI layouts in a temporary
+ * directory (written, read back, progress and cancellation).
  */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw */
+
+#include <ftw.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rr.h"
 
@@ -249,12 +259,619 @@ static void test_null_getters(void) {
     check_no_error("success after failure");
 }
 
+/* ---- write path ---------------------------------------------------------- */
+
+/* A small SHA-256 (FIPS 180-4), to check digests independently of the library. */
+struct sha256 {
+    uint32_t h[8];
+    uint8_t block[64];
+    size_t used;
+    uint64_t bits;
+};
+
+static const uint32_t sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2,
+};
+
+static uint32_t ror32(uint32_t x, unsigned n) {
+    return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_block(struct sha256 *s, const uint8_t *p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++) {
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    }
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
+    uint32_t e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = h + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) +
+                      sha256_k[i] + w[i];
+        uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        h = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    s->h[0] += a;
+    s->h[1] += b;
+    s->h[2] += c;
+    s->h[3] += d;
+    s->h[4] += e;
+    s->h[5] += f;
+    s->h[6] += g;
+    s->h[7] += h;
+}
+
+static void sha256_init(struct sha256 *s) {
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, h0, sizeof h0);
+    s->used = 0;
+    s->bits = 0;
+}
+
+static void sha256_update(struct sha256 *s, const uint8_t *p, size_t len) {
+    s->bits += (uint64_t)len * 8;
+    while (len > 0) {
+        size_t n = 64 - s->used < len ? 64 - s->used : len;
+        memcpy(s->block + s->used, p, n);
+        s->used += n;
+        p += n;
+        len -= n;
+        if (s->used == 64) {
+            sha256_block(s, s->block);
+            s->used = 0;
+        }
+    }
+}
+
+/* Finishes into "sha256:" + 64 lower-case hex digits (out: at least 72 bytes). */
+static void sha256_digest(struct sha256 *s, char *out) {
+    uint64_t bits = s->bits;
+    uint8_t pad[72] = {0x80};
+    size_t padlen = (s->used < 56 ? 56 : 120) - s->used;
+    for (int i = 0; i < 8; i++) {
+        pad[padlen + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
+    }
+    sha256_update(s, pad, padlen + 8);
+    strcpy(out, "sha256:");
+    for (int i = 0; i < 8; i++) {
+        snprintf(out + 7 + 8 * i, 9, "%08x", (unsigned)s->h[i]);
+    }
+}
+
+/* The digest of the file at `path` into out (72 bytes); false when unreadable. */
+static bool sha256_file(const char *path, char *out) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return false;
+    }
+    struct sha256 s;
+    sha256_init(&s);
+    uint8_t buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        sha256_update(&s, buf, n);
+    }
+    bool ok = !ferror(f);
+    fclose(f);
+    sha256_digest(&s, out);
+    return ok;
+}
+
+static void test_sha256(void) {
+    struct sha256 s;
+    char got[72];
+    sha256_init(&s);
+    sha256_update(&s, (const uint8_t *)"abc", 3);
+    sha256_digest(&s, got);
+    CHECK(strcmp(got, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") ==
+          0);
+}
+
+static bool is_sha256_digest(const char *s) {
+    if (s == NULL || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64) {
+        return false;
+    }
+    for (const char *p = s + 7; *p != '\0'; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool streq(const char *a, const char *b) {
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * Writes a minimal ustar archive to `path`: one regular file "hello.txt"
+ * holding "hello\n", then the two zero blocks that end an archive. Returns
+ * its size, 0 on failure.
+ */
+static long write_tar(const char *path) {
+    static const char content[] = "hello\n";
+    uint8_t archive[4 * 512];
+    memset(archive, 0, sizeof archive);
+    uint8_t *h = archive;
+    memcpy(h, "hello.txt", 9);                               /* name */
+    memcpy(h + 100, "0000644", 7);                           /* mode */
+    memcpy(h + 108, "0000000", 7);                           /* uid */
+    memcpy(h + 116, "0000000", 7);                           /* gid */
+    snprintf((char *)h + 124, 12, "%011o", (unsigned)(sizeof content - 1)); /* size */
+    memcpy(h + 136, "00000000000", 11);                      /* mtime */
+    h[156] = '0';                                            /* typeflag: file */
+    memcpy(h + 257, "ustar", 6);                             /* magic "ustar\0" */
+    memcpy(h + 263, "00", 2);                                /* version */
+    memset(h + 148, ' ', 8);                                 /* checksum: spaces first */
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++) {
+        sum += h[i];
+    }
+    snprintf((char *)h + 148, 8, "%06o", sum); /* six digits, NUL, then the space */
+    h[155] = ' ';
+    memcpy(archive + 512, content, sizeof content - 1);
+
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        return 0;
+    }
+    bool ok = fwrite(archive, 1, sizeof archive, f) == sizeof archive;
+    ok = fclose(f) == 0 && ok;
+    return ok ? (long)sizeof archive : 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Removes the directory tree at `dir`. */
+static void remove_tree(const char *dir) {
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+        fprintf(stderr, "api_test: could not remove %s\n", dir);
+    }
+}
+
+/* Progress of a layout write: the calls seen, for checks afterwards. */
+struct progress_log {
+    int calls;
+    bool decreased;
+    bool total_changed;
+    uint64_t complete;
+    uint64_t total;
+    int32_t cancel_after; /* return non-zero from this call on (0: never) */
+};
+
+static int32_t log_progress(void *userdata, uint64_t complete, uint64_t total) {
+    struct progress_log *p = userdata;
+    p->calls++;
+    if (p->calls > 1 && complete < p->complete) {
+        p->decreased = true;
+    }
+    if (p->calls > 1 && total != p->total) {
+        p->total_changed = true;
+    }
+    p->complete = complete;
+    p->total = total;
+    return p->cancel_after > 0 && p->calls >= p->cancel_after ? 1 : 0;
+}
+
+/* Counts the bytes streamed by rr_image_layer_read and hashes them. */
+struct layer_sink {
+    size_t bytes;
+    struct sha256 hash;
+};
+
+static int32_t sink_write(void *userdata, const uint8_t *buf, size_t len) {
+    struct layer_sink *sink = userdata;
+    sink->bytes += len;
+    sha256_update(&sink->hash, buf, len);
+    return 0;
+}
+
+/* The write operations reject bad arguments before any request is made. */
+static void test_write_arguments(rr_client *client, const rr_image *img, const rr_index *idx) {
+    static const char ref[] = "localhost:9/rr-api-test/app:v1";
+    static const char zero_digest[] =
+        "localhost:9/rr-api-test/app@sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+    CHECK_RC(rr_write(NULL, ref, img), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_write(NULL client)", "client");
+    CHECK_RC(rr_write(client, NULL, img), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_write(NULL reference)", "reference");
+    CHECK_RC(rr_write(client, ref, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_write(NULL img)", "img");
+    CHECK_RC(rr_write(client, "\xff\xfe", img), RR_ERR_INVALID_ARGUMENT);
+    /* Writing needs a tag or a digest; "latest" is not implied. */
+    CHECK_RC(rr_write(client, "localhost:9/rr-api-test/app", img), RR_ERR_INVALID_REFERENCE);
+    check_error_mentions("rr_write(no tag)", "rr-api-test/app");
+    CHECK_RC(rr_write(client, "https://localhost:9/a:b", img), RR_ERR_INVALID_REFERENCE);
+    /* A digest reference must be the image's own digest. */
+    CHECK_RC(rr_write(client, zero_digest, img), RR_ERR_INVALID_ARGUMENT);
+
+    CHECK_RC(rr_write_index(NULL, ref, idx), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_write_index(client, NULL, idx), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_write_index(client, ref, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_write_index(NULL idx)", "idx");
+    CHECK_RC(rr_write_index(client, "localhost:9/rr-api-test/app", idx), RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_write_index(client, zero_digest, idx), RR_ERR_INVALID_ARGUMENT);
+
+    CHECK_RC(rr_copy(NULL, ref, ref), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_copy(client, NULL, ref), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_copy(NULL src)", "src");
+    CHECK_RC(rr_copy(client, ref, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_copy(NULL dst)", "dst");
+    CHECK_RC(rr_copy(client, ref, "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_copy(client, "UPPER/case:v1", ref), RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_copy(client, ref, "localhost:9/rr-api-test/copy"), RR_ERR_INVALID_REFERENCE);
+
+    CHECK_RC(rr_tag(NULL, ref, "v2"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_tag(client, NULL, "v2"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_tag(client, ref, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_tag(NULL new_tag)", "new_tag");
+    /* The new tag is checked before any request. */
+    CHECK_RC(rr_tag(client, ref, "bad tag!"), RR_ERR_INVALID_REFERENCE);
+    check_error_mentions("rr_tag(bad tag)", "bad tag!");
+    CHECK_RC(rr_tag(client, ref, ""), RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_tag(client, "https://localhost:9/a:b", "v2"), RR_ERR_INVALID_REFERENCE);
+
+    CHECK_RC(rr_delete(NULL, ref), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_delete(client, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_delete(client, "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
+    /* Deleting needs a tag or a digest too: never "latest" by default. */
+    CHECK_RC(rr_delete(client, "localhost:9/rr-api-test/app"), RR_ERR_INVALID_REFERENCE);
+
+    CHECK_RC(rr_check_push_permission(NULL, ref), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_check_push_permission(client, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_check_push_permission(client, "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_check_push_permission(client, "https://localhost:9/a:b"),
+             RR_ERR_INVALID_REFERENCE);
+
+    /* Client options of the write path. */
+    CHECK_RC(rr_client_set_jobs(NULL, 1), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_jobs(client, 0), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_jobs(client, 257), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_jobs(client, 256), RR_OK);
+    CHECK_RC(rr_client_set_jobs(client, 1), RR_OK);
+    check_no_error("rr_client_set_jobs");
+    CHECK_RC(rr_client_set_progress_callback(NULL, log_progress, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_progress_callback(client, NULL, NULL), RR_OK); /* removes it */
+}
+
+/*
+ * Builds an image from a tar file written into `tmp`. Returns it (caller
+ * frees) or NULL; *layer_size gets the file's size.
+ */
+static rr_image *test_image_builder(const char *tmp, long *layer_size) {
+    char tar[4096], missing[4096], want[72];
+    snprintf(tar, sizeof tar, "%s/layer.tar", tmp);
+    snprintf(missing, sizeof missing, "%s/no-such-layer.tar", tmp);
+    long size = write_tar(tar);
+    CHECK(size > 0);
+    CHECK(sha256_file(tar, want));
+    *layer_size = size;
+
+    rr_image_builder *b = (rr_image_builder *)&b; /* sentinel */
+    rr_image_builder *const b_sentinel = b;
+    CHECK_RC(rr_image_builder_new(NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK(b == b_sentinel);
+    CHECK_RC(rr_image_builder_new(&b), RR_OK);
+    if (b == b_sentinel || b == NULL) {
+        return NULL;
+    }
+    rr_image_builder_free(NULL);
+
+    CHECK_RC(rr_image_builder_set_platform(NULL, "linux/amd64"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_set_platform(b, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_set_platform(b, "linux"), RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_image_builder_set_platform(b, "\xff\xfe/amd64"), RR_ERR_INVALID_ARGUMENT);
+
+    static const char not_json[] = "this is not JSON";
+    static const char array[] = "[1, 2]";
+    static const char config[] = "{\"config\": {\"Env\": [\"API_TEST=1\"]}}";
+    CHECK_RC(rr_image_builder_set_config(NULL, (const uint8_t *)config, sizeof config - 1),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_set_config(b, (const uint8_t *)not_json, sizeof not_json - 1),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("set_config(not JSON)", NULL);
+    CHECK_RC(rr_image_builder_set_config(b, (const uint8_t *)array, sizeof array - 1),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_set_config(b, NULL, 5), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_set_config(b, NULL, 0), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_set_config(b, (const uint8_t *)config, sizeof config - 1), RR_OK);
+    check_no_error("rr_image_builder_set_config");
+
+    CHECK_RC(rr_image_builder_add_layer_file(NULL, tar, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_add_layer_file(b, NULL, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_add_layer_file(b, missing, NULL), RR_ERR_IO);
+    check_error_mentions("add_layer_file(missing)", "no-such-layer.tar");
+    /* A plain tar given as tar+gzip, and a media type that is no layer's. */
+    CHECK_RC(rr_image_builder_add_layer_file(b, tar, "application/vnd.oci.image.layer.v1.tar+gzip"),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_add_layer_file(b, tar, "text/plain"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_add_layer_file(b, tar, NULL), RR_OK);
+    check_no_error("rr_image_builder_add_layer_file");
+
+    rr_image *img = (rr_image *)&img; /* sentinel */
+    rr_image *const img_sentinel = img;
+    CHECK_RC(rr_image_builder_build(NULL, &img), RR_ERR_INVALID_ARGUMENT);
+    CHECK(img == img_sentinel);
+    CHECK_RC(rr_image_builder_build(b, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_builder_build(b, &img), RR_OK);
+    rr_image_builder_free(b); /* the image does not depend on the builder */
+    if (img == img_sentinel || img == NULL) {
+        return NULL;
+    }
+
+    CHECK(is_sha256_digest(rr_image_digest(img)));
+    CHECK(streq(rr_image_media_type(img), "application/vnd.oci.image.manifest.v1+json"));
+    CHECK(rr_image_layer_count(img) == 1);
+    const char *layer = rr_image_layer_digest(img, 0);
+    CHECK(is_sha256_digest(layer));
+    if (!streq(layer, want)) {
+        fprintf(stderr, "layer digest %s, the file's sha256 is %s\n", safe(layer), want);
+        CHECK(streq(layer, want));
+    }
+    CHECK(rr_image_layer_size(img, 0) == (uint64_t)size);
+    CHECK(streq(rr_image_layer_media_type(img, 0), "application/vnd.oci.image.layer.v1.tar"));
+    CHECK(rr_image_layer_digest(img, 1) == NULL);
+
+    /* The manifest's digest is the sha256 of its bytes. */
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK_RC(rr_image_manifest(img, &bytes, &len), RR_OK);
+    struct sha256 s;
+    char got[72];
+    sha256_init(&s);
+    sha256_update(&s, bytes, len);
+    sha256_digest(&s, got);
+    CHECK(streq(got, rr_image_digest(img)));
+
+    /* The config keeps the base config and gets the default platform. */
+    CHECK_RC(rr_image_config(img, &bytes, &len), RR_OK);
+    char *cfg = malloc(len + 1);
+    if (cfg != NULL) {
+        memcpy(cfg, bytes, len);
+        cfg[len] = '\0';
+        CHECK(strstr(cfg, "API_TEST=1") != NULL);
+        CHECK(strstr(cfg, "amd64") != NULL);
+        CHECK(strstr(cfg, "diff_ids") != NULL);
+        free(cfg);
+    }
+
+    /* The layer streams back from the file, as it is. */
+    struct layer_sink sink = {0};
+    sha256_init(&sink.hash);
+    CHECK_RC(rr_image_layer_read(img, 0, sink_write, &sink), RR_OK);
+    sha256_digest(&sink.hash, got);
+    CHECK(sink.bytes == (size_t)size);
+    CHECK(streq(got, want));
+    return img;
+}
+
+static rr_index *test_index_builder(const rr_image *img) {
+    rr_index_builder *b = (rr_index_builder *)&b; /* sentinel */
+    rr_index_builder *const b_sentinel = b;
+    CHECK_RC(rr_index_builder_new(NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK(b == b_sentinel);
+    CHECK_RC(rr_index_builder_new(&b), RR_OK);
+    if (b == b_sentinel || b == NULL) {
+        return NULL;
+    }
+    rr_index_builder_free(NULL);
+
+    rr_index *idx = (rr_index *)&idx; /* sentinel */
+    rr_index *const idx_sentinel = idx;
+    CHECK_RC(rr_index_builder_build(b, &idx), RR_ERR_INVALID_ARGUMENT); /* no image yet */
+    CHECK(idx == idx_sentinel);
+    CHECK_RC(rr_index_builder_add_image(NULL, img, "linux/arm64"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_index_builder_add_image(b, NULL, "linux/arm64"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_index_builder_add_image(b, img, "linux"), RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_index_builder_add_image(b, img, "a/b/c/d"), RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_index_builder_add_image(b, img, "linux/arm64"), RR_OK);
+    CHECK_RC(rr_index_builder_build(NULL, &idx), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_index_builder_build(b, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK(idx == idx_sentinel);
+    CHECK_RC(rr_index_builder_build(b, &idx), RR_OK);
+    rr_index_builder_free(b);
+    if (idx == idx_sentinel || idx == NULL) {
+        return NULL;
+    }
+
+    CHECK(is_sha256_digest(rr_index_digest(idx)));
+    CHECK(streq(rr_index_media_type(idx), "application/vnd.oci.image.index.v1+json"));
+    CHECK(rr_index_child_count(idx) == 1);
+    CHECK(streq(rr_index_child_platform(idx, 0), "linux/arm64"));
+    CHECK(streq(rr_index_child_digest(idx, 0), rr_image_digest(img)));
+    CHECK(rr_index_child_platform(idx, 1) == NULL);
+
+    /* The index keeps its image: no registry needed to open it. */
+    rr_image *child = NULL;
+    CHECK_RC(rr_index_child_image(idx, 0, &child), RR_OK);
+    CHECK(streq(rr_image_digest(child), rr_image_digest(img)));
+    rr_image_free(child);
+    child = NULL;
+    CHECK_RC(rr_index_image_for_platform(idx, "linux/arm64", &child), RR_OK);
+    rr_image_free(child);
+    child = NULL;
+    CHECK_RC(rr_index_image_for_platform(idx, "linux/amd64", &child), RR_ERR_NOT_FOUND);
+    CHECK(child == NULL);
+    return idx;
+}
+
+static void test_layout(rr_client *client, const char *tmp, const rr_image *img,
+                        const rr_index *idx, long layer_size) {
+    char dir[4096], index_json[4096 + 16], other[4096], want[72];
+    snprintf(dir, sizeof dir, "%s/layout", tmp); /* created by the first write */
+    snprintf(index_json, sizeof index_json, "%s/index.json", dir);
+    snprintf(other, sizeof other, "%s/cancelled", tmp);
+
+    CHECK_RC(rr_layout_write_image(NULL, dir, img, "v1"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_write_image(client, NULL, img, "v1"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_write_image(client, dir, NULL, "v1"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_write_image(client, dir, img, "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_write_index(NULL, dir, idx, "multi"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_write_index(client, NULL, idx, "multi"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_write_index(client, dir, NULL, "multi"), RR_ERR_INVALID_ARGUMENT);
+
+    /* Write with progress: total is the config and the layer; complete ends there. */
+    struct progress_log progress = {0};
+    CHECK_RC(rr_client_set_progress_callback(client, log_progress, &progress), RR_OK);
+    CHECK_RC(rr_layout_write_image(client, dir, img, "v1"), RR_OK);
+    check_no_error("rr_layout_write_image");
+    CHECK(progress.calls > 0);
+    CHECK(!progress.decreased);
+    CHECK(!progress.total_changed);
+    CHECK(progress.complete == progress.total);
+    CHECK(progress.total > (uint64_t)layer_size); /* plus the config */
+
+    rr_image *back = (rr_image *)&back; /* sentinel */
+    rr_image *const back_sentinel = back;
+    CHECK_RC(rr_layout_read_image(NULL, NULL, &back), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_read_image(dir, NULL, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_read_image(dir, "no-such-name", &back), RR_ERR_NOT_FOUND);
+    CHECK(back == back_sentinel);
+    /* Not a layout: the temporary directory itself (it holds layer.tar). */
+    CHECK_RC(rr_layout_read_image(tmp, NULL, &back), RR_ERR_INVALID_ARGUMENT);
+    CHECK(back == back_sentinel);
+    CHECK_RC(rr_layout_read_image(dir, NULL, &back), RR_OK);
+    if (back != back_sentinel && back != NULL) {
+        CHECK(streq(rr_image_digest(back), rr_image_digest(img)));
+        CHECK(rr_image_layer_count(back) == 1);
+        CHECK(rr_image_layer_size(back, 0) == (uint64_t)layer_size);
+        CHECK(streq(rr_image_layer_digest(back, 0), rr_image_layer_digest(img, 0)));
+        const uint8_t *a = NULL, *b = NULL;
+        size_t alen = 0, blen = 0;
+        CHECK_RC(rr_image_config(back, &a, &alen), RR_OK);
+        CHECK_RC(rr_image_config(img, &b, &blen), RR_OK);
+        CHECK(alen == blen && alen > 0 && memcmp(a, b, alen) == 0);
+        rr_image_free(back);
+    }
+    back = NULL;
+    CHECK_RC(rr_layout_read_image(dir, "v1", &back), RR_OK);
+    CHECK(streq(rr_image_digest(back), rr_image_digest(img)));
+    rr_image_free(back);
+
+    /* index.json as an index: its digest is the file's sha256. */
+    rr_index *layout_index = (rr_index *)&layout_index; /* sentinel */
+    rr_index *const index_sentinel = layout_index;
+    CHECK_RC(rr_layout_read_index(NULL, &layout_index), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_read_index(dir, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_layout_read_index(tmp, &layout_index), RR_ERR_INVALID_ARGUMENT);
+    CHECK(layout_index == index_sentinel);
+    CHECK_RC(rr_layout_read_index(dir, &layout_index), RR_OK);
+    if (layout_index != index_sentinel && layout_index != NULL) {
+        CHECK(sha256_file(index_json, want));
+        CHECK(streq(rr_index_digest(layout_index), want));
+        CHECK(rr_index_child_count(layout_index) == 1);
+        CHECK(streq(rr_index_child_digest(layout_index, 0), rr_image_digest(img)));
+        rr_index_free(layout_index);
+    }
+
+    /* A second manifest: NULL as name is then ambiguous; names still work. */
+    progress = (struct progress_log){0};
+    CHECK_RC(rr_layout_write_index(client, dir, idx, "multi"), RR_OK);
+    CHECK(progress.complete == progress.total);
+    back = (rr_image *)&back;
+    CHECK_RC(rr_layout_read_image(dir, NULL, &back), RR_ERR_INVALID_ARGUMENT);
+    CHECK(back == back_sentinel);
+    back = NULL;
+    CHECK_RC(rr_layout_read_image(dir, "v1", &back), RR_OK);
+    CHECK(streq(rr_image_digest(back), rr_image_digest(img)));
+    rr_image_free(back);
+    layout_index = NULL;
+    CHECK_RC(rr_layout_read_index(dir, &layout_index), RR_OK);
+    CHECK(rr_index_child_count(layout_index) == 2);
+    rr_index_free(layout_index);
+
+    /* A progress callback that cancels: RR_ERR_CANCELLED and no entry (the
+       layout may be left without index.json, or not be a layout at all). */
+    progress = (struct progress_log){.cancel_after = 1};
+    back = (rr_image *)&back;
+    CHECK_RC(rr_layout_write_image(client, other, img, "v1"), RR_ERR_CANCELLED);
+    check_error_mentions("rr_layout_write_image(cancelled)", NULL);
+    CHECK(progress.calls >= 1);
+    rr_status rc = rr_layout_read_image(other, "v1", &back);
+    CHECK(rc == RR_ERR_NOT_FOUND || rc == RR_ERR_INVALID_ARGUMENT);
+    CHECK(back == back_sentinel);
+    /* Writing again succeeds, and nothing left behind is corrupt: the layer
+       read from the layout verifies against its digest. */
+    progress = (struct progress_log){0};
+    CHECK_RC(rr_layout_write_image(client, other, img, "v1"), RR_OK);
+    CHECK(progress.complete == progress.total);
+    back = NULL;
+    CHECK_RC(rr_layout_read_image(other, "v1", &back), RR_OK);
+    struct layer_sink sink = {0};
+    sha256_init(&sink.hash);
+    CHECK_RC(rr_image_layer_read(back, 0, sink_write, &sink), RR_OK);
+    sha256_digest(&sink.hash, want);
+    CHECK(sink.bytes == (size_t)layer_size);
+    CHECK(streq(want, rr_image_layer_digest(img, 0)));
+    rr_image_free(back);
+
+    CHECK_RC(rr_client_set_progress_callback(client, NULL, NULL), RR_OK);
+}
+
+static void test_write_path(void) {
+    char tmp[4096];
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/rr-api-test.XXXXXX", base != NULL && base[0] != '\0' ? base : "/tmp");
+    if (mkdtemp(tmp) == NULL) {
+        perror("api_test: mkdtemp");
+        CHECK(!"mkdtemp failed");
+        return;
+    }
+
+    rr_client *client = NULL;
+    CHECK_RC(rr_client_new(&client), RR_OK);
+    CHECK_RC(rr_client_set_keychain(client, false), RR_OK);
+
+    long layer_size = 0;
+    rr_image *img = test_image_builder(tmp, &layer_size);
+    rr_index *idx = img != NULL ? test_index_builder(img) : NULL;
+    if (client != NULL && img != NULL && idx != NULL) {
+        test_write_arguments(client, img, idx);
+        test_layout(client, tmp, img, idx, layer_size);
+    }
+
+    rr_index_free(idx);
+    rr_image_free(img);
+    rr_client_free(client);
+    remove_tree(tmp);
+}
+
 int main(void) {
     test_version();
     test_status_names();
     test_null_arguments();
     test_normalize();
     test_null_getters();
+    test_sha256();
+    test_write_path();
     printf("api_test: %d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# write-roundtrip.sh PUSH_BUILT COPY [-- WRAPPER...]
+#
+# The write path of librr end to end against an open registry fixture (run it
+# through run-with-env.sh, which exports RR_TEST_REGISTRY, RR_TEST_IMAGE,
+# RR_TEST_IMAGE_DIGEST, RR_TEST_INDEX, RR_TEST_INDEX_DIGEST and RR_TEST_LOG):
+#
+#  1. makes three layer files with tar (plain, gzip, zstd) and a base config;
+#  2. push_built pushes them to $RR_TEST_REGISTRY/ctest/built:v1 and writes an
+#     OCI layout; skopeo reads the manifest back from the registry and from the
+#     layout: both are the same bytes, whose sha256 is the printed digest;
+#     building again gives the same digest (reproducible builds);
+#  3. copy copies $RR_TEST_IMAGE to ctest/copied:v1 (same digest; every blob
+#     mounted from demo/app with a 201, nothing uploaded) and $RR_TEST_INDEX to
+#     ctest/copied-index:v1 (same digest).
+#
+# WRAPPER (e.g. valgrind and its options) goes in front of every run of
+# PUSH_BUILT and COPY.
+set -uo pipefail
+
+prog=${0##*/}
+if (($# < 2)) || { (($# > 2)) && [[ $3 != -- ]]; }; then
+    echo "usage: $prog PUSH_BUILT COPY [-- WRAPPER...]" >&2
+    exit 64
+fi
+push_built=$1
+copy=$2
+shift 2
+(($#)) && shift
+wrapper=("$@")
+
+for var in RR_TEST_REGISTRY RR_TEST_IMAGE RR_TEST_IMAGE_DIGEST RR_TEST_INDEX \
+    RR_TEST_INDEX_DIGEST RR_TEST_LOG; do
+    if [[ -z ${!var:-} ]]; then
+        echo "$prog: $var is not set (run me through run-with-env.sh)" >&2
+        exit 1
+    fi
+done
+for tool in tar gzip zstd skopeo sha256sum; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "$prog: $tool is not installed (Debian: apt-get install $tool)" >&2
+        exit 1
+    fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rr-roundtrip.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+failed=0
+fail() {
+    echo "$prog: FAILED: $*" >&2
+    failed=1
+}
+die() {
+    echo "$prog: FAILED: $*" >&2
+    exit 1
+}
+
+# run NAME CMD...: runs CMD with the wrapper, stdout to $tmp/NAME.out and
+# stderr to $tmp/NAME.err, echoes both; returns CMD's exit status.
+run() {
+    local name=$1 status
+    shift
+    "${wrapper[@]}" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+    status=$?
+    echo "---- $name: $* (exit $status)"
+    echo "---- stdout:"
+    cat "$tmp/$name.out"
+    echo "---- stderr:"
+    cat "$tmp/$name.err"
+    echo "----"
+    return $status
+}
+
+# The value of `KEY: VALUE` on stdout of run NAME.
+field() {
+    sed -n "s/^$2: //p" "$tmp/$1.out" | head -n 1
+}
+
+sha256_of() {
+    sha256sum "$1" | cut -d' ' -f1
+}
+
+skopeo_raw() {
+    skopeo inspect --raw "$@"
+}
+
+# Waits up to 5 s for a line matching the ERE $1 in the registry's access log
+# (it writes a line once it has answered, which may be after our client is done).
+log_has() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        grep -qE -- "$1" "$RR_TEST_LOG" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+reg=$RR_TEST_REGISTRY
+sha='sha256:[0-9a-f]{64}'
+
+# ---- 1. layer files and a base config ------------------------------------
+mkdir -p "$tmp/src/a/etc" "$tmp/src/b/usr/share" "$tmp/src/c/opt" || exit 1
+echo "hello from layer a" >"$tmp/src/a/etc/hello"
+head -c 200000 /dev/urandom >"$tmp/src/b/usr/share/random.bin"
+seq 1 20000 >"$tmp/src/c/opt/numbers.txt"
+tar -C "$tmp/src/a" -cf "$tmp/a.tar" etc || die "tar a"
+tar -C "$tmp/src/b" -cf - usr | gzip -n >"$tmp/b.tar.gz" || die "tar b"
+tar -C "$tmp/src/c" -cf - opt | zstd -q -o "$tmp/c.tar.zst" || die "tar c"
+cat >"$tmp/config.json" <<'EOF'
+{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin:/bin","RR_ROUNDTRIP=1"],"Cmd":["/bin/sh"],"Labels":{"org.example.test":"write-roundtrip"}}}
+EOF
+layers=("$tmp/a.tar" "$tmp/b.tar.gz" "$tmp/c.tar.zst")
+
+# ---- 2. push_built, then read back with skopeo ---------------------------
+built=$reg/ctest/built:v1
+layout=$tmp/layout
+run push "$push_built" --no-keychain --platform linux/arm64 --config "$tmp/config.json" \
+    --layout "$layout" --name v1 --jobs 2 "$built" "${layers[@]}" ||
+    die "push_built exited with $?"
+digest=$(field push digest)
+[[ $digest =~ ^$sha$ ]] || die "push_built printed no digest"
+[[ $(field push layers) == 3 ]] || fail "push_built printed 'layers: $(field push layers)', expected 3"
+grep -qE '^progress: [0-9]+/[0-9]+$' "$tmp/push.err" || fail "no progress line on stderr"
+last=$(grep -E '^progress: ' "$tmp/push.err" | tail -n 1)
+[[ $last =~ ^progress:\ ([0-9]+)/([0-9]+)$ && ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" ]] ||
+    fail "the last progress line '$last' is not complete/complete"
+
+skopeo_raw --tls-verify=false --no-creds "docker://$built" >"$tmp/registry-manifest.json" ||
+    die "skopeo inspect docker://$built failed"
+got="sha256:$(sha256_of "$tmp/registry-manifest.json")"
+[[ $got == "$digest" ]] || fail "the registry's manifest hashes to $got, push_built printed $digest"
+for mt in 'layer.v1.tar"' 'layer.v1.tar+gzip"' 'layer.v1.tar+zstd"'; do
+    grep -qF "$mt" "$tmp/registry-manifest.json" || fail "the manifest has no $mt layer"
+done
+
+skopeo_raw "oci:$layout:v1" >"$tmp/layout-manifest.json" ||
+    die "skopeo inspect oci:$layout:v1 failed"
+cmp -s "$tmp/registry-manifest.json" "$tmp/layout-manifest.json" ||
+    fail "the layout's manifest differs from the registry's"
+
+skopeo inspect --config --raw --tls-verify=false --no-creds "docker://$built" \
+    >"$tmp/config-out.json" || die "skopeo inspect --config failed"
+echo "---- config: $(cat "$tmp/config-out.json")"
+grep -qE '"architecture": *"arm64"' "$tmp/config-out.json" || fail "config is not arm64"
+grep -qF 'RR_ROUNDTRIP=1' "$tmp/config-out.json" || fail "config lost the base config's Env"
+grep -qE '"org\.example\.test": *"write-roundtrip"' "$tmp/config-out.json" ||
+    fail "config lost the base config's Labels"
+n=$(grep -oE '"diff_ids": *\[[^]]*\]' "$tmp/config-out.json" | grep -oE "$sha" | wc -l)
+[[ $n == 3 ]] || fail "config has $n diff_ids, expected 3"
+
+# The same inputs build the same image; pushing it again changes nothing.
+run repush "$push_built" --no-keychain --quiet --platform linux/arm64 --config "$tmp/config.json" \
+    "$built" "${layers[@]}" || fail "push_built (again) exited with $?"
+[[ $(field repush digest) == "$digest" ]] || fail "a second build gave $(field repush digest)"
+grep -q '^progress: ' "$tmp/repush.err" && fail "--quiet printed progress lines"
+
+# ---- 3. copy within the registry: mounts only ----------------------------
+copied=$reg/ctest/copied:v1
+run copy "$copy" --no-keychain "$RR_TEST_IMAGE" "$copied" || die "copy exited with $?"
+[[ $(field copy digest) == "$RR_TEST_IMAGE_DIGEST" ]] ||
+    fail "copy printed '$(field copy digest)', expected $RR_TEST_IMAGE_DIGEST"
+last=$(grep -E '^progress: ' "$tmp/copy.err" | tail -n 1)
+[[ $last =~ ^progress:\ ([0-9]+)/([0-9]+)$ && ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" ]] ||
+    fail "copy: the last progress line '$last' is not complete/complete"
+
+# Every blob of the source image (config and layers) is mounted from demo/app.
+skopeo_raw --tls-verify=false --no-creds "docker://$RR_TEST_IMAGE" >"$tmp/source-manifest.json" ||
+    die "skopeo inspect docker://$RR_TEST_IMAGE failed"
+src_repo=${RR_TEST_IMAGE#*/}
+src_repo=${src_repo%:*}
+blobs=$(grep -oE "\"digest\": *\"$sha\"" "$tmp/source-manifest.json" | grep -oE "$sha" | sort -u)
+[[ -n $blobs ]] || die "no blob digests in the source manifest"
+for blob in $blobs; do
+    pattern="\"POST /v2/ctest/copied/blobs/uploads/\\?from=${src_repo//\//%2F}&mount=${blob/:/%3A} HTTP/1\\.1\" 201 "
+    log_has "$pattern" || fail "no mount of $blob with status 201 in the access log"
+done
+if grep -E '"PATCH /v2/ctest/copied/' "$RR_TEST_LOG"; then
+    fail "copy uploaded data (PATCH) to ctest/copied instead of mounting"
+fi
+if grep -E '"PUT /v2/ctest/copied/blobs/' "$RR_TEST_LOG"; then
+    fail "copy uploaded a blob (PUT) to ctest/copied instead of mounting"
+fi
+
+# ---- 4. copy of a whole index --------------------------------------------
+copied_index=$reg/ctest/copied-index:v1
+run copy-index "$copy" --no-keychain --jobs 3 "$RR_TEST_INDEX" "$copied_index" ||
+    die "copy (index) exited with $?"
+[[ $(field copy-index digest) == "$RR_TEST_INDEX_DIGEST" ]] ||
+    fail "copy printed '$(field copy-index digest)', expected $RR_TEST_INDEX_DIGEST"
+skopeo_raw --tls-verify=false --no-creds "docker://$copied_index" >"$tmp/index.json" ||
+    die "skopeo inspect docker://$copied_index failed"
+got="sha256:$(sha256_of "$tmp/index.json")"
+[[ $got == "$RR_TEST_INDEX_DIGEST" ]] || fail "the copied index hashes to $got"
+if grep -E '"PATCH /v2/ctest/copied-index/' "$RR_TEST_LOG"; then
+    fail "copy uploaded data (PATCH) to ctest/copied-index instead of mounting"
+fi
+
+if ((failed)); then
+    exit 1
+fi
+echo "$prog: all checks passed"
+exit 0
