@@ -235,3 +235,12 @@ fn host_form(key: &str) -> &str {
 fn shown(path: &Path) -> std::path::Display<'_> {
     path.display()
 }
+
+/// Parses `data` as a Docker `config.json` and looks up `key` in it, as the keychain
+/// does; for the fuzz targets.
+#[doc(hidden)]
+pub fn parse_config_and_lookup(data: &[u8], key: &str) -> Result<Option<Credential>> {
+    let file = config::ConfigFile::parse(Path::new("config.json"), data)?;
+    let _ = file.store_for(key);
+    file.auths_lookup(key)
+}

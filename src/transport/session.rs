@@ -32,6 +32,8 @@ struct Ping {
 #[derive(Default)]
 pub struct Shared {
     pings: Mutex<HashMap<String, Ping>>,
+    /// One ping at a time per registry: threads starting together wait for the first.
+    ping_gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     tokens: Mutex<HashMap<String, String>>,
 }
 
@@ -274,6 +276,14 @@ impl<'a> Session<'a> {
     }
 
     fn ping(&self) -> Result<Ping> {
+        if let Some(p) = lock(&self.ctx.shared.pings).get(self.registry.as_str()) {
+            return Ok(p.clone());
+        }
+        let gate = lock(&self.ctx.shared.ping_gates)
+            .entry(self.registry.as_str().to_string())
+            .or_default()
+            .clone();
+        let _one_at_a_time = lock(&gate);
         if let Some(p) = lock(&self.ctx.shared.pings).get(self.registry.as_str()) {
             return Ok(p.clone());
         }

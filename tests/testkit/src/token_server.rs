@@ -1,5 +1,6 @@
-//! A Docker/OAuth2 token server for the Token mode (tiny_http, plain HTTP on
-//! a random 127.0.0.1 port), recording every request it gets.
+//! A Docker/OAuth2 token server for the Token mode (plain HTTP on a random
+//! 127.0.0.1 port, one request per connection, a thread per connection),
+//! recording every request it gets.
 //!
 //! * `GET /token?service=..&scope=..&scope=..` with optional Basic auth
 //!   (Docker token flow). Answers `{"token","access_token","expires_in","issued_at"}`
@@ -11,13 +12,16 @@
 //! Wrong credentials give 401 with a JSON error; a valid (or anonymous) user
 //! asking for more than it may have gets a token with just what it may have.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use tiny_http::{Header, Response, Server};
 
 use crate::access::{self, Scope};
 use crate::certs::{make_signing_material, SigningMaterial};
@@ -48,12 +52,12 @@ pub struct TokenRequest {
 struct Shared {
     signer: TokenSigner,
     log: Mutex<Vec<TokenRequest>>,
+    stop: AtomicBool,
 }
 
 /// The Token mode's token server. Stopped on drop.
 pub struct TokenServer {
     shared: Arc<Shared>,
-    server: Arc<Server>,
     thread: Option<JoinHandle<()>>,
     port: u16,
     cert_pem: String,
@@ -62,34 +66,32 @@ pub struct TokenServer {
 impl TokenServer {
     pub(crate) fn start() -> TokenServer {
         let material: SigningMaterial = make_signing_material();
-        let server = Arc::new(
-            Server::http("127.0.0.1:0")
-                .unwrap_or_else(|e| panic!("rr-testkit: cannot start the token server: {e}")),
-        );
-        let port = server
-            .server_addr()
-            .to_ip()
-            .expect("token server has an IP address")
-            .port();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("rr-testkit: cannot start the token server: {e}"));
+        let port = listener.local_addr().expect("token server address").port();
         let shared = Arc::new(Shared {
             signer: TokenSigner::new(&material),
             log: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
         });
         let thread = {
-            let server = Arc::clone(&server);
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name(format!("rr-testkit-token-{port}"))
                 .spawn(move || {
-                    for req in server.incoming_requests() {
-                        handle(&shared, req);
+                    for conn in listener.incoming() {
+                        if shared.stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let Ok(conn) = conn else { continue };
+                        let shared = Arc::clone(&shared);
+                        std::thread::spawn(move || serve_connection(&shared, conn));
                     }
                 })
                 .expect("spawn token server thread")
         };
         TokenServer {
             shared,
-            server,
             thread: Some(thread),
             port,
             cert_pem: material.cert_pem,
@@ -148,7 +150,9 @@ impl TokenServer {
     /// Stops serving; idempotent.
     pub fn stop(&mut self) {
         if let Some(t) = self.thread.take() {
-            self.server.unblock();
+            self.shared.stop.store(true, Ordering::SeqCst);
+            // Wake the accept loop so that it sees the flag.
+            let _ = TcpStream::connect(("127.0.0.1", self.port));
             let _ = t.join();
         }
     }
@@ -175,16 +179,71 @@ struct Outcome {
     scopes: Vec<String>,
 }
 
-fn handle(shared: &Shared, mut req: tiny_http::Request) {
-    let method = req.method().to_string();
-    let url = req.url().to_string();
-    let authorization = req
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Authorization"))
-        .map(|h| h.value.as_str().to_string());
-    let mut body = Vec::new();
-    let _ = req.as_reader().read_to_end(&mut body);
+/// Reads one request from `conn`, answers it, and closes the connection.
+fn serve_connection(shared: &Shared, conn: TcpStream) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let Ok(read_half) = conn.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut first = String::new();
+    if reader.read_line(&mut first).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = first.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let url = parts.next().unwrap_or("").to_string();
+    let mut authorization = None;
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("authorization") {
+                authorization = Some(value.to_string());
+            } else if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0u8; length.min(1 << 20)];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let outcome = handle(shared, &method, &url, authorization.as_deref(), &body);
+    let text = outcome.body.to_string();
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        outcome.status,
+        text.len()
+    );
+    if outcome.status == 401 {
+        head.push_str("WWW-Authenticate: Basic realm=\"rr-testkit\"\r\n");
+    }
+    head.push_str("\r\n");
+    let mut conn = conn;
+    let _ = conn.write_all(head.as_bytes());
+    let _ = conn.write_all(text.as_bytes());
+    let _ = conn.flush();
+}
+
+fn handle(
+    shared: &Shared,
+    method: &str,
+    url: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Outcome {
+    let method = method.to_string();
+    let url = url.to_string();
+    let authorization = authorization.map(String::from);
 
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
     let mut form: Vec<(String, String)> = Vec::new();
@@ -194,7 +253,7 @@ fn handle(shared: &Shared, mut req: tiny_http::Request) {
             get_flow(shared, &params, authorization.as_deref())
         }
         ("POST", "/token") => {
-            let params = parse_form(&body);
+            let params = parse_form(body);
             form = params
                 .iter()
                 .map(|(k, v)| {
@@ -221,22 +280,7 @@ fn handle(shared: &Shared, mut req: tiny_http::Request) {
             scopes: outcome.scopes.clone(),
             status: outcome.status,
         });
-
-    // One request per connection: tiny_http serves kept-alive connections from a small
-    // pool, and many client threads holding idle connections would starve it.
-    let mut resp = Response::from_string(outcome.body.to_string())
-        .with_status_code(outcome.status)
-        .with_header(
-            Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("header"),
-        )
-        .with_header(Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("header"));
-    if outcome.status == 401 {
-        resp = resp.with_header(
-            Header::from_bytes(&b"WWW-Authenticate"[..], &b"Basic realm=\"rr-testkit\""[..])
-                .expect("header"),
-        );
-    }
-    let _ = req.respond(resp);
+    outcome
 }
 
 fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {

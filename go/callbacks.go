@@ -1,0 +1,111 @@
+package rr
+
+/*
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"io"
+	"runtime/cgo"
+	"unsafe"
+)
+
+// The functions below are called by librr through the trampolines in bridge.c. Each one
+// recovers a panic (its own code's included: nothing may unwind into C), stores it for
+// the call helper to raise again, and reports a failure.
+
+//export rrgoAuth
+func rrgoAuth(h C.uintptr_t, registry *C.char, cred *C.rr_credential) (rc C.int32_t) {
+	var s *clientState
+	defer func() {
+		if v := recover(); v != nil {
+			s.storePanic(v)
+			rc = 1
+		}
+	}()
+	s = stateOf(uintptr(h))
+	if s.auth == nil {
+		return 0
+	}
+	c, err := s.auth(C.GoString(registry))
+	if err != nil {
+		return 1
+	}
+	if c == nil {
+		return 0
+	}
+	var a cstrs
+	defer a.free()
+	if c.apply(&a, cred) != C.RR_OK {
+		return 1
+	}
+	return 0
+}
+
+//export rrgoProgress
+func rrgoProgress(h C.uintptr_t, complete, total C.uint64_t) (rc C.int32_t) {
+	var s *clientState
+	defer func() {
+		if v := recover(); v != nil {
+			s.storePanic(v)
+			rc = 1
+		}
+	}()
+	s = stateOf(uintptr(h))
+	if s.progress == nil || s.progress(uint64(complete), uint64(total)) {
+		return 0
+	}
+	return 1
+}
+
+//export rrgoLog
+func rrgoLog(h C.uintptr_t, line *C.char) {
+	var s *clientState
+	defer func() {
+		if v := recover(); v != nil {
+			s.storePanic(v)
+		}
+	}()
+	s = stateOf(uintptr(h))
+	if s.logf != nil {
+		s.logf(C.GoString(line))
+	}
+}
+
+// layerWriter is the per-call userdata of rr_image_layer_read.
+type layerWriter struct {
+	w        io.Writer
+	n        int64
+	err      error
+	panicked bool
+	panicVal any
+}
+
+//export rrgoWrite
+func rrgoWrite(h C.uintptr_t, buf *C.uint8_t, n C.size_t) (rc C.int32_t) {
+	var lw *layerWriter
+	defer func() {
+		if v := recover(); v != nil {
+			if lw != nil {
+				lw.panicked, lw.panicVal = true, v
+			}
+			rc = 1
+		}
+	}()
+	lw = cgo.Handle(h).Value().(*layerWriter)
+	if n == 0 {
+		return 0
+	}
+	p := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n))
+	m, err := lw.w.Write(p)
+	lw.n += int64(m)
+	if err == nil && m != len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		lw.err = err
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,403 @@
+package rr
+
+/*
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"net/http"
+	"runtime"
+	"time"
+)
+
+// Client talks to registries. It is safe for concurrent use; its options are fixed at
+// NewClient. Images, indexes and descriptors made through it stay usable after Close.
+type Client struct {
+	c  *C.rr_client
+	st *clientState
+}
+
+// Option configures a Client in NewClient.
+type Option func(*Client) error
+
+// NewClient makes a client. Defaults (from librr): platform linux/amd64, 4 parallel
+// blob transfers, the default keychain on, 5 attempts from 200 ms, connect timeout 30 s,
+// idle timeout 60 s, the library's own HTTPS stack.
+func NewClient(opts ...Option) (*Client, error) {
+	var p *C.rr_client
+	if err := call(func() C.rr_status { return C.rr_client_new(&p) }); err != nil {
+		return nil, err
+	}
+	cl := &Client{c: p, st: newClientState()}
+	runtime.SetFinalizer(cl, (*Client).Close)
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(cl); err != nil {
+			cl.Close()
+			return nil, err
+		}
+	}
+	return cl, nil
+}
+
+// Close frees the client. Objects made through it stay usable; the callbacks it was
+// given stay registered until the last of them is closed. Idempotent.
+func (cl *Client) Close() error {
+	if cl == nil || cl.c == nil {
+		return nil
+	}
+	C.rr_client_free(cl.c)
+	cl.c = nil
+	cl.st.release()
+	runtime.SetFinalizer(cl, nil)
+	return nil
+}
+
+// do runs a C call on the client: see call.
+func (cl *Client) do(f func() C.rr_status, more ...*clientState) error {
+	// more may be an object's shared states slice: never append into its array.
+	err := call(f, append(more[:len(more):len(more)], cl.state())...)
+	runtime.KeepAlive(cl)
+	return err
+}
+
+func (cl *Client) ptr() *C.rr_client {
+	if cl == nil {
+		return nil
+	}
+	return cl.c
+}
+
+func (cl *Client) state() *clientState {
+	if cl == nil {
+		return nil
+	}
+	return cl.st
+}
+
+// derived is the state set of objects made through the client.
+func (cl *Client) derived() states {
+	if cl == nil || cl.st == nil {
+		return nil
+	}
+	return states{cl.st}
+}
+
+// ---- options ----
+
+// set runs one setter with a C string argument.
+func setString(what string, v string, f func(cl *Client, s *C.char) C.rr_status) Option {
+	return func(cl *Client) error {
+		var a cstrs
+		defer a.free()
+		s := a.str(v, what)
+		if a.err != nil {
+			return a.err
+		}
+		return cl.do(func() C.rr_status { return f(cl, s) })
+	}
+}
+
+// WithPlatform sets the platform an index resolves to ("os/arch[/variant][:os.version]").
+func WithPlatform(platform string) Option {
+	return setString("the platform", platform, func(cl *Client, s *C.char) C.rr_status {
+		return C.rr_client_set_platform(cl.c, s)
+	})
+}
+
+// WithJobs sets how many blobs move in parallel (at least 1).
+func WithJobs(n int) Option {
+	return func(cl *Client) error {
+		if n < 1 || n > 1<<16 {
+			return &Error{Status: StatusInvalidArgument, Message: "rr: jobs must be between 1 and 65536"}
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_jobs(cl.c, C.uint32_t(n)) })
+	}
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option {
+	return setString("the user agent", ua, func(cl *Client, s *C.char) C.rr_status {
+		return C.rr_client_set_user_agent(cl.c, s)
+	})
+}
+
+// WithInsecure allows plain HTTP and unverified TLS for registry ("host[:port]").
+// May be given several times.
+func WithInsecure(registry string) Option {
+	return setString("the registry", registry, func(cl *Client, s *C.char) C.rr_status {
+		return C.rr_client_set_insecure(cl.c, s)
+	})
+}
+
+// WithCAFile adds the certificates of a PEM file to the trusted roots.
+func WithCAFile(path string) Option {
+	return setString("the CA file", path, func(cl *Client, s *C.char) C.rr_status {
+		return C.rr_client_add_ca_file(cl.c, s)
+	})
+}
+
+// WithBasicAuth sets the username and password for registry ("host[:port]",
+// "index.docker.io" for Docker Hub); they come before every other credential source.
+func WithBasicAuth(registry, username, password string) Option {
+	return func(cl *Client) error {
+		var a cstrs
+		defer a.free()
+		r, u, p := a.str(registry, "the registry"), a.str(username, "the username"), a.str(password, "the password")
+		if a.err != nil {
+			return a.err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_basic_auth(cl.c, r, u, p) })
+	}
+}
+
+// WithKeychain turns the default keychain (Docker config.json, containers auth.json,
+// credential helpers) on or off. On by default.
+func WithKeychain(enabled bool) Option {
+	return func(cl *Client) error {
+		return cl.do(func() C.rr_status { return C.rr_client_set_keychain(cl.c, C.bool(enabled)) })
+	}
+}
+
+// WithRetry sets the attempts per request (1 = no retry) and the first backoff, which
+// doubles with jitter.
+func WithRetry(maxAttempts int, initialBackoff time.Duration) Option {
+	return func(cl *Client) error {
+		if maxAttempts < 1 || maxAttempts > 1<<20 {
+			return &Error{Status: StatusInvalidArgument, Message: "rr: maxAttempts must be at least 1"}
+		}
+		ms, err := millis(initialBackoff)
+		if err != nil {
+			return err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_retry(cl.c, C.uint32_t(maxAttempts), ms) })
+	}
+}
+
+// WithTimeouts sets the connect timeout and the idle timeout (no byte read or written
+// for that long); 0 means no limit. Millisecond resolution.
+func WithTimeouts(connect, idle time.Duration) Option {
+	return func(cl *Client) error {
+		c, err := millis(connect)
+		if err != nil {
+			return err
+		}
+		i, err := millis(idle)
+		if err != nil {
+			return err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_timeout(cl.c, c, i) })
+	}
+}
+
+func millis(d time.Duration) (C.uint32_t, error) {
+	if d < 0 || d.Milliseconds() > int64(^uint32(0)) {
+		return 0, &Error{Status: StatusInvalidArgument, Message: "rr: duration out of range: " + d.String()}
+	}
+	ms := d.Milliseconds()
+	if ms == 0 && d > 0 {
+		ms = 1
+	}
+	return C.uint32_t(ms), nil
+}
+
+// WithAuthFunc sets a credential function (see AuthFunc). nil removes it.
+func WithAuthFunc(f AuthFunc) Option {
+	return func(cl *Client) error {
+		cl.st.auth = f
+		h := C.uintptr_t(cl.st.handle)
+		if f == nil {
+			h = 0
+		}
+		return cl.do(func() C.rr_status { return C.rrgo_set_auth(cl.c, h) })
+	}
+}
+
+// WithProgress sets a progress function (see ProgressFunc). nil removes it.
+func WithProgress(f ProgressFunc) Option {
+	return func(cl *Client) error {
+		cl.st.progress = f
+		h := C.uintptr_t(cl.st.handle)
+		if f == nil {
+			h = 0
+		}
+		return cl.do(func() C.rr_status { return C.rrgo_set_progress(cl.c, h) })
+	}
+}
+
+// WithLogger sets a function that receives one line per HTTP exchange, e.g.
+// "GET https://host/v2/app/manifests/v1 -> 200 (12 ms)" (no headers, bodies or
+// credentials). It may be called from several threads at once. nil removes it.
+func WithLogger(f func(line string)) Option {
+	return func(cl *Client) error {
+		cl.st.logf = f
+		h := C.uintptr_t(cl.st.handle)
+		if f == nil {
+			h = 0
+		}
+		return cl.do(func() C.rr_status { return C.rrgo_set_log(cl.c, h) })
+	}
+}
+
+// WithTransport makes every request of the client go through rt, one exchange per
+// RoundTrip (the library follows redirects and handles auth itself, so pass a
+// RoundTripper, never an http.Client's redirect logic). nil means http.DefaultTransport.
+// rt must be safe for concurrent use. Requests carry exactly the library's headers,
+// plus "Accept-Encoding: identity" when the library names none, so that net/http never
+// decompresses a body behind the library's back (blobs are verified by digest).
+func WithTransport(rt http.RoundTripper) Option {
+	return func(cl *Client) error {
+		if rt == nil {
+			rt = http.DefaultTransport
+		}
+		cl.st.transport = rt
+		h := C.uintptr_t(cl.st.handle)
+		return cl.do(func() C.rr_status { return C.rrgo_set_transport(cl.c, h) })
+	}
+}
+
+// ---- operations ----
+
+// withRef runs a C call that takes the client and one reference.
+func (cl *Client) withRef(ref string, f func(c *C.rr_client, r *C.char) C.rr_status, more ...*clientState) error {
+	var a cstrs
+	defer a.free()
+	r := a.str(ref, "the reference")
+	if a.err != nil {
+		return a.err
+	}
+	return cl.do(func() C.rr_status { return f(cl.ptr(), r) }, more...)
+}
+
+// Get fetches the manifest behind ref (any media type).
+func (cl *Client) Get(ref string) (*Descriptor, error) {
+	var d *C.rr_descriptor
+	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_get(c, r, &d) })
+	if err != nil {
+		return nil, err
+	}
+	return newDescriptor(d, cl.derived()), nil
+}
+
+// Head asks for ref's descriptor without fetching the manifest (Manifest then fails).
+func (cl *Client) Head(ref string) (*Descriptor, error) {
+	var d *C.rr_descriptor
+	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_head(c, r, &d) })
+	if err != nil {
+		return nil, err
+	}
+	return newDescriptor(d, cl.derived()), nil
+}
+
+// Image opens the image behind ref; an index resolves by the client's platform. Only the
+// manifest is fetched; the config comes on the first Config call.
+func (cl *Client) Image(ref string) (*Image, error) {
+	var p *C.rr_image
+	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_image_open(c, r, &p) })
+	if err != nil {
+		return nil, err
+	}
+	return newImage(p, cl.derived()), nil
+}
+
+// Index opens the index behind ref (StatusUnsupported when it is an image).
+func (cl *Client) Index(ref string) (*Index, error) {
+	var p *C.rr_index
+	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_index_open(c, r, &p) })
+	if err != nil {
+		return nil, err
+	}
+	return newIndex(p, cl.derived()), nil
+}
+
+// List returns every tag of repository ("registry/repository", no tag or digest).
+func (cl *Client) List(repository string) ([]string, error) {
+	var l *C.rr_string_list
+	err := cl.withRef(repository, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_list(c, r, &l) })
+	if err != nil {
+		return nil, err
+	}
+	return stringList(l), nil
+}
+
+// Catalog returns every repository of registry ("host[:port]").
+func (cl *Client) Catalog(registry string) ([]string, error) {
+	var l *C.rr_string_list
+	err := cl.withRef(registry, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_catalog(c, r, &l) })
+	if err != nil {
+		return nil, err
+	}
+	return stringList(l), nil
+}
+
+func stringList(l *C.rr_string_list) []string {
+	defer C.rr_string_list_free(l)
+	n := int(C.rr_string_list_len(l))
+	out := make([]string, n)
+	for i := range out {
+		out[i] = goString(C.rr_string_list_get(l, C.size_t(i)))
+	}
+	return out
+}
+
+// Write pushes img under ref (a tag or digest): every blob the registry lacks (mounted
+// from another repository of the same registry when possible), then the manifest.
+func (cl *Client) Write(ref string, img *Image) error {
+	if img == nil {
+		return errNil("image")
+	}
+	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_write(c, r, img.ptr()) }, img.state()...)
+	runtime.KeepAlive(img)
+	return err
+}
+
+// WriteIndex pushes idx (children first) under ref.
+func (cl *Client) WriteIndex(ref string, idx *Index) error {
+	if idx == nil {
+		return errNil("index")
+	}
+	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_write_index(c, r, idx.ptr()) }, idx.state()...)
+	runtime.KeepAlive(idx)
+	return err
+}
+
+// Copy copies the image or whole index at src to dst.
+func (cl *Client) Copy(src, dst string) error {
+	var a cstrs
+	defer a.free()
+	s, d := a.str(src, "the source reference"), a.str(dst, "the destination reference")
+	if a.err != nil {
+		return a.err
+	}
+	return cl.do(func() C.rr_status { return C.rr_copy(cl.ptr(), s, d) })
+}
+
+// Tag gives the manifest behind ref another tag in the same repository.
+func (cl *Client) Tag(ref, newTag string) error {
+	var a cstrs
+	defer a.free()
+	r, t := a.str(ref, "the reference"), a.str(newTag, "the tag")
+	if a.err != nil {
+		return a.err
+	}
+	return cl.do(func() C.rr_status { return C.rr_tag(cl.ptr(), r, t) })
+}
+
+// Delete deletes the manifest ref names by digest, or the tag it names (a registry that
+// refuses tag deletion gives StatusUnsupported).
+func (cl *Client) Delete(ref string) error {
+	return cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_delete(c, r) })
+}
+
+// CheckPushPermission reports whether the client may push to ref's repository: nil, or
+// an *Error with StatusUnauthorized or StatusDenied. It opens an upload and cancels it.
+func (cl *Client) CheckPushPermission(ref string) error {
+	return cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_check_push_permission(c, r) })
+}
+
+func errNil(what string) error {
+	return &Error{Status: StatusInvalidArgument, Message: "rr: the " + what + " is nil"}
+}

@@ -1,0 +1,3 @@
+module github.com/rr-project/rr/go
+
+go 1.23

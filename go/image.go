@@ -1,0 +1,205 @@
+package rr
+
+/*
+#include "bridge.h"
+*/
+import "C"
+
+import (
+	"io"
+	"runtime"
+	"runtime/cgo"
+)
+
+// Image is an image manifest with its config and layers, opened from a registry, read
+// from a layout or built. It is immutable and safe for concurrent use.
+type Image struct {
+	p  *C.rr_image
+	st states // the clients it came through (their callbacks)
+}
+
+// Layer describes one layer of an image.
+type Layer struct {
+	Digest    string
+	MediaType string
+	Size      uint64
+}
+
+// newImage wraps p, taking a reference on each of st.
+func newImage(p *C.rr_image, st states) *Image {
+	img := &Image{p: p, st: st.acquire()}
+	runtime.SetFinalizer(img, (*Image).Close)
+	return img
+}
+
+// Close frees the image. Idempotent.
+func (img *Image) Close() error {
+	if img == nil || img.p == nil {
+		return nil
+	}
+	C.rr_image_free(img.p)
+	img.p = nil
+	img.st.release()
+	img.st = nil
+	runtime.SetFinalizer(img, nil)
+	return nil
+}
+
+func (img *Image) ptr() *C.rr_image {
+	if img == nil {
+		return nil
+	}
+	return img.p
+}
+
+func (img *Image) state() states {
+	if img == nil {
+		return nil
+	}
+	return img.st
+}
+
+func (img *Image) do(f func() C.rr_status) error {
+	err := call(f, img.state()...)
+	runtime.KeepAlive(img)
+	return err
+}
+
+// Digest is the manifest's digest ("sha256:...").
+func (img *Image) Digest() string {
+	defer runtime.KeepAlive(img)
+	return goString(C.rr_image_digest(img.ptr()))
+}
+
+// MediaType is the manifest's media type.
+func (img *Image) MediaType() string {
+	defer runtime.KeepAlive(img)
+	return goString(C.rr_image_media_type(img.ptr()))
+}
+
+// Manifest returns a copy of the manifest's bytes.
+func (img *Image) Manifest() ([]byte, error) {
+	var b *C.uint8_t
+	var n C.size_t
+	if err := img.do(func() C.rr_status { return C.rr_image_manifest(img.ptr(), &b, &n) }); err != nil {
+		return nil, err
+	}
+	defer runtime.KeepAlive(img)
+	return goBytes(b, n), nil
+}
+
+// Config returns a copy of the config blob, fetched and verified on the first call.
+func (img *Image) Config() ([]byte, error) {
+	var b *C.uint8_t
+	var n C.size_t
+	if err := img.do(func() C.rr_status { return C.rr_image_config(img.ptr(), &b, &n) }); err != nil {
+		return nil, err
+	}
+	defer runtime.KeepAlive(img)
+	return goBytes(b, n), nil
+}
+
+// LayerCount is the number of layers.
+func (img *Image) LayerCount() int {
+	defer runtime.KeepAlive(img)
+	return int(C.rr_image_layer_count(img.ptr()))
+}
+
+// Layers describes every layer, in manifest order.
+func (img *Image) Layers() []Layer {
+	defer runtime.KeepAlive(img)
+	p := img.ptr()
+	out := make([]Layer, int(C.rr_image_layer_count(p)))
+	for i := range out {
+		j := C.size_t(i)
+		out[i] = Layer{
+			Digest:    goString(C.rr_image_layer_digest(p, j)),
+			MediaType: goString(C.rr_image_layer_media_type(p, j)),
+			Size:      uint64(C.rr_image_layer_size(p, j)),
+		}
+	}
+	return out
+}
+
+// WriteLayerTo streams layer i's compressed bytes to w as they arrive and returns the
+// count written. The digest and size are checked at the end: on StatusDigestMismatch w
+// has seen bad bytes and must discard them. A write error of w stops the transfer and
+// is returned as it is. Reports progress to the client's ProgressFunc.
+func (img *Image) WriteLayerTo(i int, w io.Writer) (int64, error) {
+	if i < 0 {
+		return 0, &Error{Status: StatusInvalidArgument, Message: "rr: negative layer index"}
+	}
+	lw := &layerWriter{w: w}
+	h := cgo.NewHandle(lw)
+	defer h.Delete()
+	err := img.do(func() C.rr_status { return C.rrgo_image_layer_read(img.ptr(), C.size_t(i), C.uintptr_t(h)) })
+	if lw.panicked {
+		panic(lw.panicVal)
+	}
+	if err != nil && lw.err != nil && StatusOf(err) == StatusCallback {
+		return lw.n, lw.err
+	}
+	return lw.n, err
+}
+
+// LayerReader returns a reader of layer i's compressed bytes, streamed by a goroutine
+// through WriteLayerTo. The reader's final error (at the end, instead of io.EOF) reports
+// a failed verification: only a read that ends with io.EOF saw a verified layer. Close
+// the reader to stop early. A panic of a callback is raised again in Read.
+func (img *Image) LayerReader(i int) (io.ReadCloser, error) {
+	if i < 0 || i >= img.LayerCount() {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "rr: layer index out of range"}
+	}
+	pr, pw := io.Pipe()
+	lr := &layerReader{pr: pr}
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				lr.panicVal = v
+				pw.CloseWithError(errLayerPanic)
+			}
+		}()
+		_, err := img.WriteLayerTo(i, pw)
+		pw.CloseWithError(err) // nil: io.EOF for the reader
+	}()
+	return lr, nil
+}
+
+type panicError struct{}
+
+func (panicError) Error() string { return "rr: a callback panicked" }
+
+var errLayerPanic error = panicError{}
+
+type layerReader struct {
+	pr       *io.PipeReader
+	panicVal any
+}
+
+func (r *layerReader) Read(p []byte) (int, error) {
+	n, err := r.pr.Read(p)
+	if err == errLayerPanic {
+		// The writer set panicVal before closing the pipe, which orders it before here.
+		panic(r.panicVal)
+	}
+	return n, err
+}
+
+func (r *layerReader) Close() error {
+	return r.pr.Close()
+}
+
+// SaveLayer writes layer i's compressed bytes to path atomically (overwriting it; no
+// partial or temporary file is left behind on failure).
+func (img *Image) SaveLayer(i int, path string) error {
+	if i < 0 {
+		return &Error{Status: StatusInvalidArgument, Message: "rr: negative layer index"}
+	}
+	var a cstrs
+	defer a.free()
+	p := a.str(path, "the path")
+	if a.err != nil {
+		return a.err
+	}
+	return img.do(func() C.rr_status { return C.rr_image_layer_save(img.ptr(), C.size_t(i), p) })
+}

@@ -1,0 +1,146 @@
+package rr
+
+/*
+#include "rr.h"
+*/
+import "C"
+
+import "runtime"
+
+// Index is an image index (or Docker manifest list). It is immutable and safe for
+// concurrent use.
+type Index struct {
+	p  *C.rr_index
+	st states // the clients it came through (their callbacks)
+}
+
+// Child describes one manifest an index lists.
+type Child struct {
+	Digest    string
+	MediaType string
+	Platform  string // "os/arch[/variant]", or "" when the index gives none
+}
+
+func newIndex(p *C.rr_index, st states) *Index {
+	idx := &Index{p: p, st: st.acquire()}
+	runtime.SetFinalizer(idx, (*Index).Close)
+	return idx
+}
+
+// Close frees the index. Idempotent.
+func (idx *Index) Close() error {
+	if idx == nil || idx.p == nil {
+		return nil
+	}
+	C.rr_index_free(idx.p)
+	idx.p = nil
+	idx.st.release()
+	idx.st = nil
+	runtime.SetFinalizer(idx, nil)
+	return nil
+}
+
+func (idx *Index) ptr() *C.rr_index {
+	if idx == nil {
+		return nil
+	}
+	return idx.p
+}
+
+func (idx *Index) state() states {
+	if idx == nil {
+		return nil
+	}
+	return idx.st
+}
+
+func (idx *Index) do(f func() C.rr_status) error {
+	err := call(f, idx.state()...)
+	runtime.KeepAlive(idx)
+	return err
+}
+
+// Digest is the index's digest.
+func (idx *Index) Digest() string {
+	defer runtime.KeepAlive(idx)
+	return goString(C.rr_index_digest(idx.ptr()))
+}
+
+// MediaType is the index's media type.
+func (idx *Index) MediaType() string {
+	defer runtime.KeepAlive(idx)
+	return goString(C.rr_index_media_type(idx.ptr()))
+}
+
+// Manifest returns a copy of the index's bytes.
+func (idx *Index) Manifest() ([]byte, error) {
+	var b *C.uint8_t
+	var n C.size_t
+	if err := idx.do(func() C.rr_status { return C.rr_index_manifest(idx.ptr(), &b, &n) }); err != nil {
+		return nil, err
+	}
+	defer runtime.KeepAlive(idx)
+	return goBytes(b, n), nil
+}
+
+// ChildCount is the number of manifests the index lists.
+func (idx *Index) ChildCount() int {
+	defer runtime.KeepAlive(idx)
+	return int(C.rr_index_child_count(idx.ptr()))
+}
+
+// Children describes every listed manifest, in order.
+func (idx *Index) Children() []Child {
+	defer runtime.KeepAlive(idx)
+	p := idx.ptr()
+	out := make([]Child, int(C.rr_index_child_count(p)))
+	for i := range out {
+		j := C.size_t(i)
+		out[i] = Child{
+			Digest:    goString(C.rr_index_child_digest(p, j)),
+			MediaType: goString(C.rr_index_child_media_type(p, j)),
+			Platform:  goString(C.rr_index_child_platform(p, j)),
+		}
+	}
+	return out
+}
+
+// ChildImage opens child i as an image.
+func (idx *Index) ChildImage(i int) (*Image, error) {
+	if i < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "rr: negative child index"}
+	}
+	var p *C.rr_image
+	if err := idx.do(func() C.rr_status { return C.rr_index_child_image(idx.ptr(), C.size_t(i), &p) }); err != nil {
+		return nil, err
+	}
+	return newImage(p, idx.state()), nil
+}
+
+// ChildIndex opens child i as an index.
+func (idx *Index) ChildIndex(i int) (*Index, error) {
+	if i < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "rr: negative child index"}
+	}
+	var p *C.rr_index
+	if err := idx.do(func() C.rr_status { return C.rr_index_child_index(idx.ptr(), C.size_t(i), &p) }); err != nil {
+		return nil, err
+	}
+	return newIndex(p, idx.state()), nil
+}
+
+// ImageForPlatform opens the child that best matches platform
+// ("os/arch[/variant][:os.version]"); StatusNotFound when none does.
+func (idx *Index) ImageForPlatform(platform string) (*Image, error) {
+	var a cstrs
+	defer a.free()
+	s := a.str(platform, "the platform")
+	if a.err != nil {
+		return nil, a.err
+	}
+	var p *C.rr_image
+	if err := idx.do(func() C.rr_status { return C.rr_index_image_for_platform(idx.ptr(), s, &p) }); err != nil {
+		return nil, err
+	}
+	return newImage(p, idx.state()), nil
+}
