@@ -3,7 +3,11 @@
 # sudo available). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(docker-registry skopeo cmake ninja-build gcc g++ pkg-config libcurl4-openssl-dev valgrind)
+packages=(docker-registry skopeo cmake ninja-build gcc g++ pkg-config libcurl4-openssl-dev valgrind
+  zstd tar gzip)
+# The Go binding needs Go 1.23 or newer; Debian's golang-go is used only when no Go is on
+# PATH (a newer toolchain already installed is kept).
+command -v go >/dev/null || packages+=(golang-go)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,4 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "install-deps: cargo (Rust) is required" >&2; exit 1; }
+go_minor=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+if [ -z "$go_minor" ] || [ "$go_minor" -lt 23 ]; then
+  echo "install-deps: Go 1.23 or newer is required for go/ (found $(go version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
 echo "install-deps: ok"

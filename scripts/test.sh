@@ -35,3 +35,6 @@ step "C and C++ examples (ctest)"
 cmake -S examples-c -B build/examples-c -G Ninja -DRR_VALGRIND="${RR_VALGRIND:-ON}" >/dev/null
 cmake --build build/examples-c
 ctest --test-dir build/examples-c --output-on-failure
+
+step "Go binding (gofmt, go vet, go test -race against real registries)"
+RR_GO_SKIP_CARGO=1 go/test.sh
