@@ -1,5 +1,8 @@
-//! Generates include/rr.h with cbindgen and, on Linux, gives librr.so a SONAME and a
-//! version script that exports only `rr_*` symbols.
+//! Generates include/rr.h with cbindgen and gives the shared library its name for the
+//! loader and an export list of `rr_*` symbols only: on Linux a SONAME (`librr.so.0`) and a
+//! version script; on macOS an install name (`@rpath/librr.0.dylib`) and an exported-
+//! symbols list. (The macOS path cannot be linked on the Linux CI machine; it is kept to
+//! the two linker flags that Apple's ld documents.)
 
 use std::path::PathBuf;
 
@@ -10,8 +13,10 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
 
     generate_header(&crate_dir);
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        link_shared_library();
+    match std::env::var("CARGO_CFG_TARGET_OS").as_deref() {
+        Ok("linux") => link_shared_library(),
+        Ok("macos") => link_shared_library_macos(),
+        _ => {}
     }
 }
 
@@ -51,4 +56,17 @@ fn link_shared_library() {
         map.display()
     );
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+}
+
+fn link_shared_library_macos() {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let list = out_dir.join("rr.exports");
+    // Apple's ld takes C symbol names with the leading underscore and `*` wildcards.
+    std::fs::write(&list, "_rr_*\n").expect("writing the exported-symbols list");
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,-exported_symbols_list,{}",
+        list.display()
+    );
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/librr.{major}.dylib");
 }
