@@ -38,3 +38,6 @@ ctest --test-dir build/examples-c --output-on-failure
 
 step "Go binding (gofmt, go vet, go test -race against real registries)"
 RR_GO_SKIP_CARGO=1 go/test.sh
+
+step "fuzz targets (${RR_FUZZ_SECONDS:-10} s each from the seed corpus; scripts/fuzz.sh SECONDS for longer runs)"
+scripts/fuzz.sh "${RR_FUZZ_SECONDS:-10}"
