@@ -1,0 +1,77 @@
+/*
+ * Console output of the rr tool: message lines on stderr and transfer progress
+ * (librr's progress callback), drawn as a bar redrawn in place on a terminal,
+ * or as plain lines every few seconds on a pipe. Safe to use from the
+ * library's worker threads (the log and progress callbacks).
+ */
+#ifndef RR_TOOL_PROGRESS_H
+#define RR_TOOL_PROGRESS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum progress_mode {
+    PROGRESS_AUTO,  /* a bar when stderr is a terminal (TERM is not "dumb"), else plain */
+    PROGRESS_BAR,   /* a bar redrawn in place with \r */
+    PROGRESS_PLAIN, /* a line every few seconds, and a last one */
+    PROGRESS_NONE,  /* nothing (--quiet) */
+};
+
+/* Parses "auto", "bar", "plain" or "none"; false for anything else. */
+bool progress_mode_parse(const char *s, enum progress_mode *out);
+
+/* Sets the mode (PROGRESS_AUTO is resolved now, from stderr) and the prefix of
+   every line ("rr"). Call once, before any other console_ or progress_ call. */
+void console_init(enum progress_mode mode, const char *prefix);
+
+/* The resolved mode. */
+enum progress_mode console_mode(void);
+
+/* Prints "PREFIX: <text>\n" on stderr; a progress bar on screen is cleared
+   first and drawn again after. Thread-safe. */
+void console_line(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Seconds on a monotonic clock. */
+double console_now(void);
+
+/* Formats a byte count as "512 B", "1.5 KiB", "12.3 MiB", ... into buf. */
+const char *format_bytes(uint64_t bytes, char *buf, size_t cap);
+
+/*
+ * One transfer's progress: progress_begin, then the library calls
+ * progress_callback (set with rr_client_set_progress_callback and this struct
+ * as userdata) during the operation, then progress_end.
+ */
+struct progress {
+    const char *label;             /* "pull", "push", ... */
+    volatile sig_atomic_t *cancel; /* when non-zero, the callback cancels the operation */
+    uint64_t base;                 /* bytes done by earlier calls of a multi-call step */
+    uint64_t fixed_total;          /* the step's total when known beforehand, else 0 */
+    uint64_t complete;
+    uint64_t total;
+    bool active;
+    bool seen;       /* the callback was called since progress_begin */
+    double started;  /* console_now() at progress_begin */
+    double last_out; /* when the last bar or line was drawn */
+    bool printed;    /* a plain line was printed */
+};
+
+/* Starts a step labelled `label`. `fixed_total` is its total in bytes when the
+   step is made of several library calls (0 to take the library's total). */
+void progress_begin(struct progress *p, const char *label, uint64_t fixed_total);
+
+/* For a multi-call step: `bytes` more are done (the call that moved them ended). */
+void progress_add_base(struct progress *p, uint64_t bytes);
+
+/* Ends the step: removes the bar; when `ok`, prints "LABEL: done, SIZE in T s (RATE)". */
+void progress_end(struct progress *p, bool ok);
+
+/* The rr_progress_fn: draws, and returns 1 (cancel) once *cancel is set. */
+int32_t progress_callback(void *userdata, uint64_t complete, uint64_t total);
+
+#endif /* RR_TOOL_PROGRESS_H */
