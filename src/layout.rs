@@ -277,30 +277,26 @@ fn add_to_index(
 }
 
 /// An exclusive lock on a layout's `index.json` updates, so that two writers (threads or
-/// processes) do not lose each other's entries.
+/// processes) do not lose each other's entries. The lock is taken on the layout directory
+/// itself, which leaves no lock file behind.
 struct IndexLock {
-    _file: std::fs::File,
+    _dir: std::fs::File,
 }
 
 impl IndexLock {
     fn acquire(dir: &Path) -> Result<IndexLock> {
-        let path = dir.join(".rr-index.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(format!("locking {}", path.display()), &e))?;
+        let handle = std::fs::File::open(dir)
+            .map_err(|e| Error::io(format!("locking {}", dir.display()), &e))?;
         #[cfg(unix)]
         {
             use std::os::unix::io::AsRawFd;
             // SAFETY: flock on a descriptor this function owns; released when it closes.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            let rc = unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX) };
             if rc != 0 {
                 let e = std::io::Error::last_os_error();
-                return Err(Error::io(format!("locking {}", path.display()), &e));
+                return Err(Error::io(format!("locking {}", dir.display()), &e));
             }
         }
-        Ok(IndexLock { _file: file })
+        Ok(IndexLock { _dir: handle })
     }
 }

@@ -360,6 +360,16 @@ fn layouts_round_trip_with_skopeo_both_ways() {
     layout::write_image(&c, &rr_layout, &img, Some("app")).unwrap();
     let index = layout::read_index(&rr_layout).unwrap();
     assert_eq!(index.children().len(), 2);
+    let mut entries: Vec<String> = std::fs::read_dir(&rr_layout)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        ["blobs", "index.json", "oci-layout"],
+        "nothing else is left in the layout"
+    );
 
     // skopeo writes a layout rr reads and pushes; the digests survive.
     let sk_layout = dir.path().join("skopeo-layout");
@@ -478,4 +488,27 @@ fn concurrent_writes_from_many_threads_share_one_client() {
             seeded.multi.manifest_bytes
         );
     }
+}
+
+#[test]
+fn concurrent_layout_writers_keep_every_entry() {
+    let (_reg, seeded) = shared_seeded(Mode::Open);
+    let c = client();
+    let img = remote::image(&c, &seeded.app.reference).unwrap();
+    let dir = temp_dir();
+    let l = dir.path().join("shared-layout");
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let (c, img, l) = (&c, &img, &l);
+            s.spawn(move || layout::write_image(c, l, img, Some(&format!("n{t}"))).unwrap());
+        }
+    });
+    let index = layout::read_index(&l).unwrap();
+    let mut names: Vec<String> = index
+        .children()
+        .iter()
+        .map(|d| d.annotations[layout::REF_NAME].clone())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["n0", "n1", "n2", "n3", "n4", "n5"]);
 }
