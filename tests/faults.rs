@@ -288,3 +288,89 @@ fn uploads_and_manifest_puts_survive_passing_failures() {
     assert_eq!(faults, 3, "{seen:#?}");
     assert!(sessions_left_behind(reg, "faults/upload").is_empty());
 }
+
+#[test]
+fn backoff_grows_between_attempts() {
+    let (reg, seeded) = shared_seeded(Mode::Open);
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(
+            Some("GET"),
+            "/manifests/",
+            Fault::Status {
+                status: 502,
+                retry_after: None,
+            },
+            3,
+        )],
+    );
+    let c = client();
+    c.set_retry(5, 100).unwrap();
+    let started = Instant::now();
+    remote::get(&c, &via(&proxy, &seeded.app.reference, &reg.host())).unwrap();
+    // 100 + 200 + 400 ms at least (doubling from the initial backoff).
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "waited only {:?}",
+        started.elapsed()
+    );
+}
+
+struct CancelWhenBlobBStarts(std::sync::atomic::AtomicBool);
+
+impl rr::remote::ProgressSink for CancelWhenBlobBStarts {
+    fn report(&self, complete: u64, _total: u64) -> bool {
+        if complete > 0 {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+}
+
+#[test]
+fn cancelling_wakes_an_upload_out_of_its_retry_after_wait() {
+    let (reg, _) = shared_seeded(Mode::Open);
+    let dir = temp_dir();
+    let a = write_file(dir.path(), "a.tar.gz", &gzip(&tar_bytes(91, 100_000)));
+    let b = write_file(dir.path(), "b.tar.gz", &gzip(&tar_bytes(92, 100_000)));
+    let mut builder = rr::builder::ImageBuilder::new();
+    builder.add_layer_file(&a, None).unwrap();
+    builder.add_layer_file(&b, None).unwrap();
+    let img = builder.build().unwrap();
+    // Every upload session opened gets 503 with a long Retry-After, except that the
+    // config's upload goes through: its progress cancels the operation while the layer
+    // uploads wait.
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(
+            Some("PATCH"),
+            "/blobs/uploads/",
+            Fault::Status {
+                status: 503,
+                retry_after: Some("30".into()),
+            },
+            2,
+        )],
+    );
+    let c = client();
+    c.set_jobs(3).unwrap();
+    let sink = std::sync::Arc::new(CancelWhenBlobBStarts(Default::default()));
+    c.set_progress(Some(sink.clone()));
+    let started = Instant::now();
+    let e = write::write_image(&c, &format!("{}/faults/cancel-wait:v1", proxy.host()), &img)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cancelled, "{e}");
+    assert!(sink.0.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the 30 s wait was cut short: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        remote::head(&client(), &format!("{}/faults/cancel-wait:v1", reg.host()))
+            .unwrap_err()
+            .kind,
+        ErrorKind::NotFound
+    );
+}
