@@ -832,6 +832,17 @@ rr_status rr_index_child_index(const rr_index *idx, size_t i, rr_index **out);
 rr_status rr_index_image_for_platform(const rr_index *idx, const char *platform, rr_image **out);
 
 /**
+ * The value of annotation `key` of child `i` (e.g. `"org.opencontainers.image.ref.name"`,
+ * which names the entries of an OCI layout's `index.json`), or NULL when the child has no
+ * such annotation, `i` is out of range, or an argument is NULL or not UTF-8. Belongs to
+ * `idx`; valid until `rr_index_free(idx)`. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` NULL or a live index; `key` NULL or NUL-terminated.
+ */
+const char *rr_index_child_annotation(const rr_index *idx, size_t i, const char *key);
+
+/**
  * Opens the image named `name` (its `org.opencontainers.image.ref.name` annotation in
  * `index.json`) in the OCI layout at `dir`, or the only manifest when `name` is NULL
  * (RR_ERR_INVALID_ARGUMENT when there are several). An entry that is an index resolves to

@@ -302,3 +302,47 @@ fn the_last_error_is_per_thread() {
     assert!(message().contains("jobs"));
     unsafe { rr_client_free(c) };
 }
+
+#[test]
+fn layout_entries_are_named_through_child_annotations() {
+    use rr::ffi::builder::*;
+    use rr::ffi::layout::*;
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("empty.tar");
+    std::fs::write(&tar, [0u8; 1024]).unwrap();
+    let layout = CString::new(dir.path().join("layout").to_str().unwrap()).unwrap();
+    let tar_c = CString::new(tar.to_str().unwrap()).unwrap();
+    let name = CString::new("v1").unwrap();
+    let key = CString::new("org.opencontainers.image.ref.name").unwrap();
+    let other = CString::new("no.such.key").unwrap();
+    unsafe {
+        let c = new_client();
+        let mut b = ptr::null_mut();
+        assert_eq!(rr_image_builder_new(&mut b), rr_status::RR_OK);
+        assert_eq!(
+            rr_image_builder_add_layer_file(b, tar_c.as_ptr(), ptr::null()),
+            rr_status::RR_OK
+        );
+        let mut img = ptr::null_mut();
+        assert_eq!(rr_image_builder_build(b, &mut img), rr_status::RR_OK);
+        assert_eq!(
+            rr_layout_write_image(c, layout.as_ptr(), img, name.as_ptr()),
+            rr_status::RR_OK
+        );
+        let mut idx = ptr::null_mut();
+        assert_eq!(
+            rr_layout_read_index(layout.as_ptr(), &mut idx),
+            rr_status::RR_OK
+        );
+        let v = rr_index_child_annotation(idx, 0, key.as_ptr());
+        assert_eq!(CStr::from_ptr(v).to_str().unwrap(), "v1");
+        assert!(rr_index_child_annotation(idx, 0, other.as_ptr()).is_null());
+        assert!(rr_index_child_annotation(idx, 1, key.as_ptr()).is_null());
+        assert!(rr_index_child_annotation(idx, 0, ptr::null()).is_null());
+        assert!(rr_index_child_annotation(ptr::null(), 0, key.as_ptr()).is_null());
+        rr_index_free(idx);
+        rr_image_free(img);
+        rr_image_builder_free(b);
+        rr_client_free(c);
+    }
+}

@@ -21,6 +21,7 @@ pub struct rr_index {
     child_digests: Vec<CString>,
     child_media_types: Vec<CString>,
     child_platforms: Vec<Option<CString>>,
+    child_annotations: Vec<Vec<(String, CString)>>,
 }
 
 impl rr_index {
@@ -41,6 +42,16 @@ impl rr_index {
                 .collect(),
             child_platforms: (0..n)
                 .map(|i| index.child_platform(i).map(|p| c_string(&p)))
+                .collect(),
+            child_annotations: index
+                .children()
+                .iter()
+                .map(|c| {
+                    c.annotations
+                        .iter()
+                        .map(|(k, v)| (k.clone(), c_string(v)))
+                        .collect()
+                })
                 .collect(),
             inner: Arc::new(index),
         })
@@ -232,5 +243,32 @@ pub unsafe extern "C" fn rr_index_image_for_platform(
         check_out(out, "out")?;
         *out = rr_image::wrap(idx.inner.image_for_platform(&platform)?);
         Ok(())
+    })
+}
+
+/// The value of annotation `key` of child `i` (e.g. `"org.opencontainers.image.ref.name"`,
+/// which names the entries of an OCI layout's `index.json`), or NULL when the child has no
+/// such annotation, `i` is out of range, or an argument is NULL or not UTF-8. Belongs to
+/// `idx`; valid until `rr_index_free(idx)`. An addition to the API contract.
+///
+/// # Safety
+/// `idx` NULL or a live index; `key` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_annotation(
+    idx: *const rr_index,
+    i: usize,
+    key: *const c_char,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        let Some(idx) = idx.as_ref() else {
+            return std::ptr::null();
+        };
+        let Ok(key) = str_arg(key, "key") else {
+            return std::ptr::null();
+        };
+        idx.child_annotations
+            .get(i)
+            .and_then(|a| a.iter().find(|(k, _)| k == key))
+            .map_or(std::ptr::null(), |(_, v)| v.as_ptr())
     })
 }
