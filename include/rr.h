@@ -228,6 +228,21 @@ void rr_image_builder_free(rr_image_builder *b);
 rr_status rr_image_builder_set_platform(rr_image_builder *b, const char *platform);
 
 /**
+ * Starts the image from `base`: its layers come first, left where `base` keeps them (a
+ * push to the registry and repository they are in skips them, and a push to another
+ * repository of that registry mounts them), its config becomes the base config (a later
+ * `rr_image_builder_set_config` replaces it), and its history and diff_ids are kept before
+ * those of the added layers. Reads `base`'s config (a request when it is remote). The
+ * builder keeps what it needs: `base` may be freed afterwards. Replaces an earlier base.
+ * RR_ERR_INVALID_ARGUMENT when `base`'s config is not a JSON object or lists a different
+ * number of diff_ids than it has layers. An addition to the API contract.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `base` NULL or a live image.
+ */
+rr_status rr_image_builder_set_base(rr_image_builder *b, const rr_image *base);
+
+/**
  * Sets the base config: `len` bytes of JSON at `json`, which must be a JSON object (an
  * image config such as another image's `rr_image_config`). The bytes are copied. At build
  * time its `rootfs` and `history` are replaced (one history entry per layer), the platform

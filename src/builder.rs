@@ -98,7 +98,16 @@ struct Layer {
 pub struct ImageBuilder {
     platform: Option<Platform>,
     config: Option<Map<String, Value>>,
+    base: Option<Base>,
     layers: Vec<Layer>,
+}
+
+/// An image the built one starts from: its layers stay where that image keeps them.
+#[derive(Debug, Clone)]
+struct Base {
+    image: Image,
+    diff_ids: Vec<Value>,
+    history: Vec<Value>,
 }
 
 impl ImageBuilder {
@@ -167,6 +176,45 @@ impl ImageBuilder {
         Ok(())
     }
 
+    /// Starts from `base`: its layers come first (left where `base` keeps them, so that a
+    /// push to the same registry mounts them), its config becomes the base config (a later
+    /// `set_config` replaces it) and its history is kept. Replaces an earlier base.
+    pub fn set_base_image(&mut self, base: &Image) -> Result<()> {
+        let what = format!("base image {}", base.digest());
+        let config: Value = serde_json::from_slice(base.config()?)
+            .map_err(|e| Error::invalid_argument(format!("{what}: its config is not JSON: {e}")))?;
+        let Value::Object(config) = config else {
+            return Err(Error::invalid_argument(format!(
+                "{what}: its config is not a JSON object"
+            )));
+        };
+        let diff_ids = config
+            .get("rootfs")
+            .and_then(|r| r.get("diff_ids"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if diff_ids.len() != base.layers().len() || !diff_ids.iter().all(Value::is_string) {
+            return Err(Error::invalid_argument(format!(
+                "{what}: its config lists {} diff_ids for {} layers",
+                diff_ids.len(),
+                base.layers().len()
+            )));
+        }
+        let history = config
+            .get("history")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        self.config = Some(config);
+        self.base = Some(Base {
+            image: base.clone(),
+            diff_ids,
+            history,
+        });
+        Ok(())
+    }
+
     /// Makes the image: the config (base config with platform, rootfs, history and created
     /// filled in) and an OCI manifest. The image holds its config bytes and the layer paths.
     pub fn build(&self) -> Result<Image> {
@@ -182,19 +230,33 @@ impl ImageBuilder {
                 size: config.len() as u64,
             },
             layers: self
-                .layers
+                .base
                 .iter()
+                .flat_map(|b| b.image.layers())
                 .map(|l| DescriptorJson {
                     media_type: &l.media_type,
                     digest: &l.digest,
                     size: l.size,
                 })
+                .chain(self.layers.iter().map(|l| DescriptorJson {
+                    media_type: &l.media_type,
+                    digest: &l.digest,
+                    size: l.size,
+                }))
                 .collect(),
         };
         let manifest_bytes = to_json(&manifest, "the image manifest")?;
         let manifest_digest = digest::of_bytes(&manifest_bytes);
 
         let mut blobs = HashMap::new();
+        if let Some(base) = &self.base {
+            for layer in base.image.layers() {
+                blobs.insert(
+                    layer.digest.clone(),
+                    LocalBlob::Source(base.image.source().source_of(&layer.digest)),
+                );
+            }
+        }
         for layer in &self.layers {
             blobs.insert(layer.digest.clone(), LocalBlob::File(layer.path.clone()));
         }
@@ -244,9 +306,10 @@ impl ImageBuilder {
             }
         };
         let diff_ids: Vec<Value> = self
-            .layers
+            .base
             .iter()
-            .map(|l| Value::from(l.diff_id.as_str()))
+            .flat_map(|b| b.diff_ids.iter().cloned())
+            .chain(self.layers.iter().map(|l| Value::from(l.diff_id.as_str())))
             .collect();
         let mut rootfs = Map::new();
         rootfs.insert("type".into(), Value::from("layers"));
@@ -254,9 +317,10 @@ impl ImageBuilder {
         config.insert("rootfs".into(), Value::Object(rootfs));
 
         let history: Vec<Value> = self
-            .layers
+            .base
             .iter()
-            .map(|l| {
+            .flat_map(|b| b.history.iter().cloned())
+            .chain(self.layers.iter().map(|l| {
                 let name = l.path.file_name().map_or_else(
                     || l.path.display().to_string(),
                     |n| n.to_string_lossy().into_owned(),
@@ -268,7 +332,7 @@ impl ImageBuilder {
                     Value::from(format!("rr image builder: {name}")),
                 );
                 Value::Object(entry)
-            })
+            }))
             .collect();
         config.insert("history".into(), Value::Array(history));
 

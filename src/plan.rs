@@ -117,7 +117,7 @@ impl Plan {
         self.add_blob(&img.manifest().config, img.source());
         for layer in img.layers() {
             if !is_non_distributable(&layer.media_type) {
-                self.add_blob(layer, img.source());
+                self.add_blob(layer, &img.source().source_of(&layer.digest));
             }
         }
         self.add_manifest(img.digest(), img.media_type(), img.manifest_bytes());

@@ -29,11 +29,13 @@ pub enum BlobSource {
     Local(Arc<LocalStore>),
 }
 
-/// A blob a builder holds: a file named by the host, or bytes it made (a config).
+/// A blob a builder holds: a file named by the host, bytes it made (a config), or a layer
+/// of a base image, left where that image keeps it.
 #[derive(Debug, Clone)]
 pub enum LocalBlob {
     File(PathBuf),
     Bytes(Arc<[u8]>),
+    Source(BlobSource),
 }
 
 /// What a builder made: its blobs, and for an index the child images and indexes.
@@ -95,6 +97,17 @@ impl BlobSource {
         }
     }
 
+    /// Where blob `digest` really is: for a base image's layer kept by a builder, that
+    /// image's source (so that a push can mount it); otherwise this source.
+    pub fn source_of(&self, digest: &str) -> BlobSource {
+        if let BlobSource::Local(store) = self {
+            if let Some(LocalBlob::Source(inner)) = store.blobs.get(digest) {
+                return inner.source_of(digest);
+            }
+        }
+        self.clone()
+    }
+
     /// The repository, when the blobs are in a registry.
     pub fn repository(&self) -> Option<&Repository> {
         match self {
@@ -123,6 +136,7 @@ impl BlobSource {
                 Box::new(open_file(&path, &what)?)
             }
             BlobSource::Local(store) => match store.blobs.get(&desc.digest) {
+                Some(LocalBlob::Source(inner)) => return inner.open_blob(desc, contexts),
                 Some(LocalBlob::File(path)) => Box::new(open_file(path, &what)?),
                 Some(LocalBlob::Bytes(bytes)) => Box::new(std::io::Cursor::new(bytes.clone())),
                 None => {

@@ -512,3 +512,55 @@ fn concurrent_layout_writers_keep_every_entry() {
     names.sort();
     assert_eq!(names, ["n0", "n1", "n2", "n3", "n4", "n5"]);
 }
+
+#[test]
+fn an_image_built_on_a_base_mounts_the_base_layers_and_keeps_its_history() {
+    let (reg, seeded) = shared_seeded(Mode::Open);
+    let c = client();
+    let base = remote::image(&c, &seeded.app.reference).unwrap();
+    let base_config: serde_json::Value = serde_json::from_slice(base.config().unwrap()).unwrap();
+    let dir = temp_dir();
+    let extra = write_file(dir.path(), "extra.tar.gz", &gzip(&tar_bytes(60, 20_000)));
+    let mut b = ImageBuilder::new();
+    b.set_base_image(&base).unwrap();
+    b.add_layer_file(&extra, None).unwrap();
+    let img = b.build().unwrap();
+    drop(base);
+    assert_eq!(img.layers().len(), seeded.app.layer_digests.len() + 1);
+    for (i, d) in seeded.app.layer_digests.iter().enumerate() {
+        assert_eq!(&img.layers()[i].digest, d);
+    }
+
+    let dst = format!("{}/write/appended:v1", reg.host());
+    write::write_image(&c, &dst, &img).unwrap();
+    assert_eq!(reg.skopeo_inspect_raw(&dst), img.manifest_bytes());
+    let config: serde_json::Value =
+        serde_json::from_slice(&reg.skopeo_inspect_config(&dst)).unwrap();
+    let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap();
+    assert_eq!(diff_ids.len(), seeded.app.layer_digests.len() + 1);
+    assert_eq!(
+        &diff_ids[..seeded.app.diff_ids.len()],
+        &base_config["rootfs"]["diff_ids"].as_array().unwrap()[..]
+    );
+    assert_eq!(
+        config["history"].as_array().unwrap().len(),
+        base_config["history"].as_array().map_or(0, |h| h.len()) + 1
+    );
+    assert_eq!(config["architecture"], base_config["architecture"]);
+
+    let requests = requests_for(reg, "write/appended");
+    let mounts = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.uri.contains("from=demo%2Fapp") && r.status == 201)
+        .count();
+    assert_eq!(
+        mounts,
+        seeded.app.layer_digests.len(),
+        "base layers mounted: {requests:#?}"
+    );
+    let patches = requests.iter().filter(|r| r.method == "PATCH").count();
+    assert_eq!(
+        patches, 2,
+        "the new layer and the config uploaded: {requests:#?}"
+    );
+}
