@@ -236,6 +236,10 @@ new_layers=$(grep -oE "\"digest\": *\"$sha\"" "$tmp/appended-manifest.out" | gre
     fail "the appended image's last layer is not d.tar"
 expect appended-config 0 config "$reg/$ns/appended:v1"
 grep -qF '"org.example.fixture":"rr-testkit"' "$tmp/appended-config.out" || fail "append lost the base config's labels"
+# The base's layers were mounted from its repository, not downloaded and uploaded again.
+mounted=$(grep -cE "\"POST /v2/$ns/appended/blobs/uploads/\?from=[^ ]*mount=[^ ]* HTTP/1.1\" 201" "$RR_TEST_LOG" || true)
+[[ $mounted == $(echo "$base_layers" | wc -l) ]] ||
+    fail "append mounted $mounted base layers, expected $(echo "$base_layers" | wc -l)"
 
 # ---- delete --------------------------------------------------------------
 run --check delete-tag delete "$hello:v2"

@@ -1008,61 +1008,10 @@ out:
     return status;
 }
 
-/* A temporary directory for append's base layers, removed with its files. */
-struct tmpdir {
-    char *path;
-    char **files;
-    size_t nfiles;
-};
-
-static bool tmpdir_make(struct tmpdir *t) {
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || base[0] == '\0') {
-        base = "/tmp";
-    }
-    size_t n = strlen(base) + sizeof "/rr-append.XXXXXX";
-    t->path = xmalloc(n);
-    snprintf(t->path, n, "%s/rr-append.XXXXXX", base);
-    if (mkdtemp(t->path) == NULL) {
-        console_line("cannot create a directory in %s: %s", base, strerror(errno));
-        free(t->path);
-        t->path = NULL;
-        return false;
-    }
-    return true;
-}
-
-static const char *tmpdir_file(struct tmpdir *t, size_t i) {
-    size_t n = strlen(t->path) + 32;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/layer-%zu", t->path, i);
-    char **files = realloc(t->files, (t->nfiles + 1) * sizeof *files);
-    if (files == NULL) {
-        fputs("rr: out of memory\n", stderr);
-        exit(EXIT_FAILED);
-    }
-    t->files = files;
-    t->files[t->nfiles++] = p;
-    return p;
-}
-
-static void tmpdir_remove(struct tmpdir *t) {
-    for (size_t i = 0; i < t->nfiles; i++) {
-        unlink(t->files[i]);
-        free(t->files[i]);
-    }
-    free(t->files);
-    if (t->path != NULL) {
-        rmdir(t->path);
-        free(t->path);
-    }
-    memset(t, 0, sizeof *t);
-}
-
 /*
- * append BASE NEWREF LAYER...: the builder takes a base config but no layers
- * of another image, so the base layers are saved to temporary files (as
- * stored: the same digests) and added before the new ones.
+ * append BASE NEWREF LAYER...: the builder starts from BASE (its config, history and
+ * layers, which stay where BASE keeps them: pushed to another repository of the same
+ * registry they are mounted, not transferred) and adds the layer files on top.
  */
 static int cmd_append(struct cli *c, rr_client *client) {
     const char *base_ref = c->args[0];
@@ -1082,67 +1031,30 @@ static int cmd_append(struct cli *c, rr_client *client) {
     free(normalized);
 
     struct step s;
-    struct tmpdir tmp = {0};
     rr_image *base = NULL;
     rr_image_builder *b = NULL;
     rr_image *img = NULL;
-    /* Before downloading the base layers: would the push be allowed? */
-    step_begin(&s, c, "check push permission for %s", ref);
-    rc = rr_check_push_permission(client, ref);
-    step_end(&s, rc);
-    if (rc != RR_OK) {
-        return report(rc);
-    }
     step_begin(&s, c, "open the base image %s", base_ref);
     rc = rr_image_open(client, base_ref, &base);
     step_end(&s, rc);
     if (rc != RR_OK) {
         return report(rc);
     }
-    const uint8_t *config = NULL;
-    size_t config_len = 0;
-    step_begin(&s, c, "fetch the config of %s", rr_image_digest(base));
-    rc = rr_image_config(base, &config, &config_len);
+    if ((rc = rr_image_builder_new(&b)) != RR_OK) {
+        status = report(rc);
+        goto out;
+    }
+    step_begin(&s, c, "start from %s (%zu layers)", rr_image_digest(base),
+               rr_image_layer_count(base));
+    rc = rr_image_builder_set_base(b, base);
     step_end(&s, rc);
     if (rc != RR_OK) {
         status = report(rc);
         goto out;
     }
-    if ((rc = rr_image_builder_new(&b)) != RR_OK ||
-        (rc = rr_image_builder_set_config(b, config, config_len)) != RR_OK) {
+    if (c->platform != NULL && (rc = rr_image_builder_set_platform(b, c->platform)) != RR_OK) {
         status = report(rc);
         goto out;
-    }
-
-    size_t nbase = rr_image_layer_count(base);
-    uint64_t total = 0;
-    for (size_t i = 0; i < nbase; i++) {
-        total += rr_image_layer_size(base, i);
-    }
-    if (nbase > 0) {
-        if (!tmpdir_make(&tmp)) {
-            status = EXIT_FAILED;
-            goto out;
-        }
-        step_begin(&s, c, "fetch the %zu layers of %s", nbase, rr_image_digest(base));
-        progress_begin(&c->prog, "append (base layers)", total);
-        rc = RR_OK;
-        for (size_t i = 0; i < nbase && rc == RR_OK; i++) {
-            const char *path = tmpdir_file(&tmp, i);
-            rc = rr_image_layer_save(base, i, path);
-            if (rc == RR_OK) {
-                progress_add_base(&c->prog, rr_image_layer_size(base, i));
-                /* The library's media type may be Docker's; the new manifest
-                   is OCI, so the layer's OCI type is detected from the file. */
-                rc = rr_image_builder_add_layer_file(b, path, NULL);
-            }
-        }
-        progress_end(&c->prog, rc == RR_OK);
-        step_end(&s, rc);
-        if (rc != RR_OK) {
-            status = report(rc);
-            goto out;
-        }
     }
     status = add_layers(c, b, c->args + 2, c->nargs - 2);
     if (status != EXIT_SUCCESS) {
@@ -1160,7 +1072,6 @@ out:
     rr_image_free(img);
     rr_image_builder_free(b);
     rr_image_free(base);
-    tmpdir_remove(&tmp);
     return status;
 }
 
@@ -1337,10 +1248,9 @@ static const struct command commands[] = {
      "add layer files on top of an image, push it",
      "Builds an image from BASE's config and layers followed by the LAYER files,\n"
      "pushes it to REF and prints its digest. An index BASE resolves by --platform.\n"
-     "Once a probe shows that pushing to REF is allowed, the base layers are\n"
-     "downloaded to a temporary directory (librr's builder takes layer files only);\n"
-     "they keep their digests. The config keeps everything of BASE's but its\n"
-     "history, which gets one entry per layer.\n"
+     "BASE's layers are not downloaded: pushed within BASE's registry they are\n"
+     "mounted, elsewhere they stream from BASE's registry. The config keeps\n"
+     "BASE's, history and diff_ids included, with one history entry per new layer.\n"
      "\n"
      "  rr append localhost:5000/demo/app:v1 localhost:5000/demo/app:v2 extra.tar\n"},
     {"copy", cmd_copy, 2, 2, 0, true, "copy SRC DST", "copy an image or a whole index",
