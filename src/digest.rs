@@ -61,12 +61,97 @@ impl Hasher {
     }
 }
 
+/// Blobs at least this large are hashed on a helper thread while their bytes are read and
+/// written (network, files), so that hashing and I/O overlap instead of taking turns.
+const BACKGROUND_HASH_MIN: u64 = 4 * 1024 * 1024;
+/// Bytes handed to the hashing thread at a time, and how many such buffers may wait for
+/// it: memory per blob stays near (DEPTH + 2) x STAGE, whatever the blob's size.
+const HASH_STAGE: usize = 256 * 1024;
+const HASH_QUEUE_DEPTH: usize = 2;
+
+/// SHA-256 computed inline or on a helper thread.
+enum Hashing {
+    Inline(Hasher),
+    Background(BackgroundHasher),
+}
+
+struct BackgroundHasher {
+    staging: Vec<u8>,
+    to_worker: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    recycled: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<Hasher>>,
+}
+
+impl BackgroundHasher {
+    fn start() -> Option<BackgroundHasher> {
+        let (to_worker, work) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE_DEPTH);
+        let (give_back, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
+        let worker = std::thread::Builder::new()
+            .name("rr-sha256".into())
+            .spawn(move || {
+                let mut hasher = Hasher::new();
+                for buf in work {
+                    hasher.update(&buf);
+                    let _ = give_back.send(buf);
+                }
+                hasher
+            })
+            .ok()?;
+        Some(BackgroundHasher {
+            staging: Vec::with_capacity(HASH_STAGE),
+            to_worker: Some(to_worker),
+            recycled,
+            worker: Some(worker),
+        })
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let room = HASH_STAGE - self.staging.len();
+            let take = room.min(data.len());
+            self.staging.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.staging.len() == HASH_STAGE {
+                self.hand_over();
+            }
+        }
+    }
+
+    fn hand_over(&mut self) {
+        if self.staging.is_empty() {
+            return;
+        }
+        let mut next = self
+            .recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(HASH_STAGE));
+        next.clear();
+        let full = std::mem::replace(&mut self.staging, next);
+        if let Some(tx) = &self.to_worker {
+            let _ = tx.send(full);
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.hand_over();
+        self.to_worker = None;
+        let hasher = self
+            .worker
+            .take()
+            .and_then(|w| w.join().ok())
+            .unwrap_or_default();
+        hasher.finish()
+    }
+}
+
 /// A reader that checks what passes through it against a descriptor: never more than
 /// `size` bytes, and at the end exactly `size` bytes hashing to `digest`. Failures surface
-/// as `io::Error`s carrying the library's `Error` (see `Error::from_io`).
+/// as `io::Error`s carrying the library's `Error` (see `Error::from_io`). Large blobs are
+/// hashed on a helper thread.
 pub struct VerifyingReader<R> {
     inner: R,
-    hasher: Hasher,
+    hashing: Option<Hashing>,
+    seen: u64,
     expected_digest: String,
     expected_size: u64,
     what: String,
@@ -76,9 +161,16 @@ pub struct VerifyingReader<R> {
 impl<R: std::io::Read> VerifyingReader<R> {
     /// `what` names the blob in error messages (e.g. "blob sha256:... of repo").
     pub fn new(inner: R, expected_digest: &str, expected_size: u64, what: String) -> Self {
+        let hashing = if expected_size >= BACKGROUND_HASH_MIN {
+            BackgroundHasher::start().map(Hashing::Background)
+        } else {
+            None
+        }
+        .unwrap_or_else(|| Hashing::Inline(Hasher::new()));
         VerifyingReader {
             inner,
-            hasher: Hasher::new(),
+            hashing: Some(hashing),
+            seen: 0,
             expected_digest: expected_digest.to_string(),
             expected_size,
             what,
@@ -91,16 +183,18 @@ impl<R: std::io::Read> VerifyingReader<R> {
             return Ok(());
         }
         self.done = true;
-        if self.hasher.len() < self.expected_size {
+        if self.seen < self.expected_size {
             return Err(Error::transport(format!(
                 "{}: the content ended after {} of {} bytes",
-                self.what,
-                self.hasher.len(),
-                self.expected_size
+                self.what, self.seen, self.expected_size
             ))
             .into_io());
         }
-        let got = std::mem::take(&mut self.hasher).finish();
+        let got = match self.hashing.take() {
+            Some(Hashing::Inline(h)) => h.finish(),
+            Some(Hashing::Background(b)) => b.finish(),
+            None => String::new(),
+        };
         if got != self.expected_digest {
             return Err(Error::digest_mismatch(format!(
                 "{}: the content hashes to {got}, not {}",
@@ -118,7 +212,7 @@ impl<R: std::io::Read> std::io::Read for VerifyingReader<R> {
             return Ok(0);
         }
         // One byte more than expected may be asked for, to notice content that is too long.
-        let room = (self.expected_size - self.hasher.len()).saturating_add(1);
+        let room = (self.expected_size - self.seen).saturating_add(1);
         let cap = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         let n = loop {
             match self.inner.read(&mut buf[..cap]) {
@@ -130,7 +224,7 @@ impl<R: std::io::Read> std::io::Read for VerifyingReader<R> {
             self.finish()?;
             return Ok(0);
         }
-        if self.hasher.len() + n as u64 > self.expected_size {
+        if self.seen + n as u64 > self.expected_size {
             self.done = true;
             return Err(Error::digest_mismatch(format!(
                 "{}: the content is longer than the {} bytes expected",
@@ -138,7 +232,12 @@ impl<R: std::io::Read> std::io::Read for VerifyingReader<R> {
             ))
             .into_io());
         }
-        self.hasher.update(&buf[..n]);
+        self.seen += n as u64;
+        match &mut self.hashing {
+            Some(Hashing::Inline(h)) => h.update(&buf[..n]),
+            Some(Hashing::Background(b)) => b.update(&buf[..n]),
+            None => {}
+        }
         Ok(n)
     }
 }
@@ -187,6 +286,27 @@ mod tests {
             DigestMismatch
         );
         let other = of_bytes(b"hello worle");
+        // Large content goes through the hashing thread; the answers are the same.
+        let big: Vec<u8> = (0..(BACKGROUND_HASH_MIN as usize + 12345))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let big_digest = of_bytes(&big);
+        let mut out = Vec::new();
+        VerifyingReader::new(&big[..], &big_digest, big.len() as u64, "big".into())
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out.len(), big.len());
+        let mut flipped = big.clone();
+        flipped[1_000_000] ^= 1;
+        assert_eq!(
+            kind(&mut VerifyingReader::new(
+                &flipped[..],
+                &big_digest,
+                big.len() as u64,
+                "big".into()
+            )),
+            DigestMismatch
+        );
         assert_eq!(
             kind(&mut VerifyingReader::new(&data[..], &other, 11, "x".into())),
             DigestMismatch
