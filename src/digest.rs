@@ -156,9 +156,26 @@ pub struct VerifyingReader<R> {
     expected_size: u64,
     what: String,
     done: bool,
+    check_digest: bool,
 }
 
 impl<R: std::io::Read> VerifyingReader<R> {
+    /// Checks the size only: for content whose digest someone else verifies (a registry
+    /// checks every upload against the `digest` of its commit), so that no core is spent
+    /// hashing it twice.
+    pub fn size_only(inner: R, expected_size: u64, what: String) -> Self {
+        VerifyingReader {
+            inner,
+            hashing: None,
+            seen: 0,
+            expected_digest: String::new(),
+            expected_size,
+            what,
+            done: false,
+            check_digest: false,
+        }
+    }
+
     /// `what` names the blob in error messages (e.g. "blob sha256:... of repo").
     pub fn new(inner: R, expected_digest: &str, expected_size: u64, what: String) -> Self {
         let hashing = if expected_size >= BACKGROUND_HASH_MIN {
@@ -175,6 +192,7 @@ impl<R: std::io::Read> VerifyingReader<R> {
             expected_size,
             what,
             done: false,
+            check_digest: true,
         }
     }
 
@@ -189,6 +207,9 @@ impl<R: std::io::Read> VerifyingReader<R> {
                 self.what, self.seen, self.expected_size
             ))
             .into_io());
+        }
+        if !self.check_digest {
+            return Ok(());
         }
         let got = match self.hashing.take() {
             Some(Hashing::Inline(h)) => h.finish(),

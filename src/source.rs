@@ -8,8 +8,9 @@ use crate::image::Image;
 use crate::index::Index;
 use crate::manifest::{self, Descriptor, MANIFEST_SIZE_LIMIT};
 use crate::name::Repository;
+use crate::remote::blob::{self, Verify};
 use crate::remote::client::{Client, Operation};
-use crate::remote::{blob, manifest_fetch};
+use crate::remote::manifest_fetch;
 use crate::transport::Context;
 use std::collections::HashMap;
 use std::io::Read;
@@ -122,6 +123,16 @@ impl BlobSource {
         desc: &Descriptor,
         contexts: &SourceContexts,
     ) -> Result<Box<dyn Read + Send>> {
+        self.open_blob_checked(desc, contexts, Verify::Digest)
+    }
+
+    /// Opens blob `desc` for reading with the given checks.
+    pub fn open_blob_checked(
+        &self,
+        desc: &Descriptor,
+        contexts: &SourceContexts,
+        verify: Verify,
+    ) -> Result<Box<dyn Read + Send>> {
         if let Some(data) = desc.verified_data()? {
             return Ok(Box::new(std::io::Cursor::new(data.to_vec())));
         }
@@ -129,14 +140,16 @@ impl BlobSource {
         let raw: Box<dyn Read + Send> = match self {
             BlobSource::Remote { client, repository } => {
                 let ctx = contexts.for_client(client)?;
-                return blob::open_in(&ctx, repository, desc);
+                return blob::open_in(&ctx, repository, desc, verify);
             }
             BlobSource::Layout { dir } => {
                 let path = layout_blob_path(dir, &desc.digest)?;
                 Box::new(open_file(&path, &what)?)
             }
             BlobSource::Local(store) => match store.blobs.get(&desc.digest) {
-                Some(LocalBlob::Source(inner)) => return inner.open_blob(desc, contexts),
+                Some(LocalBlob::Source(inner)) => {
+                    return inner.open_blob_checked(desc, contexts, verify)
+                }
                 Some(LocalBlob::File(path)) => Box::new(open_file(path, &what)?),
                 Some(LocalBlob::Bytes(bytes)) => Box::new(std::io::Cursor::new(bytes.clone())),
                 None => {
@@ -146,12 +159,10 @@ impl BlobSource {
                 }
             },
         };
-        Ok(Box::new(VerifyingReader::new(
-            raw,
-            &desc.digest,
-            desc.size,
-            what,
-        )))
+        Ok(match verify {
+            Verify::Digest => Box::new(VerifyingReader::new(raw, &desc.digest, desc.size, what)),
+            Verify::SizeOnly => Box::new(VerifyingReader::size_only(raw, desc.size, what)),
+        })
     }
 
     /// A small blob (a config) whole, verified.

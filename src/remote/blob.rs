@@ -19,6 +19,7 @@ pub fn open_in(
     ctx: &Arc<Context>,
     repository: &Repository,
     desc: &Descriptor,
+    verify: Verify,
 ) -> Result<Box<dyn Read + Send>> {
     if let Some(data) = desc.verified_data()? {
         return Ok(Box::new(std::io::Cursor::new(data.to_vec())));
@@ -44,12 +45,25 @@ pub fn open_in(
     }
     resuming.body = response.body;
     let what = format!("blob {} from {}", desc.digest, resuming.url);
-    Ok(Box::new(VerifyingReader::new(
-        resuming,
-        &desc.digest,
-        desc.size,
-        what,
-    )))
+    Ok(match verify {
+        Verify::Digest => Box::new(VerifyingReader::new(
+            resuming,
+            &desc.digest,
+            desc.size,
+            what,
+        )),
+        Verify::SizeOnly => Box::new(VerifyingReader::size_only(resuming, desc.size, what)),
+    })
+}
+
+/// How much a blob reader checks of what it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// Size and SHA-256: the reader is the last line of defence (pulls, saves, layouts).
+    Digest,
+    /// Size only: the bytes go to a registry, which checks them against the digest of the
+    /// upload's commit.
+    SizeOnly,
 }
 
 /// A blob body that, when the connection breaks or ends early, asks again for the rest

@@ -30,6 +30,8 @@ pub fn kind_for(status: u16, code: Option<&str>) -> ErrorKind {
         Some("DENIED") => return ErrorKind::Denied,
         Some("TOOMANYREQUESTS") => return ErrorKind::TooManyRequests,
         Some("UNSUPPORTED") => return ErrorKind::Unsupported,
+        // An upload or manifest whose content does not hash to the digest given for it.
+        Some("DIGEST_INVALID") => return ErrorKind::DigestMismatch,
         Some("UNAUTHORIZED") if status == 401 => return ErrorKind::Unauthorized,
         _ => {}
     }
