@@ -200,20 +200,37 @@ pub fn pump(
         if let Some(ctx) = ctx {
             ctx.check_cancelled()?;
         }
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(Error::from_io(
-                    &e,
-                    ErrorKind::Transport,
-                    format!("{what}: reading failed after {done} bytes"),
-                ))
+        // The buffer is filled before it goes to the sink: HTTP readers hand out a few KiB
+        // at a time, and a file written in such pieces costs a system call each.
+        let mut filled = 0;
+        let mut at_end = false;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    at_end = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::from_io(
+                        &e,
+                        ErrorKind::Transport,
+                        format!(
+                            "{what}: reading failed after {} bytes",
+                            done + filled as u64
+                        ),
+                    ))
+                }
             }
-        };
-        done += n as u64;
-        sink(&buf[..n])?;
+        }
+        if filled > 0 {
+            done += filled as u64;
+            sink(&buf[..filled])?;
+        }
+        if at_end {
+            return Ok(());
+        }
     }
 }
 

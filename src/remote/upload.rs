@@ -127,24 +127,12 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     let mark = Arc::new(BlobMark::default());
     ctx.check_cancelled()?;
 
-    let head = session.request(
-        "HEAD",
-        &format!("/v2/{}/blobs/{}", dest.repository.path(), desc.digest),
-    )?;
-    let response = session.send(head)?;
-    match response.status {
-        200 => {
-            response.drain();
-            job.progress.reach(&mark, desc.size);
-            return Ok(Outcome::Existed);
-        }
-        404 => response.drain(),
-        _ => return Err(status::error_from_response("HEAD", response)),
-    }
-
+    // A blob in another repository of the same registry is mounted straight away: the
+    // registry answers 201 whether it links it now or already had it, so the HEAD is
+    // needed only when the mount is refused. A refused mount (or a token without pull on
+    // the source) falls back to an upload; after a first refusal the rest of the operation
+    // uploads from that source directly.
     let mut opened: Option<(Arc<Session<'_>>, Url)> = None;
-    // A refused mount (or a token without pull on the source) falls back to an upload;
-    // after a first refusal the rest of the operation uploads from that source directly.
     if let Some(answer) = dest
         .mount_source(job.source)
         .and_then(|from| dest.mount(from, desc))
@@ -157,6 +145,23 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
             Ok(MountAnswer::Opened(s, location)) => opened = Some((s, location)),
             Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
             Err(_) => {}
+        }
+    }
+
+    if opened.is_none() {
+        let head = session.request(
+            "HEAD",
+            &format!("/v2/{}/blobs/{}", dest.repository.path(), desc.digest),
+        )?;
+        let response = session.send(head)?;
+        match response.status {
+            200 => {
+                response.drain();
+                job.progress.reach(&mark, desc.size);
+                return Ok(Outcome::Existed);
+            }
+            404 => response.drain(),
+            _ => return Err(status::error_from_response("HEAD", response)),
         }
     }
 

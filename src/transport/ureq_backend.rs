@@ -63,28 +63,108 @@ pub fn check_ca_file(path: &PathBuf) -> Result<()> {
 }
 
 fn verified_tls_config(ca_files: &[PathBuf]) -> Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    let (_added, _ignored) = roots.add_parsable_certificates(SYSTEM_ROOTS.iter().cloned());
-    if roots.is_empty() {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
+    let mut extra = Vec::new();
     for path in ca_files {
-        for cert in load_pem_certs(path)? {
-            roots.add(cert).map_err(|e| {
-                Error::invalid_argument(format!(
-                    "CA file {} holds a certificate rustls refuses: {e}",
-                    path.display()
-                ))
-            })?;
-        }
+        extra.extend(load_pem_certs(path)?);
     }
+    let provider = crypto_provider();
     Ok(
-        rustls::ClientConfig::builder_with_provider(crypto_provider())
+        rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::transport(format!("TLS setup failed: {e}")))?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LazyWebPki {
+                provider,
+                extra,
+                verifier: once_cell::sync::OnceCell::new(),
+            }))
             .with_no_client_auth(),
     )
+}
+
+/// The usual WebPKI verification against the system roots plus the client's CA files,
+/// with the roots loaded on the first certificate to check rather than up front: a
+/// command that only talks plain http to a loopback registry (whose https attempt fails
+/// before any certificate) never reads the system's certificate store.
+#[derive(Debug)]
+struct LazyWebPki {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    extra: Vec<CertificateDer<'static>>,
+    verifier: once_cell::sync::OnceCell<
+        std::result::Result<Arc<rustls::client::WebPkiServerVerifier>, String>,
+    >,
+}
+
+impl LazyWebPki {
+    fn inner(
+        &self,
+    ) -> std::result::Result<&Arc<rustls::client::WebPkiServerVerifier>, rustls::Error> {
+        self.verifier
+            .get_or_init(|| {
+                let mut roots = rustls::RootCertStore::empty();
+                let (_added, _ignored) =
+                    roots.add_parsable_certificates(SYSTEM_ROOTS.iter().cloned());
+                if roots.is_empty() {
+                    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                }
+                for cert in &self.extra {
+                    roots.add(cert.clone()).map_err(|e| e.to_string())?;
+                }
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    self.provider.clone(),
+                )
+                .build()
+                .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| rustls::Error::General(format!("TLS roots: {e}")))
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for LazyWebPki {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.inner()?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// Accepts any certificate: used only for hosts the caller declared insecure.
