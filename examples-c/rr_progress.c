@@ -155,7 +155,7 @@ static double rate_of(const struct progress *p, double now) {
 
 /* "12.3 MiB of 27.0 MiB (45%), 3.1 MiB/s, ETA 5s" */
 static void describe(const struct progress *p, double now, char *out, size_t cap) {
-    char done[32], total[32], rate[32], eta[32];
+    char done[32], total[32], rate[40], eta[32];
     double r = rate_of(p, now);
     unsigned pct = p->total > 0 ? (unsigned)(p->complete * 100 / p->total) : 100;
     format_bytes(p->complete, done, sizeof done);
