@@ -1082,7 +1082,9 @@ rr_status rr_http_response_add_header(rr_http_response *resp, const char *name, 
  * Sets the response body: `read` is called until it returns 0 or a negative value, or
  * until the library no longer needs the body; `close` (may be NULL) is then called
  * exactly once with `body_userdata`. For a HEAD, or a response without a body, set none.
- * Setting a body twice closes the first one at once.
+ * Setting a body twice closes the first one at once. `read` and `close` may be called
+ * from another thread than the one that ran the transport callback (never two calls on
+ * one body at the same time), and after the callback has returned.
  *
  * # Safety
  * `resp` NULL or the response handed to the transport callback, during the call; the
