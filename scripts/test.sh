@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy, the generated header, the exported
-# symbols, the Rust unit and integration tests (against real registries), and the C/C++
-# examples under ctest. This is the README's test command and what CI runs.
+# symbols, the Rust unit and integration tests (against real registries), the C/C++
+# examples under ctest, the Go binding's tests and a short run of each fuzz target.
+# This is the README's test command and what CI runs. RR_VALGRIND=OFF skips valgrind;
+# RR_FUZZ_SECONDS sets the fuzzing time per target (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
