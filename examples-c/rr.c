@@ -951,6 +951,27 @@ static int push_built(struct cli *c, rr_client *client, const rr_image *img, con
     return EXIT_SUCCESS;
 }
 
+/* Adds the layer files to `b`, builds the image and pushes it to `ref`; returns an exit
+   status. */
+static int add_build_push(struct cli *c, rr_client *client, rr_image_builder *b,
+                          const char *const *paths, int n, const char *ref, const char *label) {
+    int status = add_layers(c, b, paths, n);
+    if (status != EXIT_SUCCESS) {
+        return status;
+    }
+    rr_image *img = NULL;
+    struct step s;
+    step_begin(&s, c, "build the image");
+    rr_status rc = rr_image_builder_build(b, &img);
+    step_end(&s, rc);
+    if (rc != RR_OK) {
+        return report(rc);
+    }
+    status = push_built(c, client, img, ref, label);
+    rr_image_free(img);
+    return status;
+}
+
 static int cmd_build(struct cli *c, rr_client *client) {
     const char *ref = c->args[0];
     int status = auth_for(c, client, ref);
@@ -966,7 +987,6 @@ static int cmd_build(struct cli *c, rr_client *client) {
     free(normalized);
 
     rr_image_builder *b = NULL;
-    rr_image *img = NULL;
     rc = rr_image_builder_new(&b);
     if (rc != RR_OK) {
         return report(rc);
@@ -989,21 +1009,8 @@ static int cmd_build(struct cli *c, rr_client *client) {
             goto out;
         }
     }
-    status = add_layers(c, b, c->args + 1, c->nargs - 1);
-    if (status != EXIT_SUCCESS) {
-        goto out;
-    }
-    struct step s;
-    step_begin(&s, c, "build the image");
-    rc = rr_image_builder_build(b, &img);
-    step_end(&s, rc);
-    if (rc != RR_OK) {
-        status = report(rc);
-        goto out;
-    }
-    status = push_built(c, client, img, ref, "build");
+    status = add_build_push(c, client, b, c->args + 1, c->nargs - 1, ref, "build");
 out:
-    rr_image_free(img);
     rr_image_builder_free(b);
     return status;
 }
@@ -1033,7 +1040,6 @@ static int cmd_append(struct cli *c, rr_client *client) {
     struct step s;
     rr_image *base = NULL;
     rr_image_builder *b = NULL;
-    rr_image *img = NULL;
     step_begin(&s, c, "open the base image %s", base_ref);
     rc = rr_image_open(client, base_ref, &base);
     step_end(&s, rc);
@@ -1056,20 +1062,8 @@ static int cmd_append(struct cli *c, rr_client *client) {
         status = report(rc);
         goto out;
     }
-    status = add_layers(c, b, c->args + 2, c->nargs - 2);
-    if (status != EXIT_SUCCESS) {
-        goto out;
-    }
-    step_begin(&s, c, "build the image");
-    rc = rr_image_builder_build(b, &img);
-    step_end(&s, rc);
-    if (rc != RR_OK) {
-        status = report(rc);
-        goto out;
-    }
-    status = push_built(c, client, img, ref, "append");
+    status = add_build_push(c, client, b, c->args + 2, c->nargs - 2, ref, "append");
 out:
-    rr_image_free(img);
     rr_image_builder_free(b);
     rr_image_free(base);
     return status;

@@ -12,7 +12,7 @@ use crate::platform::Platform;
 use crate::remote::blob;
 use crate::remote::client::Client;
 use crate::remote::progress::BlobMark;
-use crate::source::{layout_blob_path, BlobSource, SourceContexts};
+use crate::source::{layout_blob_path, open_file, BlobSource, SourceContexts};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -24,14 +24,7 @@ const LAYOUT_FILE: &str = "oci-layout";
 const INDEX_FILE: &str = "index.json";
 
 fn read_file_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        let kind = if e.kind() == std::io::ErrorKind::NotFound {
-            ErrorKind::NotFound
-        } else {
-            ErrorKind::Io
-        };
-        Error::new(kind, format!("{what}: cannot open {}: {e}", path.display()))
-    })?;
+    let file = open_file(path, what)?;
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)

@@ -175,7 +175,7 @@ impl BlobSource {
         let what = format!("blob {} of {}", desc.digest, self.describe());
         blob::check_small(desc, limit, &what)?;
         let mut reader = self.open_blob(desc, contexts)?;
-        blob::read_small_from(&mut reader, desc, limit, &what)
+        blob::read_small_from(&mut reader, desc, &what)
     }
 
     /// The bytes and media type of a child manifest `desc`: embedded data, a GET by digest
@@ -276,7 +276,9 @@ fn check_child_size(desc: &Descriptor, got: usize, source: &BlobSource) -> Resul
     Ok(())
 }
 
-fn open_file(path: &Path, what: &str) -> Result<std::fs::File> {
+/// Opens a local file for `what`; a missing file is RR_ERR_NOT_FOUND, any other failure
+/// RR_ERR_IO.
+pub(crate) fn open_file(path: &Path, what: &str) -> Result<std::fs::File> {
     std::fs::File::open(path).map_err(|e| {
         let kind = if e.kind() == std::io::ErrorKind::NotFound {
             ErrorKind::NotFound

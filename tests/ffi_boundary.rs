@@ -346,3 +346,143 @@ fn layout_entries_are_named_through_child_annotations() {
         rr_client_free(c);
     }
 }
+
+#[test]
+fn new_client_hooks_and_builder_base_refuse_null_and_bad_input() {
+    use rr::ffi::builder::*;
+    unsafe extern "C" fn log(_: *mut std::ffi::c_void, _: *const c_char) {}
+    unsafe {
+        assert_eq!(
+            rr_client_set_log_callback(ptr::null_mut(), Some(log), ptr::null_mut()),
+            rr_status::RR_ERR_INVALID_ARGUMENT
+        );
+        assert!(message().contains("client"), "{}", message());
+        assert_eq!(
+            rr::ffi::transport::rr_client_set_transport(ptr::null_mut(), None, ptr::null_mut()),
+            rr_status::RR_ERR_INVALID_ARGUMENT
+        );
+        let c = new_client();
+        assert_eq!(
+            rr_client_set_log_callback(c, Some(log), ptr::null_mut()),
+            rr_status::RR_OK
+        );
+        assert_eq!(
+            rr_client_set_log_callback(c, None, ptr::null_mut()),
+            rr_status::RR_OK
+        );
+        rr_client_free(c);
+
+        let mut b = ptr::null_mut();
+        assert_eq!(rr_image_builder_new(&mut b), rr_status::RR_OK);
+        assert_eq!(
+            rr_image_builder_set_base(b, ptr::null()),
+            rr_status::RR_ERR_INVALID_ARGUMENT
+        );
+        assert!(message().contains("base"), "{}", message());
+        assert_eq!(
+            rr_image_builder_set_base(ptr::null_mut(), ptr::null()),
+            rr_status::RR_ERR_INVALID_ARGUMENT
+        );
+        // A base whose config lists fewer diff_ids than it has layers.
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("empty.tar");
+        std::fs::write(&tar, [0u8; 1024]).unwrap();
+        let tar_c = CString::new(tar.to_str().unwrap()).unwrap();
+        let mut inner = ptr::null_mut();
+        assert_eq!(rr_image_builder_new(&mut inner), rr_status::RR_OK);
+        assert_eq!(
+            rr_image_builder_add_layer_file(inner, tar_c.as_ptr(), ptr::null()),
+            rr_status::RR_OK
+        );
+        let mut base = ptr::null_mut();
+        assert_eq!(rr_image_builder_build(inner, &mut base), rr_status::RR_OK);
+        // The built base's own config is right: one layer, one diff_id.
+        assert_eq!(rr_image_builder_set_base(b, base), rr_status::RR_OK);
+        // A base whose config lists no diff_id for its one layer (a hand-made layout).
+        let layout = dir.path().join("odd-layout");
+        let blobs = layout.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |bytes: &[u8]| {
+            let d = rr::digest::of_bytes(bytes);
+            std::fs::write(blobs.join(&d[7..]), bytes).unwrap();
+            d
+        };
+        let config =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let config_digest = put(config);
+        let layer_digest = put(&[0u8; 1024]);
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":1024}}]}}"#,
+            config.len()
+        );
+        let manifest_digest = put(manifest.as_bytes());
+        std::fs::write(
+            layout.join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            layout.join("index.json"),
+            format!(
+                r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{}}}]}}"#,
+                manifest.len()
+            ),
+        )
+        .unwrap();
+        let layout_c = CString::new(layout.to_str().unwrap()).unwrap();
+        let mut odd = ptr::null_mut();
+        assert_eq!(
+            rr::ffi::layout::rr_layout_read_image(layout_c.as_ptr(), ptr::null(), &mut odd),
+            rr_status::RR_OK
+        );
+        assert_eq!(
+            rr_image_builder_set_base(b, odd),
+            rr_status::RR_ERR_INVALID_ARGUMENT
+        );
+        assert!(message().contains("diff_ids"), "{}", message());
+        rr_image_free(odd);
+        rr_image_free(base);
+        rr_image_builder_free(inner);
+        rr_image_builder_free(b);
+    }
+}
+
+#[test]
+fn http_request_and_response_functions_refuse_null() {
+    use rr::ffi::transport::*;
+    unsafe {
+        assert!(rr_http_request_method(ptr::null()).is_null());
+        assert!(rr_http_request_url(ptr::null()).is_null());
+        assert_eq!(rr_http_request_header_count(ptr::null()), 0);
+        assert!(rr_http_request_header_name(ptr::null(), 0).is_null());
+        assert!(rr_http_request_header_value(ptr::null(), 0).is_null());
+        assert_eq!(rr_http_request_body_length(ptr::null()), 0);
+        let mut buf = [0u8; 4];
+        assert_eq!(
+            rr_http_request_read_body(ptr::null_mut(), buf.as_mut_ptr(), buf.len()),
+            -1
+        );
+        assert_eq!(
+            rr_http_response_set_status(ptr::null_mut(), 200),
+            rr_status::RR_ERR_INVALID_ARGUMENT
+        );
+        let n = CString::new("X").unwrap();
+        assert_eq!(
+            rr_http_response_add_header(ptr::null_mut(), n.as_ptr(), n.as_ptr()),
+            rr_status::RR_ERR_INVALID_ARGUMENT
+        );
+        // A body given with a NULL response is closed at once, not leaked.
+        static CLOSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        unsafe extern "C" fn read(_: *mut std::ffi::c_void, _: *mut u8, _: usize) -> i64 {
+            0
+        }
+        unsafe extern "C" fn close(_: *mut std::ffi::c_void) {
+            CLOSED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        assert_eq!(
+            rr_http_response_set_body(ptr::null_mut(), Some(read), Some(close), ptr::null_mut()),
+            rr_status::RR_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(CLOSED.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}

@@ -129,7 +129,7 @@ fn a_refused_mount_falls_back_to_an_upload_streamed_from_the_source() {
 
 #[test]
 fn a_copy_from_the_open_registry_to_the_token_registry() {
-    let (open, seeded) = shared_seeded(Mode::Open);
+    let (_open, seeded) = shared_seeded(Mode::Open);
     let (token, _) = shared_seeded(Mode::Token);
     let c = client();
     c.set_basic_auth(&token.host(), TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD)
@@ -143,7 +143,6 @@ fn a_copy_from_the_open_registry_to_the_token_registry() {
             .any(|r| r.uri.contains("mount=")),
         "no mount is tried across registries"
     );
-    let _ = open;
 }
 
 #[test]

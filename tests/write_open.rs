@@ -9,7 +9,7 @@ use rr::builder::{ImageBuilder, IndexBuilder};
 use rr::remote::{self, write, ProgressSink};
 use rr::{layout, ErrorKind};
 use rr_testkit::{run_skopeo, sha256_digest, shared_seeded, Mode, Registry};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 fn built_image(dir: &std::path::Path, seed: u64) -> rr::image::Image {
@@ -465,7 +465,6 @@ fn concurrent_writes_from_many_threads_share_one_client() {
     let (reg, seeded) = shared_seeded(Mode::Open);
     let c = client();
     let failures = AtomicU64::new(0);
-    let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         for t in 0..4 {
             let c = c.clone();
@@ -480,7 +479,6 @@ fn concurrent_writes_from_many_threads_share_one_client() {
             });
         }
     });
-    done.store(true, Ordering::SeqCst);
     assert_eq!(failures.load(Ordering::SeqCst), 0);
     for t in 0..4 {
         assert_eq!(

@@ -234,14 +234,9 @@ pub fn pump(
     }
 }
 
-/// Reads a small verified blob (a config) whole from any reader, refusing one over `limit`.
-pub fn read_small_from(
-    reader: &mut dyn Read,
-    desc: &Descriptor,
-    limit: u64,
-    what: &str,
-) -> Result<Vec<u8>> {
-    check_small(desc, limit, what)?;
+/// Reads a small verified blob (a config) whole from any reader; the caller has checked
+/// its size against the limit with `check_small` before opening it.
+pub fn read_small_from(reader: &mut dyn Read, desc: &Descriptor, what: &str) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(desc.size as usize);
     pump(reader, None, what, &mut |chunk| {
         out.extend_from_slice(chunk);

@@ -81,11 +81,7 @@ impl<'s, 'c> Destination<'s, 'c> {
     }
 
     /// Tries to mount `desc` from `from`; the first try per source is made alone.
-    fn mount<'a>(
-        &'a self,
-        from: &Repository,
-        desc: &Descriptor,
-    ) -> Option<Result<MountAnswer<'c>>> {
+    fn mount(&self, from: &Repository, desc: &Descriptor) -> Option<Result<MountAnswer<'c>>> {
         let gate = self.mount_gate(from);
         let mut known = lock(&gate);
         match *known {
@@ -287,8 +283,9 @@ fn transfer(
     }
     *location = location_of(&response, "PATCH")?;
     response.drain();
-    // Content that did not hash to its digest was sent whole, so that the session is still
-    // in a state the registry lets us cancel; it is never committed.
+    // Content longer than its descriptor was cut at the descriptor's size and sent whole, so
+    // that the session is still in a state the registry lets us cancel; it is never
+    // committed.
     if let Some(e) = lock(&mismatch).take() {
         return Err(e);
     }
@@ -358,8 +355,9 @@ impl Read for CountingReader {
         let n = match self.inner.read(buf) {
             Ok(n) => n,
             Err(e) => {
-                // A whole body that hashes wrong ends the request normally (see `transfer`);
-                // anything else (a short body, a failed source) has to break it.
+                // Content found too long once the descriptor's size is sent ends the request
+                // normally (see `transfer`); anything else (a short body, a failed source)
+                // has to break it.
                 let inner = crate::error::find_wrapped(&e).cloned();
                 match inner {
                     Some(err)
