@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
 
 /// The prefix of every digest the library accepts.
 pub const SHA256_PREFIX: &str = "sha256:";
@@ -63,29 +64,28 @@ impl Hasher {
 
 /// Blobs at least this large are hashed on a helper thread while their bytes are read and
 /// written (network, files), so that hashing and I/O overlap instead of taking turns.
-const BACKGROUND_HASH_MIN: u64 = 4 * 1024 * 1024;
-/// Bytes handed to the hashing thread at a time, and how many such buffers may wait for
-/// it: memory per blob stays near (DEPTH + 2) x STAGE, whatever the blob's size.
-const HASH_STAGE: usize = 256 * 1024;
+pub const BACKGROUND_HASH_MIN: u64 = 4 * 1024 * 1024;
+/// The size of the buffers handed to the hashing thread, and how many filled buffers may
+/// wait for it: memory per blob stays near (DEPTH + 2) x STAGE, whatever the blob's size.
+pub const HASH_STAGE: usize = 256 * 1024;
 const HASH_QUEUE_DEPTH: usize = 2;
+const HASH_BUFFERS: usize = HASH_QUEUE_DEPTH + 2;
 
-/// SHA-256 computed inline or on a helper thread.
-enum Hashing {
-    Inline(Hasher),
-    Background(BackgroundHasher),
-}
-
-struct BackgroundHasher {
-    staging: Vec<u8>,
-    to_worker: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    recycled: std::sync::mpsc::Receiver<Vec<u8>>,
+/// SHA-256 on a helper thread, fed whole buffers. A buffer handed over is shared, not
+/// copied: the caller goes on using it (writing it to a file, say) while it is hashed,
+/// and gets it back for reuse from `buffer` once both are done with it.
+pub struct HashingThread {
+    to_worker: Option<std::sync::mpsc::SyncSender<Arc<Vec<u8>>>>,
+    returned: std::sync::mpsc::Receiver<Arc<Vec<u8>>>,
     worker: Option<std::thread::JoinHandle<Hasher>>,
+    buffers_made: usize,
 }
 
-impl BackgroundHasher {
-    fn start() -> Option<BackgroundHasher> {
-        let (to_worker, work) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE_DEPTH);
-        let (give_back, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
+impl HashingThread {
+    /// `None` when no thread can be started; the caller then hashes inline.
+    pub fn start() -> Option<HashingThread> {
+        let (to_worker, work) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(HASH_QUEUE_DEPTH);
+        let (give_back, returned) = std::sync::mpsc::channel::<Arc<Vec<u8>>>();
         let worker = std::thread::Builder::new()
             .name("rr-sha256".into())
             .spawn(move || {
@@ -97,12 +97,72 @@ impl BackgroundHasher {
                 hasher
             })
             .ok()?;
-        Some(BackgroundHasher {
-            staging: Vec::with_capacity(HASH_STAGE),
+        Some(HashingThread {
             to_worker: Some(to_worker),
-            recycled,
+            returned,
             worker: Some(worker),
+            buffers_made: 0,
         })
+    }
+
+    /// A buffer that nobody else holds, with old contents and room for at least
+    /// `HASH_STAGE` bytes: one the thread has finished with, a new one while few exist, or
+    /// else the next one to finish.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        let reusable = |shared: Arc<Vec<u8>>| Arc::try_unwrap(shared).ok();
+        if let Some(v) = self.returned.try_recv().ok().and_then(reusable) {
+            return v;
+        }
+        if self.buffers_made < HASH_BUFFERS {
+            self.buffers_made += 1;
+            return Vec::with_capacity(HASH_STAGE);
+        }
+        self.returned
+            .recv()
+            .ok()
+            .and_then(reusable)
+            .unwrap_or_else(|| Vec::with_capacity(HASH_STAGE))
+    }
+
+    /// Queues `bytes` for hashing (waiting while the queue is full) and hands them back
+    /// shared, for the caller to use and drop.
+    pub fn submit(&mut self, bytes: Vec<u8>) -> Arc<Vec<u8>> {
+        let shared = Arc::new(bytes);
+        if let Some(tx) = &self.to_worker {
+            let _ = tx.send(shared.clone());
+        }
+        shared
+    }
+
+    /// `sha256:<hex>` of everything submitted, in order.
+    pub fn finish(mut self) -> String {
+        self.to_worker = None;
+        self.worker
+            .take()
+            .and_then(|w| w.join().ok())
+            .unwrap_or_default()
+            .finish()
+    }
+}
+
+/// SHA-256 computed inline or on a helper thread.
+enum Hashing {
+    Inline(Hasher),
+    Background(BackgroundHasher),
+}
+
+/// A `HashingThread` fed from borrowed slices, gathered into its buffers first.
+struct BackgroundHasher {
+    staging: Vec<u8>,
+    thread: HashingThread,
+}
+
+impl BackgroundHasher {
+    fn start() -> Option<BackgroundHasher> {
+        let mut thread = HashingThread::start()?;
+        let mut staging = thread.buffer();
+        staging.clear();
+        Some(BackgroundHasher { staging, thread })
     }
 
     fn update(&mut self, mut data: &[u8]) {
@@ -121,26 +181,15 @@ impl BackgroundHasher {
         if self.staging.is_empty() {
             return;
         }
-        let mut next = self
-            .recycled
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(HASH_STAGE));
+        let mut next = self.thread.buffer();
         next.clear();
         let full = std::mem::replace(&mut self.staging, next);
-        if let Some(tx) = &self.to_worker {
-            let _ = tx.send(full);
-        }
+        drop(self.thread.submit(full));
     }
 
     fn finish(mut self) -> String {
         self.hand_over();
-        self.to_worker = None;
-        let hasher = self
-            .worker
-            .take()
-            .and_then(|w| w.join().ok())
-            .unwrap_or_default();
-        hasher.finish()
+        self.thread.finish()
     }
 }
 

@@ -4,7 +4,6 @@
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, ImageManifest};
 use crate::name::Repository;
-use crate::remote::blob;
 use crate::remote::client::Client;
 use crate::source::BlobSource;
 use once_cell::sync::OnceCell;
@@ -140,12 +139,10 @@ pub(crate) fn stream_blob(
         op.progress.announce();
         op.ctx.check_cancelled()?;
     }
-    let mut reader = source.open_blob(desc, &contexts)?;
-    let what = format!("blob {} of {}", desc.digest, source.describe());
-    blob::pump(
-        &mut reader,
+    source.pump_blob(
+        desc,
+        &contexts,
         op.as_ref().map(|o| &*o.ctx),
-        &what,
         &mut |chunk| {
             sink(chunk)?;
             if let Some(op) = &op {

@@ -9,7 +9,6 @@ use crate::manifest::{self, Kind, MANIFEST_SIZE_LIMIT};
 use crate::parallel;
 use crate::plan::{Artifact, Plan};
 use crate::platform::Platform;
-use crate::remote::blob;
 use crate::remote::client::Client;
 use crate::remote::progress::BlobMark;
 use crate::source::{layout_blob_path, open_file, BlobSource, SourceContexts};
@@ -173,17 +172,18 @@ fn write(client: &Client, dir: &Path, artifact: Artifact<'_>, name: Option<&str>
             return Ok(());
         }
         op.ctx.check_cancelled()?;
-        let mut reader = planned.source.open_blob(desc, &contexts)?;
-        let what = format!("blob {} of {}", desc.digest, planned.source.describe());
         save_atomically(&path, |file| {
             let mut done = 0u64;
-            blob::pump(&mut reader, Some(&op.ctx), &what, &mut |chunk| {
+            let sink = &mut |chunk: &[u8]| {
                 file.write_all(chunk)
                     .map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
                 done += chunk.len() as u64;
                 op.progress.reach(&mark, done);
                 Ok(())
-            })
+            };
+            planned
+                .source
+                .pump_blob(desc, &contexts, Some(&op.ctx), sink)
         })
     })?;
 

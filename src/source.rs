@@ -2,7 +2,7 @@
 //! registry, an OCI image layout directory, or local files and bytes gathered by a builder.
 //! Every blob is read through a verifying reader, whatever its origin.
 
-use crate::digest::VerifyingReader;
+use crate::digest::{HashingThread, VerifyingReader, BACKGROUND_HASH_MIN};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::Image;
 use crate::index::Index;
@@ -163,6 +163,35 @@ impl BlobSource {
             Verify::Digest => Box::new(VerifyingReader::new(raw, &desc.digest, desc.size, what)),
             Verify::SizeOnly => Box::new(VerifyingReader::size_only(raw, desc.size, what)),
         })
+    }
+
+    /// Streams blob `desc` into `sink` chunk by chunk, verified, checking `ctx` for
+    /// cancellation between chunks. Large blobs are hashed on a helper thread from the
+    /// buffers the sink is given (see `blob::pump_hashing`). As with `blob::pump`, the sink
+    /// has seen every byte before verification ends.
+    pub fn pump_blob(
+        &self,
+        desc: &Descriptor,
+        contexts: &SourceContexts,
+        ctx: Option<&Context>,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let what = format!("blob {} of {}", desc.digest, self.describe());
+        let hashing = if desc.size >= BACKGROUND_HASH_MIN && desc.data.is_none() {
+            HashingThread::start()
+        } else {
+            None
+        };
+        match hashing {
+            Some(hashing) => {
+                let mut reader = self.open_blob_checked(desc, contexts, Verify::SizeOnly)?;
+                blob::pump_hashing(&mut reader, hashing, &desc.digest, ctx, &what, sink)
+            }
+            None => {
+                let mut reader = self.open_blob(desc, contexts)?;
+                blob::pump(&mut reader, ctx, &what, sink)
+            }
+        }
     }
 
     /// A small blob (a config) whole, verified.

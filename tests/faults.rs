@@ -167,6 +167,54 @@ fn a_flipped_byte_is_a_digest_mismatch_and_leaves_no_file() {
     );
 }
 
+/// Blobs of 4 MiB and more are hashed on a helper thread from the buffers being written;
+/// a resume and a corruption must come out the same as for small blobs.
+#[test]
+fn a_large_blob_hashed_beside_its_write_resumes_and_catches_a_flipped_byte() {
+    let (reg, _) = shared_seeded(Mode::Open);
+    let big = reg.push_image(
+        "faults/big:v1",
+        &rr_testkit::ImageSpec::random(11, &[6 << 20]),
+    );
+    assert!(big.layer_sizes[0] >= 6 << 20);
+    let layer = big.layer_digests[0].clone();
+    let rule = |fault| vec![Rule::new(Some("GET"), &layer, fault, 1)];
+
+    let proxy = FaultProxy::start(&reg.host(), rule(Fault::ResetAfter(3_000_000)));
+    let (result, dir) = save_layer(&via(&proxy, &big.reference, &reg.host()), &fast_client());
+    result.unwrap();
+    let saved = std::fs::read(dir.path().join("layer")).unwrap();
+    assert_eq!(rr_testkit::sha256_digest(&saved), layer);
+    let ranges: Vec<_> = proxy.seen().into_iter().filter_map(|r| r.range).collect();
+    assert_eq!(ranges, vec!["bytes=3000000-".to_string()]);
+
+    let proxy = FaultProxy::start(&reg.host(), rule(Fault::FlipByte(5_000_000)));
+    let reference = via(&proxy, &big.reference, &reg.host());
+    let (result, dir) = save_layer(&reference, &fast_client());
+    let e = result.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::DigestMismatch, "{e}");
+    assert!(e.message.contains(&layer), "{e}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    proxy.set_rules(rule(Fault::FlipByte(5_000_000)));
+    let layout = temp_dir();
+    let c = fast_client();
+    let img = remote::image(&c, &reference).unwrap();
+    let e = rr::layout::write_image(&c, layout.path(), &img, Some("big")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::DigestMismatch, "{e}");
+    let blobs: Vec<_> = std::fs::read_dir(layout.path().join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !blobs
+            .iter()
+            .any(|name| name.contains(&layer["sha256:".len()..])),
+        "no layer file and no temporary: {blobs:?}"
+    );
+    assert!(!layout.path().join("index.json").exists());
+}
+
 #[test]
 fn a_stall_after_the_headers_times_out_and_resumes() {
     let (reg, seeded) = shared_seeded(Mode::Open);

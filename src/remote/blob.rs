@@ -1,7 +1,7 @@
 //! Reading a blob out of a registry: never the whole blob in memory, size and SHA-256
 //! checked against the descriptor, the body read to its end so corruption is seen.
 
-use crate::digest::VerifyingReader;
+use crate::digest::{HashingThread, VerifyingReader};
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::Descriptor;
 use crate::name::Repository;
@@ -200,30 +200,7 @@ pub fn pump(
         if let Some(ctx) = ctx {
             ctx.check_cancelled()?;
         }
-        // The buffer is filled before it goes to the sink: HTTP readers hand out a few KiB
-        // at a time, and a file written in such pieces costs a system call each.
-        let mut filled = 0;
-        let mut at_end = false;
-        while filled < buf.len() {
-            match reader.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    at_end = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::from_io(
-                        &e,
-                        ErrorKind::Transport,
-                        format!(
-                            "{what}: reading failed after {} bytes",
-                            done + filled as u64
-                        ),
-                    ))
-                }
-            }
-        }
+        let (filled, at_end) = fill(reader, &mut buf, done, what)?;
         if filled > 0 {
             done += filled as u64;
             sink(&buf[..filled])?;
@@ -232,6 +209,71 @@ pub fn pump(
             return Ok(());
         }
     }
+}
+
+/// `pump` for a reader that checks only the size: the bytes are hashed here, on `hashing`'s
+/// thread, from the very buffers the sink gets, and compared with `expected_digest` at the
+/// end. Hashing then overlaps both the reads and the sink's writes, and no byte is copied
+/// for it.
+pub fn pump_hashing(
+    reader: &mut dyn Read,
+    mut hashing: HashingThread,
+    expected_digest: &str,
+    ctx: Option<&Context>,
+    what: &str,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut done: u64 = 0;
+    loop {
+        if let Some(ctx) = ctx {
+            ctx.check_cancelled()?;
+        }
+        let mut buf = hashing.buffer();
+        if buf.len() < CHUNK {
+            buf.resize(CHUNK, 0);
+        }
+        let (filled, at_end) = fill(reader, &mut buf[..CHUNK], done, what)?;
+        if filled > 0 {
+            done += filled as u64;
+            buf.truncate(filled);
+            let shared = hashing.submit(buf);
+            sink(&shared)?;
+        }
+        if at_end {
+            break;
+        }
+    }
+    let got = hashing.finish();
+    if got != expected_digest {
+        return Err(Error::digest_mismatch(format!(
+            "{what}: the content hashes to {got}, not {expected_digest}"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads into `buf` until it is full or the reader ends (`true`). HTTP readers hand out a
+/// few KiB at a time, and a file written in such pieces costs a system call each.
+fn fill(reader: &mut dyn Read, buf: &mut [u8], done: u64, what: &str) -> Result<(usize, bool)> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => return Ok((filled, true)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::from_io(
+                    &e,
+                    ErrorKind::Transport,
+                    format!(
+                        "{what}: reading failed after {} bytes",
+                        done + filled as u64
+                    ),
+                ))
+            }
+        }
+    }
+    Ok((filled, false))
 }
 
 /// Reads a small verified blob (a config) whole from any reader; the caller has checked
@@ -256,4 +298,77 @@ pub fn check_small(desc: &Descriptor, limit: u64, what: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::{of_bytes, BACKGROUND_HASH_MIN};
+
+    fn pumped(content: &[u8], expected: &[u8]) -> (Result<()>, Vec<u8>) {
+        let mut reader =
+            VerifyingReader::size_only(content, expected.len() as u64, "blob under test".into());
+        let hashing = HashingThread::start().expect("a hashing thread");
+        let mut seen = Vec::new();
+        let result = pump_hashing(
+            &mut reader,
+            hashing,
+            &of_bytes(expected),
+            None,
+            "blob under test",
+            &mut |chunk| {
+                seen.extend_from_slice(chunk);
+                Ok(())
+            },
+        );
+        (result, seen)
+    }
+
+    #[test]
+    fn pump_hashing_passes_exact_content_and_names_what_differs() {
+        // Not a multiple of the chunk, so the last buffer is a short one.
+        let content: Vec<u8> = (0..(BACKGROUND_HASH_MIN as usize * 2 + 4097))
+            .map(|i| (i * 7 % 253) as u8)
+            .collect();
+        let (result, seen) = pumped(&content, &content);
+        result.unwrap();
+        assert!(seen == content, "the sink got other bytes than were read");
+
+        let mut flipped = content.clone();
+        flipped[CHUNK * 3 + 11] ^= 0x40;
+        let err = pumped(&flipped, &content).0.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::DigestMismatch);
+        assert!(err.message.contains(&of_bytes(&content)), "{}", err.message);
+        assert!(err.message.contains(&of_bytes(&flipped)), "{}", err.message);
+
+        let err = pumped(&content[..content.len() - 1], &content)
+            .0
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Transport, "{}", err.message);
+        let mut longer = content.clone();
+        longer.push(0);
+        let err = pumped(&longer, &content).0.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::DigestMismatch, "{}", err.message);
+    }
+
+    #[test]
+    fn pump_hashing_stops_at_the_sinks_error() {
+        let content = vec![7u8; CHUNK * 4];
+        let mut reader = VerifyingReader::size_only(&content[..], content.len() as u64, "b".into());
+        let mut calls = 0;
+        let err = pump_hashing(
+            &mut reader,
+            HashingThread::start().unwrap(),
+            &of_bytes(&content),
+            None,
+            "b",
+            &mut |_| {
+                calls += 1;
+                Err(Error::new(ErrorKind::Io, "disk full"))
+            },
+        )
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        assert_eq!(err.kind, ErrorKind::Io);
+    }
 }
