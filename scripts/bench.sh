@@ -108,7 +108,7 @@ base=${BENCH_TMPDIR:-/dev/shm}
 [[ -d $base && -w $base ]] || base=${TMPDIR:-/tmp}
 work=$(mktemp -d "$base/rr-bench.XXXXXX") || die "mktemp in $base failed"
 mkdir -p "$work/logs" "$work/out" "$work/layers" "$work/layouts"
-declare -A REG=() LOG=() STORE=()
+declare -A REG=() LOG=() STORE=() REGPID=()
 cleanup() {
   for name in "${!REG[@]}"; do
     "$testkit" stop --env-file "$work/$name.env" >/dev/null 2>&1 || true
@@ -129,6 +129,7 @@ start_registry() {
   REG[$1]=$(envget "$env" RR_TEST_REGISTRY)
   LOG[$1]=$(envget "$env" RR_TEST_LOG)
   STORE[$1]=$(envget "$env" RR_TEST_STORAGE)
+  REGPID[$1]=$(envget "$env" RR_TEST_REGISTRY_PID)
   [[ -n ${REG[$1]} && -f ${LOG[$1]} ]] || die "no registry address or log in $env"
 }
 # stop_registry NAME: stops it and deletes its storage (the harness removes its temp dir;
@@ -136,7 +137,7 @@ start_registry() {
 stop_registry() {
   "$testkit" stop --env-file "$work/$1.env" >/dev/null 2>&1 || die "rr-testkit stop ($1) failed"
   [[ -n ${STORE[$1]:-} ]] && rm -rf "${STORE[$1]}"
-  unset "REG[$1]" "LOG[$1]" "STORE[$1]"
+  unset "REG[$1]" "LOG[$1]" "STORE[$1]" "REGPID[$1]"
 }
 restart_empty() { stop_registry "$1"; start_registry "$1"; }
 
@@ -158,6 +159,10 @@ v_curl=$(curl --version | head -1 | cut -d' ' -f1-2)
 v_openssl=$(openssl version | cut -d' ' -f1-2)
 v_registry=$( (docker-registry --version || registry --version) 2>/dev/null | awk '{ print $NF }' | head -1)
 note "machine: $machine; load average at start: $load_start"
+# SHA-256 speed on one core, no I/O: the hashing share of the pull floor below.
+sha_rate=$(openssl speed -evp sha256 -bytes 262144 -seconds 2 2>/dev/null |
+  awk 'tolower($1) == "sha256" && $NF ~ /k$/ { v = $NF } END { sub(/k$/, "", v); printf "%.0f", v * 1000 }')
+note "openssl sha256 speed (256 KiB blocks, one core): $(awk -v r="${sha_rate:-0}" 'BEGIN { printf "%.0f", r / 1e6 }') MB/s"
 note "$v_rr; $v_skopeo; crane $v_crane; $v_curl; $v_openssl; registry ${v_registry:-?}"
 note "work directory: $work; runs per case: $runs"
 
@@ -239,7 +244,10 @@ note "bench/tags: $ntags tags (v1 and t1..t$((ntags - 1)))"
 
 # ---- measuring --------------------------------------------------------------------------
 tsv=$work/runs.tsv
-printf 'case\ttool\trun\tbytes\twall_s\tuser_s\tsys_s\trss_kib\trequests\tpings\trc\tload1\n' >"$tsv"
+printf 'case\ttool\trun\tbytes\twall_s\tuser_s\tsys_s\trss_kib\trequests\tpings\trc\tload1\tregistry_cpu_s\n' >"$tsv"
+clk_tck=$(getconf CLK_TCK)
+# registry_ticks NAME: user + system CPU ticks the registry process has used so far.
+registry_ticks() { awk '{ print $14 + $15 }' "/proc/${REGPID[$1]}/stat" 2>/dev/null || echo 0; }
 count_requests() { grep -c '^127\.0\.0\.1 - ' "$1"; }
 count_pings() { grep -c '"GET /v2/ HTTP' "$1"; }
 fmt() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
@@ -250,24 +258,27 @@ measure() {
   local case=$1 tool=$2 run=$3 bytes=$4 reg=$5 check=$6
   shift 7
   local log=${LOG[$reg]} tf=$work/time.$$ stem=$work/logs/$case.$tool.$run
-  local n0 p0 n1 p1 t0 t1 rc user sys rss wall load1
+  local n0 p0 n1 p1 t0 t1 rc user sys rss wall load1 k0 k1 regcpu
   load1=$(cut -d' ' -f1 /proc/loadavg)
   n0=$(count_requests "$log") p0=$(count_pings "$log")
+  k0=$(registry_ticks "$reg")
   t0=$EPOCHREALTIME
   /usr/bin/time -f '%U %S %M' -o "$tf" "$@" >"$stem.out" 2>"$stem.err"
   rc=$?
   t1=$EPOCHREALTIME
+  k1=$(registry_ticks "$reg")
+  regcpu=$(awk -v a="$k0" -v b="$k1" -v t="$clk_tck" 'BEGIN { printf "%.2f", (b - a) / t }')
   sleep 0.3 # the registry logs a request after answering it
   n1=$(count_requests "$log") p1=$(count_pings "$log")
   read -r user sys rss < <(tail -1 "$tf")
   if ((rc == 0)) && ! "$check" "$stem.out"; then rc=99; fi
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$tool" "$run" "$bytes" "$wall" \
-    "$user" "$sys" "$rss" $((n1 - n0)) $((p1 - p0)) "$rc" "$load1" >>"$tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$tool" "$run" "$bytes" "$wall" \
+    "$user" "$sys" "$rss" $((n1 - n0)) $((p1 - p0)) "$rc" "$load1" "$regcpu" >>"$tsv"
   local rate=''
   ((bytes > 0)) && rate=", $(awk -v b="$bytes" -v w="$wall" 'BEGIN { printf "%.0f", b / 1048576 / w }') MiB/s"
-  printf '   %-14s %-13s run %d: %7.3f s%s, cpu %.2f s, rss %.1f MiB, %d requests%s\n' "$case" "$tool" \
-    "$run" "$wall" "$rate" "$(fmt "$user + $sys" 2)" "$(fmt "$rss / 1024" 1)" $((n1 - n0)) \
+  printf '   %-14s %-13s run %d: %7.3f s%s, cpu %.2f s (registry %.2f s), rss %.1f MiB, %d requests%s\n' \
+    "$case" "$tool" "$run" "$wall" "$rate" "$(fmt "$user + $sys" 2)" "$regcpu" "$(fmt "$rss / 1024" 1)" $((n1 - n0)) \
     "$( ((rc == 0)) || echo ", FAILED (exit $rc; $stem.err)")"
   if ((rc != 0)); then tail -3 "$stem.err" | sed 's/^/      /'; fi
   rm -f "$tf"
@@ -474,8 +485,10 @@ repush_case "repush-$small_case" small "$runs"
 copy_case "copy-$small_case" small "$runs"
 ls_case "ls-${ntags}tags" "$runs"
 # The memory check: one run each, the layer as big as the machine allows for a benchmark.
-pull_case "pull-$huge_case" huge 1 no
-push_case "push-$huge_case" huge 1 no
+# The memory-check cases are long; up to 3 runs give them a median without doubling the time.
+huge_runs=$((runs < 3 ? runs : 3))
+pull_case "pull-$huge_case" huge "$huge_runs" no
+push_case "push-$huge_case" huge "$huge_runs" no
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- profile (--profile) --------------------------------------------------------------------
@@ -532,17 +545,18 @@ summary=$work/summary.tsv
 # median of the numbers on stdin
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 col() { awk -F'\t' -v c="$1" -v t="$2" -v k="$3" 'NR > 1 && $1 == c && $2 == t && $11 == 0 { print $k }' "$tsv"; }
-printf 'case\ttool\truns\tfailed\tbytes\twall_s\tcpu_s\trss_kib\trequests\tpings\n' >"$summary"
+printf 'case\ttool\truns\tfailed\tbytes\twall_s\tcpu_s\trss_kib\trequests\tpings\tregistry_cpu_s\n' >"$summary"
 while IFS=$'\t' read -r c t; do
   n=$(col "$c" "$t" 1 | wc -l)
   nf=$(awk -F'\t' -v c="$c" -v t="$t" 'NR > 1 && $1 == c && $2 == t && $11 != 0' "$tsv" | wc -l)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$n" "$nf" "$(col "$c" "$t" 4 | head -1)" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$n" "$nf" "$(col "$c" "$t" 4 | head -1)" \
     "$(col "$c" "$t" 5 | median)" \
     "$(awk -F'\t' -v c="$c" -v t="$t" 'NR > 1 && $1 == c && $2 == t && $11 == 0 { print $6 + $7 }' "$tsv" | median)" \
-    "$(col "$c" "$t" 8 | median)" "$(col "$c" "$t" 9 | median)" "$(col "$c" "$t" 10 | median)" >>"$summary"
+    "$(col "$c" "$t" 8 | median)" "$(col "$c" "$t" 9 | median)" "$(col "$c" "$t" 10 | median)" \
+    "$(col "$c" "$t" 13 | median)" >>"$summary"
 done < <(awk -F'\t' 'NR > 1 && !seen[$1 FS $2]++ { print $1 "\t" $2 }' "$tsv")
 
-# get CASE TOOL FIELD (wall_s cpu_s rss_kib requests pings bytes runs)
+# get CASE TOOL FIELD (wall_s cpu_s rss_kib requests pings bytes runs registry_cpu_s)
 get() {
   awk -F'\t' -v c="$1" -v t="$2" -v f="$3" 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i; next }
     $1 == c && $2 == t { print $(k[f]); exit }' "$summary"
@@ -554,16 +568,16 @@ md=$work/report.md
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $machine."
   echo "Load average at start / end: $load_start / $load_end (other work on the machine shares the cores)."
   echo "$v_rr (release build), $v_skopeo, crane ${v_crane}, ${v_curl}, ${v_openssl}; registry: distribution ${v_registry:-2.8} on 127.0.0.1 over plain http, storage on $(dirname "$(dirname "${STORE[src]}")")."
-  echo "Layers: random bytes in a tar, $gzip_how. $( ((runs > 1)) && echo "Medians of $runs runs, tools alternating within each round" || echo "One run each (no medians)"); the ${huge_case} cases run once."
+  echo "Layers: random bytes in a tar, $gzip_how. $( ((runs > 1)) && echo "Medians of $runs runs, tools alternating within each round" || echo "One run each (no medians)"); the ${huge_case} cases run $( ((huge_runs == 1)) && echo once || echo "$huge_runs times")."
   echo "Every fresh push starts on an empty registry (stopped, storage deleted, restarted); skopeo's blob-info cache is deleted before each skopeo run, so skopeo neither mounts nor skips from memory."
   echo "Requests: lines in the registry's access log during the run (the \`GET /v2/\` pings included); rr also tries https first on a loopback registry, which fails before any HTTP and is not in the log."
   echo
-  echo "| case | tool | wall s | MiB/s | CPU s | CPU/wall | peak RSS MiB | requests | rr time / tool | rr RSS / tool |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-  while IFS=$'\t' read -r c t n nf bytes wall cpu rss req pings; do
+  echo "| case | tool | wall s | MiB/s | CPU s | CPU/wall | registry CPU s | peak RSS MiB | requests | rr time / tool | rr RSS / tool |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  while IFS=$'\t' read -r c t n nf bytes wall cpu rss req pings regcpu; do
     [[ $c == case ]] && continue
     if ((n == 0)); then
-      echo "| $c | $t | failed ($nf runs) | | | | | | | |"
+      echo "| $c | $t | failed ($nf runs) | | | | | | | | |"
       continue
     fi
     rate=''
@@ -576,7 +590,7 @@ md=$work/report.md
     fi
     fails=''
     ((nf > 0)) && fails=" ($nf failed)"
-    echo "| $c | $t$fails | $(calc "$wall" 3) | $rate | $(calc "$cpu" 2) | $(calc "$cpu / $wall" 2) | $(calc "$rss / 1024" 1) | $req | $rt | $rm |"
+    echo "| $c | $t$fails | $(calc "$wall" 3) | $rate | $(calc "$cpu" 2) | $(calc "$cpu / $wall" 2) | $(calc "${regcpu:-0}" 2) | $(calc "$rss / 1024" 1) | $req | $rt | $rm |"
   done <"$summary"
   echo
   echo "rr's own request log (\`rr -v\`, a separate untimed run per case): $(awk -F'\t' 'NR > 1 { printf "%s%s %d (%d https attempt%s)", sep, $1, $2, $3, ($3 == 1 ? "" : "s"); sep = "; " }' "$verbose_tsv")."
@@ -635,6 +649,33 @@ verdict() { if [[ $(calc "$1" 0) == 1 ]]; then echo met; else echo "**missed**";
     fi
   else
     echo "| faster than crane in every case | crane unavailable | not measured |"
+  fi
+
+  # What a pull costs here, whoever the client: the registry reading and sending the blob,
+  # the client receiving and writing it (curl's own CPU), and SHA-256 at openssl's speed.
+  # All of it shares the machine's cores, which puts a floor under any client's wall time.
+  cores=$(nproc)
+  floor_lines=''
+  for c in "$pb" "$ps"; do
+    cfc=$(get "$c" curl-file cpu_s) cfr=$(get "$c" curl-file registry_cpu_s) nb=$(get "$c" rr bytes)
+    rw=$(get "$c" rr wall_s) rc=$(get "$c" rr cpu_s) rrg=$(get "$c" rr registry_cpu_s) sw=$(get "$c" skopeo wall_s)
+    [[ -n $cfc && -n $cfr && -n $nb && -n $rw && -n $sw && ${sha_rate:-0} -gt 0 ]] || continue
+    hash=$(calc "$nb / $sha_rate" 3)
+    floor=$(calc "($cfc + $cfr + $hash) / $cores" 3)
+    line="- $c: curl writing the blobs to files used $(calc "$cfc" 2) CPU s and the registry $(calc "$cfr" 2) s serving them; SHA-256 at openssl's speed takes $hash s. Any client that receives, writes and verifies them needs at least $(calc "$cfc + $cfr + $hash" 2) CPU s, so at least $floor s on $cores cores: $(calc "$sw / $floor" 2)x skopeo's time at best"
+    if [[ $c == "$pb" ]]; then
+      ow=$(get "$c" openssl-dgst wall_s)
+      [[ -n $ow ]] && line+=", $(calc "100 * $ow / $floor" 0)% of \`openssl dgst\` at best (targets: 4x, 85%)"
+    else
+      line+=" (target: 3x)"
+    fi
+    line+=". rr used $(calc "$rc" 2) CPU s and the registry $(calc "${rrg:-0}" 2) s during rr's runs: $(calc "($rc + ${rrg:-0}) / $cores" 3) s of both cores against rr's $(calc "$rw" 3) s wall ($(calc "100 * ($rc + ${rrg:-0}) / $cores / $rw" 0)% busy)."
+    floor_lines+="$line"$'\n'
+  done
+  if [[ -n $floor_lines ]]; then
+    echo
+    echo "What bounds the pulls: the registry, the client and SHA-256 share the $cores cores (median CPU seconds of the runs above)."
+    printf '%s' "$floor_lines"
   fi
 } >"$targets"
 
