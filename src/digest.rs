@@ -109,19 +109,26 @@ impl HashingThread {
     /// `HASH_STAGE` bytes: one the thread has finished with, a new one while few exist, or
     /// else the next one to finish.
     pub fn buffer(&mut self) -> Vec<u8> {
-        let reusable = |shared: Arc<Vec<u8>>| Arc::try_unwrap(shared).ok();
-        if let Some(v) = self.returned.try_recv().ok().and_then(reusable) {
-            return v;
+        loop {
+            let finished = match self.returned.try_recv() {
+                Ok(shared) => shared,
+                Err(_) if self.buffers_made < HASH_BUFFERS => {
+                    self.buffers_made += 1;
+                    return Vec::with_capacity(HASH_STAGE);
+                }
+                Err(_) => match self.returned.recv() {
+                    Ok(shared) => shared,
+                    // The thread is gone and `finish` will say so; until then any buffer does.
+                    Err(_) => return Vec::with_capacity(HASH_STAGE),
+                },
+            };
+            match Arc::try_unwrap(finished) {
+                Ok(buffer) => return buffer,
+                // Still held by the caller: let it go and count it out, so that waiting
+                // for the next one can never wait for a buffer that will not come back.
+                Err(_) => self.buffers_made -= 1,
+            }
         }
-        if self.buffers_made < HASH_BUFFERS {
-            self.buffers_made += 1;
-            return Vec::with_capacity(HASH_STAGE);
-        }
-        self.returned
-            .recv()
-            .ok()
-            .and_then(reusable)
-            .unwrap_or_else(|| Vec::with_capacity(HASH_STAGE))
     }
 
     /// Queues `bytes` for hashing (waiting while the queue is full) and hands them back
@@ -134,14 +141,14 @@ impl HashingThread {
         shared
     }
 
-    /// `sha256:<hex>` of everything submitted, in order.
+    /// `sha256:<hex>` of everything submitted, in order; if the thread failed, a text
+    /// that says so and matches no digest.
     pub fn finish(mut self) -> String {
         self.to_worker = None;
-        self.worker
-            .take()
-            .and_then(|w| w.join().ok())
-            .unwrap_or_default()
-            .finish()
+        match self.worker.take().and_then(|w| w.join().ok()) {
+            Some(hasher) => hasher.finish(),
+            None => "(no digest: the hashing thread failed)".to_string(),
+        }
     }
 }
 
@@ -381,6 +388,23 @@ mod tests {
             kind(&mut VerifyingReader::new(&data[..], &other, 11, "x".into())),
             DigestMismatch
         );
+    }
+
+    #[test]
+    fn hashing_thread_hashes_in_order_and_never_waits_for_a_buffer_still_held() {
+        let mut thread = HashingThread::start().unwrap();
+        let mut expected = Vec::new();
+        let mut held = Vec::new();
+        for i in 0..HASH_BUFFERS * 3 {
+            let mut buffer = thread.buffer();
+            buffer.clear();
+            buffer.extend(std::iter::repeat_n(i as u8, 1000 + i));
+            expected.extend_from_slice(&buffer);
+            // Every shared buffer stays held here, so none can come back for reuse.
+            held.push(thread.submit(buffer));
+        }
+        drop(held);
+        assert_eq!(thread.finish(), of_bytes(&expected));
     }
 
     #[test]
