@@ -34,60 +34,8 @@ shift 2
 (($#)) && shift
 wrapper=("$@")
 
-for var in RR_TEST_REGISTRY RR_TEST_IMAGE RR_TEST_IMAGE_DIGEST RR_TEST_INDEX \
-    RR_TEST_INDEX_DIGEST RR_TEST_LOG; do
-    if [[ -z ${!var:-} ]]; then
-        echo "$prog: $var is not set (run me through run-with-env.sh)" >&2
-        exit 1
-    fi
-done
-for tool in tar skopeo sha256sum; do
-    command -v "$tool" >/dev/null 2>&1 || {
-        echo "$prog: $tool is not installed (Debian: apt-get install $tool)" >&2
-        exit 1
-    }
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rr-curl.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-failed=0
-fail() {
-    echo "$prog: FAILED: $*" >&2
-    failed=1
-}
-die() {
-    echo "$prog: FAILED: $*" >&2
-    exit 1
-}
-
-run() {
-    local name=$1 status
-    shift
-    "${wrapper[@]}" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    status=$?
-    echo "---- $name: $* (exit $status)"
-    echo "---- stdout:"
-    cat "$tmp/$name.out"
-    echo "---- stderr:"
-    cat "$tmp/$name.err"
-    echo "----"
-    return $status
-}
-
-field() {
-    sed -n "s/^$2: //p" "$tmp/$1.out" | head -n 1
-}
-
-# Waits up to 5 s for a line matching the ERE $1 in the access log.
-log_has() {
-    local i
-    for ((i = 0; i < 50; i++)); do
-        grep -qE -- "$1" "$RR_TEST_LOG" && return 0
-        sleep 0.1
-    done
-    return 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/roundtrip-lib.sh"
+roundtrip_setup rr-curl tar skopeo sha256sum
 
 reg=$RR_TEST_REGISTRY
 sha='sha256:[0-9a-f]{64}'
@@ -170,11 +118,8 @@ log_has "\"PUT /v2/curl/built/blobs/uploads/[^ ]*digest=${layer_digest/:/%3A}[^ 
     fail "no PUT ?digest=$layer_digest through curl in the access log"
 skopeo inspect --raw --tls-verify=false --no-creds "docker://$built" >"$tmp/built.json" ||
     die "skopeo inspect docker://$built failed"
-got="sha256:$(sha256sum "$tmp/built.json" | cut -d' ' -f1)"
+got="sha256:$(sha256_of "$tmp/built.json")"
 [[ $got == "$digest" ]] || fail "the registry's manifest hashes to $got, curl_transport printed $digest"
 grep -qF "$layer_digest" "$tmp/built.json" || fail "the manifest does not name the layer $layer_digest"
 
-if ((failed)); then
-    exit 1
-fi
-echo "$prog: all checks passed"
+roundtrip_finish

@@ -27,32 +27,8 @@ shift
 (($#)) && shift
 wrapper=("$@")
 
-for var in RR_TEST_REGISTRY RR_TEST_IMAGE RR_TEST_IMAGE_DIGEST RR_TEST_INDEX \
-    RR_TEST_INDEX_DIGEST RR_TEST_LOG; do
-    if [[ -z ${!var:-} ]]; then
-        echo "$prog: $var is not set (run me through run-with-env.sh)" >&2
-        exit 1
-    fi
-done
-for tool in tar gzip zstd skopeo sha256sum; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "$prog: $tool is not installed (Debian: apt-get install $tool)" >&2
-        exit 1
-    fi
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rr-tool.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-failed=0
-fail() {
-    echo "$prog: FAILED: $*" >&2
-    failed=1
-}
-die() {
-    echo "$prog: FAILED: $*" >&2
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/roundtrip-lib.sh"
+roundtrip_setup rr-tool tar gzip zstd skopeo sha256sum
 
 # run [--check] NAME ARGS...: runs rr ARGS (with the wrapper when --check),
 # stdout to $tmp/NAME.out and stderr to $tmp/NAME.err, echoes both; returns
@@ -91,7 +67,6 @@ expect() {
 }
 
 out() { cat "$tmp/$1.out"; }
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 # The one line of stdout of run NAME, which must be a digest.
 digest_out() {
     local lines
@@ -261,8 +236,4 @@ expect bar 0 --progress bar copy "$RR_TEST_INDEX" "$reg/$ns/bar:v1"
 grep -q $'\r' "$tmp/bar.err" || fail "--progress bar drew no bar (no carriage return)"
 grep -qE 'rr: copy: done, ' "$tmp/bar.err" || fail "--progress bar printed no last line"
 
-if ((failed)); then
-    exit 1
-fi
-echo "$prog: all checks passed"
-exit 0
+roundtrip_finish

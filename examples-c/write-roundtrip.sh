@@ -29,71 +29,11 @@ shift 2
 (($#)) && shift
 wrapper=("$@")
 
-for var in RR_TEST_REGISTRY RR_TEST_IMAGE RR_TEST_IMAGE_DIGEST RR_TEST_INDEX \
-    RR_TEST_INDEX_DIGEST RR_TEST_LOG; do
-    if [[ -z ${!var:-} ]]; then
-        echo "$prog: $var is not set (run me through run-with-env.sh)" >&2
-        exit 1
-    fi
-done
-for tool in tar gzip zstd skopeo sha256sum; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "$prog: $tool is not installed (Debian: apt-get install $tool)" >&2
-        exit 1
-    fi
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rr-roundtrip.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-failed=0
-fail() {
-    echo "$prog: FAILED: $*" >&2
-    failed=1
-}
-die() {
-    echo "$prog: FAILED: $*" >&2
-    exit 1
-}
-
-# run NAME CMD...: runs CMD with the wrapper, stdout to $tmp/NAME.out and
-# stderr to $tmp/NAME.err, echoes both; returns CMD's exit status.
-run() {
-    local name=$1 status
-    shift
-    "${wrapper[@]}" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    status=$?
-    echo "---- $name: $* (exit $status)"
-    echo "---- stdout:"
-    cat "$tmp/$name.out"
-    echo "---- stderr:"
-    cat "$tmp/$name.err"
-    echo "----"
-    return $status
-}
-
-# The value of `KEY: VALUE` on stdout of run NAME.
-field() {
-    sed -n "s/^$2: //p" "$tmp/$1.out" | head -n 1
-}
-
-sha256_of() {
-    sha256sum "$1" | cut -d' ' -f1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/roundtrip-lib.sh"
+roundtrip_setup rr-roundtrip tar gzip zstd skopeo sha256sum
 
 skopeo_raw() {
     skopeo inspect --raw "$@"
-}
-
-# Waits up to 5 s for a line matching the ERE $1 in the registry's access log
-# (it writes a line once it has answered, which may be after our client is done).
-log_has() {
-    local i
-    for ((i = 0; i < 50; i++)); do
-        grep -qE -- "$1" "$RR_TEST_LOG" && return 0
-        sleep 0.1
-    done
-    return 1
 }
 
 reg=$RR_TEST_REGISTRY
@@ -196,8 +136,4 @@ if grep -E '"PATCH /v2/ctest/copied-index/' "$RR_TEST_LOG"; then
     fail "copy uploaded data (PATCH) to ctest/copied-index instead of mounting"
 fi
 
-if ((failed)); then
-    exit 1
-fi
-echo "$prog: all checks passed"
-exit 0
+roundtrip_finish
