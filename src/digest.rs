@@ -272,15 +272,18 @@ impl<R: std::io::Read> VerifyingReader<R> {
             Some(Hashing::Background(b)) => b.finish(),
             None => String::new(),
         };
-        if got != self.expected_digest {
-            return Err(Error::digest_mismatch(format!(
-                "{}: the content hashes to {got}, not {}",
-                self.what, self.expected_digest
-            ))
-            .into_io());
-        }
-        Ok(())
+        check(&got, &self.expected_digest, &self.what).map_err(Error::into_io)
     }
+}
+
+/// `Ok` when the digest computed over `what` is the one expected, else the mismatch.
+pub fn check(got: &str, expected: &str, what: &str) -> Result<()> {
+    if got != expected {
+        return Err(Error::digest_mismatch(format!(
+            "{what}: the content hashes to {got}, not {expected}"
+        )));
+    }
+    Ok(())
 }
 
 impl<R: std::io::Read> std::io::Read for VerifyingReader<R> {

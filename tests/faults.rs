@@ -25,15 +25,7 @@ fn passing_503s_are_retried_and_the_manifest_arrives() {
     let (reg, seeded) = shared_seeded(Mode::Open);
     let proxy = FaultProxy::start(
         &reg.host(),
-        vec![Rule::new(
-            Some("GET"),
-            "/manifests/",
-            Fault::Status {
-                status: 503,
-                retry_after: None,
-            },
-            2,
-        )],
+        vec![Rule::new(Some("GET"), "/manifests/", Fault::status(503), 2)],
     );
     let d = remote::get(
         &fast_client(),
@@ -57,10 +49,7 @@ fn a_429_waits_at_least_its_retry_after() {
         vec![Rule::new(
             Some("GET"),
             "/manifests/",
-            Fault::Status {
-                status: 429,
-                retry_after: Some("1".into()),
-            },
+            Fault::status_retry_after(429, "1"),
             1,
         )],
     );
@@ -85,10 +74,7 @@ fn persistent_503_ends_with_the_status_and_code_after_every_attempt() {
         vec![Rule::new(
             Some("GET"),
             "/manifests/",
-            Fault::Status {
-                status: 503,
-                retry_after: None,
-            },
+            Fault::status(503),
             usize::MAX,
         )],
     );
@@ -289,31 +275,12 @@ fn uploads_and_manifest_puts_survive_passing_failures() {
     let proxy = FaultProxy::start(
         &reg.host(),
         vec![
-            Rule::new(
-                Some("PATCH"),
-                "/blobs/uploads/",
-                Fault::Status {
-                    status: 502,
-                    retry_after: None,
-                },
-                1,
-            ),
-            Rule::new(
-                Some("PUT"),
-                "/manifests/",
-                Fault::Status {
-                    status: 500,
-                    retry_after: None,
-                },
-                1,
-            ),
+            Rule::new(Some("PATCH"), "/blobs/uploads/", Fault::status(502), 1),
+            Rule::new(Some("PUT"), "/manifests/", Fault::status(500), 1),
             Rule::new(
                 Some("POST"),
                 "/blobs/uploads/",
-                Fault::Status {
-                    status: 503,
-                    retry_after: Some("0".into()),
-                },
+                Fault::status_retry_after(503, "0"),
                 1,
             ),
         ],
@@ -342,15 +309,7 @@ fn backoff_grows_between_attempts() {
     let (reg, seeded) = shared_seeded(Mode::Open);
     let proxy = FaultProxy::start(
         &reg.host(),
-        vec![Rule::new(
-            Some("GET"),
-            "/manifests/",
-            Fault::Status {
-                status: 502,
-                retry_after: None,
-            },
-            3,
-        )],
+        vec![Rule::new(Some("GET"), "/manifests/", Fault::status(502), 3)],
     );
     let c = client();
     c.set_retry(5, 100).unwrap();
@@ -394,10 +353,7 @@ fn cancelling_wakes_an_upload_out_of_its_retry_after_wait() {
         vec![Rule::new(
             Some("PATCH"),
             "/blobs/uploads/",
-            Fault::Status {
-                status: 503,
-                retry_after: Some("30".into()),
-            },
+            Fault::status_retry_after(503, "30"),
             2,
         )],
     );

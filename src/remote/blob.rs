@@ -9,8 +9,9 @@ use crate::transport::{redact, Context, Response};
 use std::io::Read;
 use std::sync::Arc;
 
-/// How much is read at a time.
-pub const CHUNK: usize = 256 * 1024;
+/// How much is read at a time: a whole buffer of the hashing thread, so that a chunk read
+/// is handed over as it is.
+pub const CHUNK: usize = crate::digest::HASH_STAGE;
 
 /// GETs blob `desc` of `repository` within `ctx` and returns a reader that yields its
 /// bytes, resumes with `Range` when the body breaks off, and fails (with the library's
@@ -229,10 +230,8 @@ pub fn pump_hashing(
             ctx.check_cancelled()?;
         }
         let mut buf = hashing.buffer();
-        if buf.len() < CHUNK {
-            buf.resize(CHUNK, 0);
-        }
-        let (filled, at_end) = fill(reader, &mut buf[..CHUNK], done, what)?;
+        buf.resize(CHUNK, 0);
+        let (filled, at_end) = fill(reader, &mut buf, done, what)?;
         if filled > 0 {
             done += filled as u64;
             buf.truncate(filled);
@@ -243,13 +242,7 @@ pub fn pump_hashing(
             break;
         }
     }
-    let got = hashing.finish();
-    if got != expected_digest {
-        return Err(Error::digest_mismatch(format!(
-            "{what}: the content hashes to {got}, not {expected_digest}"
-        )));
-    }
-    Ok(())
+    crate::digest::check(&hashing.finish(), expected_digest, what)
 }
 
 /// Reads into `buf` until it is full or the reader ends (`true`). HTTP readers hand out a

@@ -33,6 +33,24 @@ pub enum Fault {
     RedirectToOtherOrigin,
 }
 
+impl Fault {
+    /// `Status` without `Retry-After`.
+    pub fn status(status: u16) -> Fault {
+        Fault::Status {
+            status,
+            retry_after: None,
+        }
+    }
+
+    /// `Status` with `Retry-After: retry_after`.
+    pub fn status_retry_after(status: u16, retry_after: &str) -> Fault {
+        Fault::Status {
+            status,
+            retry_after: Some(retry_after.to_string()),
+        }
+    }
+}
+
 /// A fault applied to requests whose method matches (or any, when None) and whose
 /// path-and-query contains `path_contains`, for the first `times` such requests.
 #[derive(Clone, Debug)]
