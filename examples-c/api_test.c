@@ -493,6 +493,14 @@ static int32_t sink_write(void *userdata, const uint8_t *buf, size_t len) {
     return 0;
 }
 
+/* A host sink that refuses the first chunk. */
+static int32_t sink_refuse(void *userdata, const uint8_t *buf, size_t len) {
+    (void)buf;
+    (void)len;
+    ++*(int *)userdata;
+    return 7;
+}
+
 /* The write operations reject bad arguments before any request is made. */
 static void test_write_arguments(rr_client *client, const rr_image *img, const rr_index *idx) {
     static const char ref[] = "localhost:9/rr-api-test/app:v1";
@@ -669,6 +677,23 @@ static rr_image *test_image_builder(const char *tmp, long *layer_size) {
     CHECK_RC(rr_image_layer_read(img, 0, sink_write, &sink), RR_OK);
     sha256_digest(&sink.hash, got);
     CHECK(sink.bytes == (size_t)size);
+    CHECK(streq(got, want));
+
+    /* Bad arguments to the layer readers, and a sink that refuses: no file is left. */
+    CHECK_RC(rr_image_layer_read(NULL, 0, sink_write, &sink), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_layer_read(img, 0, NULL, &sink), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_layer_read(img, 1, sink_write, &sink), RR_ERR_INVALID_ARGUMENT);
+    int refusals = 0;
+    CHECK_RC(rr_image_layer_read(img, 0, sink_refuse, &refusals), RR_ERR_CALLBACK);
+    CHECK(refusals == 1);
+    char saved[4096];
+    snprintf(saved, sizeof saved, "%s/saved-layer", tmp);
+    CHECK_RC(rr_image_layer_save(NULL, 0, saved), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_layer_save(img, 0, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_image_layer_save(img, 1, saved), RR_ERR_INVALID_ARGUMENT);
+    CHECK(access(saved, F_OK) != 0);
+    CHECK_RC(rr_image_layer_save(img, 0, saved), RR_OK);
+    CHECK(sha256_file(saved, got));
     CHECK(streq(got, want));
     return img;
 }
