@@ -25,4 +25,26 @@ if [ -z "$go_minor" ] || [ "$go_minor" -lt 23 ]; then
   echo "install-deps: Go 1.23 or newer is required for go/ (found $(go version 2>/dev/null || echo none))" >&2
   exit 1
 fi
+
+# Registry servers besides Debian's distribution 2.8, built from the Go module proxy at
+# pinned versions (the versions rr-testkit's src/server.rs names) into the tools directory,
+# each under a name of its own: every one of them is called `registry` upstream.
+tools_dir="${RR_TOOLS_DIR:-$HOME/.cache/rr-tools/bin}"
+mkdir -p "$tools_dir"
+go_tool() { # NAME MODULE/PACKAGE VERSION
+  local name=$1 package=$2 version=$3
+  local stamp="$tools_dir/$name.version"
+  if [ -x "$tools_dir/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$package@$version" ]; then
+    return
+  fi
+  echo "install-deps: building $package@$version as $tools_dir/$name"
+  local gobin
+  gobin=$(mktemp -d)
+  GOBIN="$gobin" GOFLAGS=-mod=mod go install "$package@$version"
+  mv "$gobin/$(basename "$package")" "$tools_dir/$name"
+  rmdir "$gobin"
+  echo "$package@$version" >"$stamp"
+}
+go_tool rr-registry-distribution-v3 github.com/distribution/distribution/v3/cmd/registry v3.1.2
+go_tool rr-registry-ggcr github.com/google/go-containerregistry/cmd/registry v0.22.1
 echo "install-deps: ok"

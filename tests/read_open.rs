@@ -247,15 +247,19 @@ fn all_tags_across_pages_and_the_catalog() {
     assert_eq!(tags.len(), 320);
     // Pages of 100 make the registry send Link headers (relative URLs) three times.
     let paged = client();
-    paged.set_page_size(100).unwrap();
+    paged.set_page_size(Some(100)).unwrap();
     let mut tags = list::list(&paged, &format!("{}/demo/many", reg.host())).unwrap();
     tags.sort();
     assert_eq!(tags, seeded.many_tags);
-    paged.set_page_size(1).unwrap();
+    paged.set_page_size(Some(1)).unwrap();
     let repos = list::catalog(&paged, &reg.host()).unwrap();
     assert!(repos.len() >= 3, "{repos:?}");
     assert_eq!(
-        paged.set_page_size(1001).unwrap_err().kind,
+        paged.set_page_size(Some(100_001)).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        paged.set_page_size(Some(0)).unwrap_err().kind,
         ErrorKind::InvalidArgument
     );
     let e = list::list(&client(), &format!("{}/demo/many:t001", reg.host())).unwrap_err();

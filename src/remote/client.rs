@@ -23,7 +23,7 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 struct Options {
     platform: Platform,
     jobs: u32,
-    page_size: u32,
+    page_size: Option<u32>,
     user_agent_prefix: Option<String>,
     insecure: Vec<String>,
     ca_files: Vec<PathBuf>,
@@ -70,7 +70,7 @@ impl Client {
                 options: RwLock::new(Options {
                     platform: Platform::linux_amd64(),
                     jobs: DEFAULT_JOBS,
-                    page_size: super::list::PAGE_SIZE,
+                    page_size: super::list::DEFAULT_PAGE_SIZE,
                     user_agent_prefix: None,
                     insecure: Vec::new(),
                     ca_files: Vec::new(),
@@ -118,18 +118,22 @@ impl Client {
         self.write().jobs = jobs;
         Ok(())
     }
-    /// Entries asked for per page of tags or repositories (1 to 1000, default 1000).
-    pub fn set_page_size(&self, page_size: u32) -> Result<()> {
-        if !(1..=super::list::PAGE_SIZE).contains(&page_size) {
-            return Err(Error::invalid_argument(format!(
-                "page size must be between 1 and {}, got {page_size}",
-                super::list::PAGE_SIZE
-            )));
+    /// Entries asked for per page of tags or repositories (`n`, 1 to
+    /// [`super::list::MAX_PAGE_SIZE`]), or None to send no `n` and take the registry's
+    /// own page size.
+    pub fn set_page_size(&self, page_size: Option<u32>) -> Result<()> {
+        if let Some(n) = page_size {
+            if !(1..=super::list::MAX_PAGE_SIZE).contains(&n) {
+                return Err(Error::invalid_argument(format!(
+                    "page size must be between 1 and {}, got {n}",
+                    super::list::MAX_PAGE_SIZE
+                )));
+            }
         }
         self.write().page_size = page_size;
         Ok(())
     }
-    pub fn page_size(&self) -> u32 {
+    pub fn page_size(&self) -> Option<u32> {
         self.read().page_size
     }
     pub fn set_user_agent(&self, user_agent: &str) -> Result<()> {

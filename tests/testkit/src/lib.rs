@@ -45,6 +45,7 @@ mod jwt;
 mod mode;
 mod proc;
 mod registry;
+mod server;
 mod shared;
 mod skopeo;
 mod token_server;
@@ -57,7 +58,8 @@ pub use fixtures::{
 };
 pub use http::{agent_with_ca, MANIFEST_ACCEPT};
 pub use mode::Mode;
-pub use registry::{LoggedRequest, Registry};
+pub use registry::{LoggedRequest, Options, Registry};
+pub use server::{tools_dir, Server, DISTRIBUTION_V3_VERSION, GGCR_VERSION};
 pub use shared::shared_seeded;
 pub use skopeo::run_skopeo;
 pub use token_server::{TokenRequest, TokenServer};

@@ -1,5 +1,6 @@
-//! One CNCF distribution 2.8 registry process (`docker-registry serve`) on a
-//! random 127.0.0.1 port, with its temp dir, and (Token mode) token server.
+//! One registry process on a random 127.0.0.1 port, with its temp dir, and (Token mode)
+//! token server: CNCF distribution 2.8 (`docker-registry serve`, the default), distribution
+//! v3 or go-containerregistry's registry (see [`Server`]).
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
@@ -15,13 +16,13 @@ use crate::certs::{write_tls_files, TlsFiles};
 use crate::digest::sha256_hex;
 use crate::http::{agent_with_ca, any_status, basic_header};
 use crate::proc::{kill_and_wait, spawn_tied};
+use crate::server::Server;
 use crate::token_server::{TokenRequest, TokenServer};
 use crate::{
     Mode, BASIC_PASSWORD, BASIC_USER, TOKEN_ISSUER, TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD,
     TOKEN_SERVICE,
 };
 
-const REGISTRY_BIN: &str = "docker-registry";
 const DIR_PREFIX: &str = "rr-testkit-";
 /// File in each temp dir naming the PID of the process that owns it.
 const OWNER_FILE: &str = "owner.pid";
@@ -34,6 +35,7 @@ const HTPASSWD_BCRYPT_COST: u32 = 4;
 /// A running registry. Dropping it kills the registry (and stops the token
 /// server) and removes its temp dir.
 pub struct Registry {
+    server: Server,
     mode: Mode,
     port: u16,
     dir: TempDir,
@@ -43,6 +45,31 @@ pub struct Registry {
     token: Option<TokenServer>,
     agent: ureq::Agent,
     deletes_enabled: bool,
+    catalog_max_entries: Option<u32>,
+}
+
+/// How to start a [`Registry`]: which server, in which mode, with which settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub server: Server,
+    pub mode: Mode,
+    /// Whether manifests (and tags) may be deleted (distribution only; a registry without
+    /// it answers DELETE with 405).
+    pub deletes_enabled: bool,
+    /// distribution v3's `catalog.maxentries`: the largest `n` it accepts on listings
+    /// (larger is `400 PAGINATION_NUMBER_INVALID`) and its page size without `n`.
+    pub catalog_max_entries: Option<u32>,
+}
+
+impl Options {
+    pub fn new(server: Server, mode: Mode) -> Options {
+        Options {
+            server,
+            mode,
+            deletes_enabled: true,
+            catalog_max_entries: None,
+        }
+    }
 }
 
 /// One request from the registry's access log.
@@ -64,28 +91,53 @@ impl Registry {
     /// Starts a registry in `mode`, waiting until `/v2/` answers. Panics with
     /// a clear message (and the registry's log tail) if it cannot.
     pub fn start(mode: Mode) -> Registry {
-        Registry::start_with_deletes(mode, true)
+        Registry::start_with(Options::new(Server::Distribution28, mode))
     }
 
     /// Like [`Registry::start`], with manifest deletion enabled or not (a registry
     /// without it answers DELETE with 405).
     pub fn start_with_deletes(mode: Mode, deletes_enabled: bool) -> Registry {
-        if Command::new(REGISTRY_BIN)
-            .arg("--version")
+        Registry::start_with(Options {
+            deletes_enabled,
+            ..Options::new(Server::Distribution28, mode)
+        })
+    }
+
+    /// Starts `server` in Open mode.
+    pub fn start_server(server: Server) -> Registry {
+        Registry::start_with(Options::new(server, Mode::Open))
+    }
+
+    /// Starts a registry as `options` say. go-containerregistry's registry has no
+    /// authentication, TLS, storage on disk or settings: it runs in Open mode only.
+    pub fn start_with(options: Options) -> Registry {
+        let Options {
+            server,
+            mode,
+            deletes_enabled,
+            catalog_max_entries,
+        } = options;
+        if server == Server::Ggcr && mode != Mode::Open {
+            panic!("rr-testkit: {server} runs in open mode only, not {mode}");
+        }
+        let binary = server.binary();
+        if Command::new(&binary)
+            .arg(server.version_flag())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_err()
         {
             panic!(
-                "rr-testkit: `{REGISTRY_BIN}` not found on PATH; install it with \
-                 `apt-get install docker-registry` (CNCF distribution 2.8)"
+                "rr-testkit: {server} (`{}`) cannot be run; {}",
+                binary.display(),
+                server.install_hint()
             );
         }
         let base = temp_base();
         sweep_stale_dirs(&base);
         let dir = tempfile::Builder::new()
-            .prefix(&format!("{DIR_PREFIX}{mode}-"))
+            .prefix(&format!("{DIR_PREFIX}{}-{mode}-", server.as_str()))
             .tempdir_in(&base)
             .expect("rr-testkit: create temp dir");
         fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())
@@ -111,6 +163,7 @@ impl Registry {
         let agent = agent_with_ca(tls.as_ref().map(|t| t.ca_pem.as_path()));
 
         let mut reg = Registry {
+            server,
             mode,
             port: 0,
             dir,
@@ -120,6 +173,7 @@ impl Registry {
             token,
             agent,
             deletes_enabled,
+            catalog_max_entries,
         };
         let mut last_failure = String::new();
         for _ in 0..START_ATTEMPTS {
@@ -138,10 +192,13 @@ impl Registry {
             }
         }
         reg.stop();
-        panic!("rr-testkit: registry ({mode}) could not bind a port after {START_ATTEMPTS} attempts ({last_failure})");
+        panic!("rr-testkit: registry ({server}, {mode}) could not bind a port after {START_ATTEMPTS} attempts ({last_failure})");
     }
 
     fn write_config(&self) {
+        if self.server == Server::Ggcr {
+            return;
+        }
         let d = self.dir.path();
         let mut cfg = json!({
             "version": "0.1",
@@ -162,6 +219,9 @@ impl Registry {
             },
             "health": {"storagedriver": {"enabled": false}},
         });
+        if let Some(max) = self.catalog_max_entries {
+            cfg["catalog"] = json!({ "maxentries": max });
+        }
         if let Some(tls) = &self.tls {
             cfg["http"]["tls"] = json!({
                 "certificate": tls.cert_pem,
@@ -192,10 +252,12 @@ impl Registry {
 
     fn spawn_and_wait(&mut self) -> StartOutcome {
         let log = File::create(self.log_path()).expect("create registry log");
-        let mut cmd = Command::new(REGISTRY_BIN);
-        cmd.arg("serve")
-            .arg(self.config_path())
-            .current_dir(self.dir.path())
+        let mut cmd = Command::new(self.server.binary());
+        match self.server {
+            Server::Ggcr => cmd.arg("-port").arg(self.port.to_string()),
+            _ => cmd.arg("serve").arg(self.config_path()),
+        };
+        cmd.current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log fd"))
             .stderr(log);
@@ -209,7 +271,8 @@ impl Registry {
             Ok(c) => c,
             Err(e) => {
                 return StartOutcome::Failed(format!(
-                    "rr-testkit: cannot run `{REGISTRY_BIN}`: {e}"
+                    "rr-testkit: cannot run `{}`: {e}",
+                    self.server.binary().display()
                 ))
             }
         };
@@ -238,7 +301,10 @@ impl Registry {
             }
             let probe = self.agent.get(&url).timeout(Duration::from_secs(2)).call();
             match any_status(probe) {
-                Ok(resp) if resp.header("Docker-Distribution-Api-Version").is_some() => {
+                Ok(resp)
+                    if resp.status() == 200
+                        || resp.header("Docker-Distribution-Api-Version").is_some() =>
+                {
                     return StartOutcome::Ready
                 }
                 Ok(resp) => last_err = format!("unexpected answer {}", resp.status()),
@@ -270,6 +336,11 @@ impl Registry {
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Which registry implementation this is.
+    pub fn server(&self) -> Server {
+        self.server
     }
 
     /// `http://127.0.0.1:PORT` or, in Tls mode, `https://127.0.0.1:PORT`.
@@ -316,11 +387,17 @@ impl Registry {
     }
 
     /// Every request the registry has answered so far, from its access log, in order.
+    /// go-containerregistry's registry logs no status for requests it answered without an
+    /// error: those have status 0.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         let Ok(text) = fs::read_to_string(self.log_path()) else {
             return Vec::new();
         };
-        text.lines().filter_map(parse_access_line).collect()
+        let parse = match self.server {
+            Server::Ggcr => parse_ggcr_line,
+            _ => parse_access_line,
+        };
+        text.lines().filter_map(parse).collect()
     }
 
     /// Root directory of the filesystem storage driver.
@@ -328,7 +405,8 @@ impl Registry {
         self.dir.path().join("storage")
     }
 
-    /// Where the registry stores a blob's bytes:
+    /// Where the registry stores a blob's bytes (distribution only; go-containerregistry's
+    /// registry keeps them in memory):
     /// `storage/docker/registry/v2/blobs/sha256/ab/<hex>/data`.
     pub fn blob_data_path(&self, digest: &str) -> PathBuf {
         let hex = sha256_hex(digest);
@@ -435,6 +513,7 @@ impl Drop for Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
+            .field("server", &self.server)
             .field("mode", &self.mode)
             .field("host", &self.host())
             .field("pid", &self.pid())
@@ -528,6 +607,27 @@ fn parse_access_line(line: &str) -> Option<LoggedRequest> {
     })
 }
 
+/// `2026/12/03 07:40:01 GET /v2/x/tags/list?n=2` or, for an error,
+/// `2026/12/03 07:40:01 GET /v2/x/manifests/y 404 MANIFEST_UNKNOWN message`.
+fn parse_ggcr_line(line: &str) -> Option<LoggedRequest> {
+    let mut parts = line.splitn(6, ' ');
+    let (_date, _time) = (parts.next()?, parts.next()?);
+    let method = parts.next()?;
+    if !method.chars().all(|c| c.is_ascii_uppercase()) || method.is_empty() {
+        return None;
+    }
+    let uri = parts.next()?;
+    if !uri.starts_with('/') {
+        return None;
+    }
+    let status = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    Some(LoggedRequest {
+        method: method.to_string(),
+        uri: uri.to_string(),
+        status,
+    })
+}
+
 #[cfg(test)]
 mod access_log_tests {
     use super::*;
@@ -545,6 +645,29 @@ mod access_log_tests {
         );
         assert_eq!(
             parse_access_line(r#"time="x" level=info msg="response completed""#),
+            None
+        );
+    }
+
+    #[test]
+    fn ggcr_lines_parse() {
+        assert_eq!(
+            parse_ggcr_line("2026/12/03 07:40:01 GET /v2/x/tags/list?n=2"),
+            Some(LoggedRequest {
+                method: "GET".into(),
+                uri: "/v2/x/tags/list?n=2".into(),
+                status: 0
+            })
+        );
+        assert_eq!(
+            parse_ggcr_line(
+                "2026/12/03 07:40:01 HEAD /v2/x/blobs/sha256:ab 404 BLOB_UNKNOWN Unknown blob"
+            )
+            .map(|r| r.status),
+            Some(404)
+        );
+        assert_eq!(
+            parse_ggcr_line("2026/12/03 07:40:01 serving on port 5000"),
             None
         );
     }
