@@ -565,6 +565,11 @@ static void test_write_arguments(rr_client *client, const rr_image *img, const r
     CHECK_RC(rr_client_set_jobs(client, 257), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_client_set_jobs(client, 256), RR_OK);
     CHECK_RC(rr_client_set_jobs(client, 1), RR_OK);
+    CHECK_RC(rr_client_set_page_size(NULL, 100), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_page_size(client, 100001), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_page_size(client, 100000), RR_OK);
+    CHECK_RC(rr_client_set_page_size(client, 1), RR_OK);
+    CHECK_RC(rr_client_set_page_size(client, 0), RR_OK);
     check_no_error("rr_client_set_jobs");
     CHECK_RC(rr_client_set_progress_callback(NULL, log_progress, NULL), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_client_set_progress_callback(client, NULL, NULL), RR_OK); /* removes it */
@@ -861,6 +866,41 @@ static void test_layout(rr_client *client, const char *tmp, const rr_image *img,
     CHECK_RC(rr_client_set_progress_callback(client, NULL, NULL), RR_OK);
 }
 
+/* rr_image_to_oci and rr_index_to_oci: NULL arguments, and OCI content (what the builders
+   make) comes back unchanged, as a new handle of its own. No registry needed. */
+static void test_to_oci(const rr_image *img, const rr_index *idx) {
+    rr_image *oci_img = (rr_image *)&oci_img; /* sentinel */
+    rr_image *const img_sentinel = oci_img;
+    CHECK_RC(rr_image_to_oci(NULL, &oci_img), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_image_to_oci(NULL, ...)", "img");
+    CHECK(oci_img == img_sentinel);
+    CHECK_RC(rr_image_to_oci(img, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_image_to_oci(img, NULL)", "out");
+    CHECK_RC(rr_image_to_oci(img, &oci_img), RR_OK);
+    check_no_error("rr_image_to_oci");
+    if (oci_img != img_sentinel && oci_img != NULL) {
+        CHECK(oci_img != img);
+        CHECK(streq(rr_image_digest(oci_img), rr_image_digest(img)));
+        CHECK(streq(rr_image_media_type(oci_img), "application/vnd.oci.image.manifest.v1+json"));
+        rr_image_free(oci_img);
+    }
+
+    rr_index *oci_idx = (rr_index *)&oci_idx; /* sentinel */
+    rr_index *const idx_sentinel = oci_idx;
+    CHECK_RC(rr_index_to_oci(NULL, &oci_idx), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_index_to_oci(NULL, ...)", "idx");
+    CHECK(oci_idx == idx_sentinel);
+    CHECK_RC(rr_index_to_oci(idx, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_index_to_oci(idx, NULL)", "out");
+    CHECK_RC(rr_index_to_oci(idx, &oci_idx), RR_OK);
+    if (oci_idx != idx_sentinel && oci_idx != NULL) {
+        CHECK(oci_idx != idx);
+        CHECK(streq(rr_index_digest(oci_idx), rr_index_digest(idx)));
+        CHECK(rr_index_child_count(oci_idx) == rr_index_child_count(idx));
+        rr_index_free(oci_idx);
+    }
+}
+
 static void test_write_path(void) {
     char tmp[4096];
     const char *base = getenv("TMPDIR");
@@ -881,6 +921,7 @@ static void test_write_path(void) {
     if (client != NULL && img != NULL && idx != NULL) {
         test_write_arguments(client, img, idx);
         test_layout(client, tmp, img, idx, layer_size);
+        test_to_oci(img, idx);
     }
 
     rr_index_free(idx);

@@ -118,6 +118,18 @@ func WithJobs(n int) Option {
 	}
 }
 
+// WithPageSize sets how many entries List and Catalog ask for per page (n, 1 to 100000),
+// or 0 (the default) to send no n and take each registry's own page size. Every page is
+// followed to the end whatever is set.
+func WithPageSize(n int) Option {
+	return func(cl *Client) error {
+		if n < 0 || n > 100000 {
+			return &Error{Status: StatusInvalidArgument, Message: "rr: page size must be between 0 and 100000"}
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_page_size(cl.c, C.uint32_t(n)) })
+	}
+}
+
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option {
 	return setString("the user agent", ua, func(cl *Client, s *C.char) C.rr_status {

@@ -242,11 +242,25 @@ func TestListAndCatalog(t *testing.T) {
 	if len(uniq) != len(tags) {
 		t.Fatalf("List gave duplicates")
 	}
+	// Pages of 7 entries: every page is followed, the tags and the catalog come out whole.
+	paged := newClient(t, rr.WithPageSize(7))
+	pagedTags := must[[]string](t)(paged.List(openReg["RR_TEST_MANY"]))
+	if !slices.Equal(slices.Sorted(slices.Values(pagedTags)), uniq) {
+		t.Fatalf("List with pages of 7 gave %d tags, want the same %d", len(pagedTags), len(uniq))
+	}
 	repos := must[[]string](t)(cl.Catalog(openReg["RR_TEST_REGISTRY"]))
+	pagedRepos := must[[]string](t)(newClient(t, rr.WithPageSize(1)).Catalog(openReg["RR_TEST_REGISTRY"]))
+	if !slices.Equal(slices.Sorted(slices.Values(pagedRepos)), slices.Sorted(slices.Values(repos))) {
+		t.Fatalf("catalog in pages of 1 %v differs from %v", pagedRepos, repos)
+	}
 	for _, r := range []string{"demo/app", "demo/multi", "demo/many"} {
 		if !slices.Contains(repos, r) {
 			t.Fatalf("catalog %v lacks %s", repos, r)
 		}
+	}
+	for _, n := range []int{-1, 100001} {
+		_, err := rr.NewClient(rr.WithPageSize(n))
+		wantStatus(t, err, rr.StatusInvalidArgument)
 	}
 	_, err := cl.List(openReg["RR_TEST_IMAGE"]) // has a tag
 	wantStatus(t, err, rr.StatusInvalidReference)

@@ -391,6 +391,17 @@ rr_status rr_client_set_platform(rr_client *client, const char *platform);
 rr_status rr_client_set_jobs(rr_client *client, uint32_t jobs);
 
 /**
+ * Sets how many entries `rr_list` and `rr_catalog` ask for per page (`n`, 1 to 100000), or
+ * 0 (the default) to send no `n` and take each registry's own page size. Whatever is set,
+ * every page is followed to the end: `Link` headers, a full page without `Link` (asked on
+ * with `last=`), and a registry that refuses the page size (asked again without `n`).
+ *
+ * # Safety
+ * `client` must be NULL or a live client.
+ */
+rr_status rr_client_set_page_size(rr_client *client, uint32_t page_size);
+
+/**
  * Puts `user_agent` in front of the library's own `rr/<version>` in the User-Agent
  * header of every request. The string is copied.
  *

@@ -6,7 +6,7 @@ mod common;
 
 use common::client;
 use rr::remote::list;
-use rr_testkit::{ImageSpec, Mode, Options, Registry, Server};
+use rr_testkit::{Fault, FaultProxy, ImageSpec, Mode, Options, Registry, Rule, Server};
 
 const MANY: usize = 1006;
 
@@ -116,5 +116,156 @@ fn every_repository_is_in_the_catalog_of_every_server() {
                 .unwrap_or_else(|e| panic!("{server}, page size {page_size:?}: {e}"));
             assert_eq!(sorted(got), want, "{server}, page size {page_size:?}");
         }
+    }
+}
+
+/// Requests of `reg` since `from`, as `METHOD path` with the query, for blob traffic of
+/// repository `repo`.
+fn blob_requests(reg: &Registry, from: usize, repo: &str) -> Vec<(String, String)> {
+    reg.requests()[from..]
+        .iter()
+        .filter(|r| r.uri.starts_with(&format!("/v2/{repo}/blobs/")))
+        .map(|r| (r.method.clone(), r.uri.clone()))
+        .collect()
+}
+
+/// Waits until go-containerregistry's registry has logged what it answered (it logs after
+/// the response is written).
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+/// go-containerregistry's registry answers every mount with 202 and an upload session.
+/// The first 202 stops the mounts for the rest of the copy; a session opened that way is
+/// used only after a HEAD says the blob is missing, and cancelled when the blob is there.
+/// A second copy of the same image to a new repository uploads nothing.
+#[test]
+fn mounts_answered_202_still_skip_blobs_already_there() {
+    let reg = Registry::start_server(Server::Ggcr);
+    let pushed = reg.push_image(
+        "m/src:v1",
+        &ImageSpec::random(31, &[1 << 20, 1 << 20, 1 << 20]),
+    );
+    let blobs = pushed.layer_digests.len() + 1;
+    let c = client();
+
+    // First copy: the blobs are new to m/one's repository (ggcr keeps blobs per registry,
+    // so a HEAD finds them: nothing is uploaded either way, but the sessions are handled).
+    let before = reg.requests().len();
+    rr::remote::write::copy(&c, &pushed.reference, &format!("{}/m/one:v1", reg.host())).unwrap();
+    settle();
+    let first = blob_requests(&reg, before, "m/one");
+    let mounts: Vec<_> = first
+        .iter()
+        .filter(|(m, u)| m == "POST" && u.contains("mount="))
+        .collect();
+    assert_eq!(mounts.len(), 1, "one mount tried, then none: {first:#?}");
+    let heads = first.iter().filter(|(m, _)| m == "HEAD").count();
+    assert_eq!(heads, blobs, "every blob HEADed once: {first:#?}");
+    let patches = first.iter().filter(|(m, _)| m == "PATCH").count();
+    assert_eq!(patches, 0, "nothing uploaded: {first:#?}");
+    let deletes: Vec<_> = first.iter().filter(|(m, _)| m == "DELETE").collect();
+    assert_eq!(
+        deletes.len(),
+        1,
+        "the mount's session cancelled: {first:#?}"
+    );
+    assert!(deletes[0].1.contains("/blobs/uploads/"), "{deletes:?}");
+    assert_eq!(first.len(), blobs + 2, "{first:#?}");
+
+    // Second copy, to another new repository: the same, and still no upload.
+    let before = reg.requests().len();
+    rr::remote::write::copy(&c, &pushed.reference, &format!("{}/m/two:v1", reg.host())).unwrap();
+    settle();
+    let second = blob_requests(&reg, before, "m/two");
+    assert!(
+        second.iter().all(|(m, _)| m != "PATCH" && m != "PUT"),
+        "no blob uploaded again: {second:#?}"
+    );
+    assert_eq!(
+        rr::remote::get(&c, &format!("{}/m/two:v1", reg.host()))
+            .unwrap()
+            .digest,
+        pushed.manifest_digest
+    );
+}
+
+/// Blob requests (method, path and query, status) that distribution answered for `repo`
+/// since `from`.
+fn answered(reg: &Registry, from: usize, repo: &str) -> Vec<(String, String, u16)> {
+    reg.requests()[from..]
+        .iter()
+        .filter(|r| r.uri.starts_with(&format!("/v2/{repo}/blobs/")))
+        .map(|r| (r.method.clone(), r.uri.clone(), r.status))
+        .collect()
+}
+
+fn count(seen: &[(String, String, u16)], method: &str, status: u16) -> usize {
+    seen.iter()
+        .filter(|(m, _, s)| m == method && *s == status)
+        .count()
+}
+
+/// distribution 2.8 behind a proxy that turns mounts into plain upload POSTs, so that
+/// every mount is answered 202 with a session, as by a registry that does not mount.
+/// Blobs missing at the destination (HEAD 404) are uploaded into the mount's session and
+/// the others through sessions of their own, without mounts; blobs already there (HEAD 200)
+/// cancel the mount's session and upload nothing. No session is left open either way.
+#[test]
+fn a_202_mount_uploads_into_its_session_only_when_the_blob_is_missing() {
+    let reg = Registry::start(Mode::Open);
+    let pushed = reg.push_image("demo/src:v1", &ImageSpec::random(41, &[4096, 8192, 100]));
+    let blobs = pushed.layer_digests.len() + 1;
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(Some("POST"), "mount=", Fault::DropQuery, 100)],
+    );
+    let src = format!("{}/demo/src:v1", proxy.host());
+    let c = client();
+
+    let before = reg.requests().len();
+    rr::remote::write::copy(&c, &src, &format!("{}/m/dst:v1", proxy.host())).unwrap();
+    let seen = answered(&reg, before, "m/dst");
+    let mounts = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("mount="))
+        .count();
+    assert_eq!(
+        mounts, 1,
+        "after the first 202 no mount is tried: {seen:#?}"
+    );
+    assert_eq!(
+        count(&seen, "HEAD", 404),
+        blobs,
+        "every blob HEADed: {seen:#?}"
+    );
+    assert_eq!(
+        count(&seen, "POST", 202),
+        blobs,
+        "the mount's session and one per other blob: {seen:#?}"
+    );
+    assert_eq!(count(&seen, "PATCH", 202), blobs, "{seen:#?}");
+    assert_eq!(count(&seen, "PUT", 201), blobs, "{seen:#?}");
+    assert_eq!(seen.len(), 4 * blobs, "{seen:#?}");
+    assert_eq!(common::open_upload_sessions(&reg, "m/dst"), 0);
+
+    // Again into the same repository under another tag: every blob is there.
+    proxy.clear_seen();
+    let before = reg.requests().len();
+    rr::remote::write::copy(&c, &src, &format!("{}/m/dst:v2", proxy.host())).unwrap();
+    let seen = answered(&reg, before, "m/dst");
+    assert_eq!(count(&seen, "POST", 202), 1, "only the mount: {seen:#?}");
+    assert_eq!(count(&seen, "HEAD", 200), blobs, "{seen:#?}");
+    assert_eq!(
+        count(&seen, "DELETE", 204),
+        1,
+        "the mount's session cancelled: {seen:#?}"
+    );
+    assert_eq!(seen.len(), blobs + 2, "{seen:#?}");
+    assert_eq!(common::open_upload_sessions(&reg, "m/dst"), 0);
+    for tag in ["v1", "v2"] {
+        let d = rr::remote::get(&c, &format!("{}/m/dst:{tag}", reg.host())).unwrap();
+        assert_eq!(d.digest, pushed.manifest_digest);
     }
 }

@@ -34,6 +34,8 @@ pub struct Destination<'s, 'c> {
     mount_sessions: Mutex<HashMap<String, Arc<Session<'c>>>>,
     /// Per source repository: whether mounting from it works (None until the first try,
     /// which the others wait for, so that a refusal costs one request, not one per blob).
+    /// Only a 201 counts as working: a 202 (an upload session instead of a mount) means
+    /// this registry does not mount from there, for the rest of the operation.
     mount_gates: Mutex<HashMap<String, MountGate>>,
 }
 
@@ -92,10 +94,16 @@ impl<'s, 'c> Destination<'s, 'c> {
             }
             None => {
                 let answer = try_mount(self, from, desc);
-                *known = Some(answer.is_ok());
+                *known = Some(matches!(answer, Ok(MountAnswer::Mounted)));
                 Some(answer)
             }
         }
+    }
+
+    /// Records that mounting from `from` answered with an upload session: later blobs
+    /// from there go straight to their HEAD.
+    fn mount_declined(&self, from: &Repository) {
+        *lock(&self.mount_gate(from)) = Some(false);
     }
 }
 
@@ -127,37 +135,39 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     // registry answers 201 whether it links it now or already had it, so the HEAD is
     // needed only when the mount is refused. A refused mount (or a token without pull on
     // the source) falls back to an upload; after a first refusal the rest of the operation
-    // uploads from that source directly.
+    // uploads from that source directly. A registry that does not mount answers 202 with
+    // an upload session: that session is used only when a HEAD says the blob is missing,
+    // and cancelled when the blob is there.
     let mut opened: Option<(Arc<Session<'_>>, Url)> = None;
-    if let Some(answer) = dest
-        .mount_source(job.source)
-        .and_then(|from| dest.mount(from, desc))
-    {
-        match answer {
-            Ok(MountAnswer::Mounted) => {
+    if let Some(from) = dest.mount_source(job.source) {
+        match dest.mount(from, desc) {
+            Some(Ok(MountAnswer::Mounted)) => {
                 job.progress.reach(&mark, desc.size);
                 return Ok(Outcome::Mounted);
             }
-            Ok(MountAnswer::Opened(s, location)) => opened = Some((s, location)),
-            Err(e) if e.kind == ErrorKind::Cancelled => return Err(e),
-            Err(_) => {}
+            Some(Ok(MountAnswer::Opened(s, location))) => {
+                dest.mount_declined(from);
+                opened = Some((s, location));
+            }
+            Some(Err(e)) if e.kind == ErrorKind::Cancelled => return Err(e),
+            Some(Err(_)) | None => {}
         }
     }
 
-    if opened.is_none() {
-        let head = session.request(
-            "HEAD",
-            &format!("/v2/{}/blobs/{}", dest.repository.path(), desc.digest),
-        )?;
-        let response = session.send(head)?;
-        match response.status {
-            200 => {
-                response.drain();
-                job.progress.reach(&mark, desc.size);
-                return Ok(Outcome::Existed);
+    match head_blob(dest, desc) {
+        Ok(true) => {
+            if let Some((s, location)) = opened.take() {
+                cancel_session(&s, &location);
             }
-            404 => response.drain(),
-            _ => return Err(status::error_from_response("HEAD", response)),
+            job.progress.reach(&mark, desc.size);
+            return Ok(Outcome::Existed);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            if let Some((s, location)) = opened.take() {
+                cancel_session(&s, &location);
+            }
+            return Err(e);
         }
     }
 
@@ -188,6 +198,27 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
                 attempt += 1;
             }
         }
+    }
+}
+
+/// Whether the destination already has `desc` (HEAD: 200 yes, 404 no).
+fn head_blob(dest: &Destination<'_, '_>, desc: &Descriptor) -> Result<bool> {
+    let session = dest.session;
+    let head = session.request(
+        "HEAD",
+        &format!("/v2/{}/blobs/{}", dest.repository.path(), desc.digest),
+    )?;
+    let response = session.send(head)?;
+    match response.status {
+        200 => {
+            response.drain();
+            Ok(true)
+        }
+        404 => {
+            response.drain();
+            Ok(false)
+        }
+        _ => Err(status::error_from_response("HEAD", response)),
     }
 }
 

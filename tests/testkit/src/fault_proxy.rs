@@ -31,6 +31,10 @@ pub enum Fault {
     /// Answer 307 to the same path on the proxy's second origin (another port), which
     /// serves it from the registry and records the request.
     RedirectToOtherOrigin,
+    /// Forward with the query string removed: a mount POST reaches the registry as a
+    /// plain upload POST, which it answers 202 with a session, as registries that do not
+    /// mount do.
+    DropQuery,
 }
 
 impl Fault {
@@ -312,7 +316,11 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
     // Forward: same request line and headers (Host kept, so that the registry's Location
     // headers point back at the proxy), one request per connection.
     let mut upstream = TcpStream::connect(state.upstream)?;
-    let mut out = format!("{} {} HTTP/1.1\r\n", head.method, head.path);
+    let path = match fault {
+        Some(Fault::DropQuery) => head.path.split('?').next().unwrap_or_default(),
+        _ => head.path.as_str(),
+    };
+    let mut out = format!("{} {path} HTTP/1.1\r\n", head.method);
     for (n, v) in &head.headers {
         if n.eq_ignore_ascii_case("connection") {
             continue;
