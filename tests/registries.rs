@@ -269,3 +269,72 @@ fn a_202_mount_uploads_into_its_session_only_when_the_blob_is_missing() {
         assert_eq!(d.digest, pushed.manifest_digest);
     }
 }
+
+/// What `rr delete REPO:TAG` does on each server: distribution 2.8 keeps tags (it deletes
+/// manifests by digest only), v3 and go-containerregistry's registry delete the tag and
+/// keep the manifest; with deletion disabled, the hint says so, not "delete by digest".
+/// Finding out deletes nothing the caller did not ask to delete.
+#[test]
+fn deletion_hints_say_what_the_registry_really_refuses() {
+    for (server, deletes) in [
+        (Server::Distribution28, true),
+        (Server::Distribution28, false),
+        (Server::DistributionV3, true),
+        (Server::DistributionV3, false),
+        (Server::Ggcr, true),
+    ] {
+        let reg = Registry::start_with(Options {
+            deletes_enabled: deletes,
+            ..Options::new(server, Mode::Open)
+        });
+        let pushed = reg.push_image("del/app:v1", &ImageSpec::random(51, &[256]));
+        reg.add_tags("del/app", "v1", &["v2".to_string()]);
+        let c = client();
+        let by_digest = format!("{}/del/app@{}", reg.host(), pushed.manifest_digest);
+        let tag = format!("{}/del/app:v2", reg.host());
+        let result = rr::remote::write::delete(&c, &tag);
+        let case = format!("{server}, deletion enabled: {deletes}");
+        match (server, deletes) {
+            (Server::Distribution28, true) => {
+                let e = result.expect_err(&case);
+                assert_eq!(e.kind, rr::ErrorKind::Unsupported, "{case}: {e}");
+                assert!(
+                    e.message
+                        .contains("does not delete tags; delete the manifest by digest"),
+                    "{case}: {e}"
+                );
+            }
+            (_, false) => {
+                let e = result.expect_err(&case);
+                assert_eq!(e.kind, rr::ErrorKind::Unsupported, "{case}: {e}");
+                assert!(
+                    e.message
+                        .contains("(deletion is disabled on this registry)"),
+                    "{case}: {e}"
+                );
+                assert!(!e.message.contains("by digest"), "{case}: {e}");
+                let e = rr::remote::write::delete(&c, &by_digest).expect_err(&case);
+                assert!(e.message.contains("deletion is disabled"), "{case}: {e}");
+            }
+            _ => {
+                result.unwrap_or_else(|e| panic!("{case}: {e}"));
+                let e = rr::remote::get(&c, &tag).expect_err(&case);
+                assert_eq!(
+                    e.kind,
+                    rr::ErrorKind::NotFound,
+                    "{case}: the tag is gone: {e}"
+                );
+            }
+        }
+        // Nothing else was deleted: the manifest and its first tag are there.
+        for kept in [&by_digest, &format!("{}/del/app:v1", reg.host())] {
+            let d = rr::remote::get(&c, kept).unwrap_or_else(|e| panic!("{case}: {kept}: {e}"));
+            assert_eq!(d.digest, pushed.manifest_digest, "{case}");
+        }
+        if deletes {
+            rr::remote::write::delete(&c, &by_digest).unwrap_or_else(|e| panic!("{case}: {e}"));
+            let e = rr::remote::get(&c, &by_digest).expect_err(&case);
+            assert_eq!(e.kind, rr::ErrorKind::NotFound, "{case}: {e}");
+        }
+    }
+}

@@ -93,7 +93,9 @@ pub unsafe extern "C" fn rr_tag(
 
 /// Deletes the manifest named by a digest reference, or the tag named by a tag reference
 /// (never the manifest behind the tag). RR_ERR_UNSUPPORTED when the registry has deletion
-/// disabled (405) or does not delete tags.
+/// disabled (405) or does not delete tags; after a refused tag delete the library asks the
+/// registry which of the two it is by deleting a digest no manifest has (which deletes
+/// nothing), and the message says the one that holds.
 ///
 /// # Safety
 /// `client` NULL or live; `reference` NULL or NUL-terminated.

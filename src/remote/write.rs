@@ -12,7 +12,7 @@ use crate::name::{Identifier, Reference, Repository};
 use crate::parallel;
 use crate::plan::{Artifact, Plan};
 use crate::source::SourceContexts;
-use crate::transport::{status, Body, Session};
+use crate::transport::{status, Body, Response, Session};
 use std::sync::Arc;
 
 /// Pushes `img` and every blob it needs to `reference` (a tag or a digest).
@@ -183,15 +183,7 @@ pub fn delete(client: &Client, reference: &str) -> Result<()> {
         Some(repo.path()),
         vec![repo.scope("delete")],
     );
-    let request = session.request(
-        "DELETE",
-        &format!(
-            "/v2/{}/manifests/{}",
-            repo.path(),
-            reference.identifier_str()
-        ),
-    )?;
-    let response = session.send(request)?;
+    let response = send_delete(&session, repo, reference.identifier_str())?;
     if matches!(response.status, 200 | 202 | 204) {
         response.drain();
         return Ok(());
@@ -199,15 +191,50 @@ pub fn delete(client: &Client, reference: &str) -> Result<()> {
     let mut err = status::error_from_response("DELETE", response);
     if reference.tag().is_some() && refuses_tag_deletion(&err) {
         err.kind = ErrorKind::Unsupported;
-        err.message = format!(
-            "{} (the registry does not delete tags; delete the manifest by digest to remove it and every tag on it)",
-            err.message
-        );
+        let why = match deletes_manifests(&session, repo) {
+            Some(true) => {
+                "the registry does not delete tags; delete the manifest by digest \
+                           to remove it and every tag on it"
+            }
+            Some(false) => "deletion is disabled on this registry",
+            None => {
+                "the registry does not delete tags, or deletion is disabled on it; \
+                     deleting the manifest by digest removes it and every tag on it where \
+                     deletion is enabled"
+            }
+        };
+        err.message = format!("{} ({why})", err.message);
     } else if err.http_status == 405 {
         err.kind = ErrorKind::Unsupported;
         err.message = format!("{} (deletion is disabled on this registry)", err.message);
     }
     Err(err.context(format!("deleting {reference}")))
+}
+
+fn send_delete(session: &Session<'_>, repo: &Repository, identifier: &str) -> Result<Response> {
+    let request = session.request(
+        "DELETE",
+        &format!("/v2/{}/manifests/{identifier}", repo.path()),
+    )?;
+    session.send(request)
+}
+
+/// A digest no manifest has: deleting it deletes nothing, and tells whether the registry
+/// deletes manifests (404, nothing by that digest) or refuses deletes (405).
+const NO_SUCH_MANIFEST: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Whether the registry deletes manifests by digest in `repo`, found out without deleting
+/// anything; None when its answer does not say.
+fn deletes_manifests(session: &Session<'_>, repo: &Repository) -> Option<bool> {
+    let response = send_delete(session, repo, NO_SUCH_MANIFEST).ok()?;
+    let status = response.status;
+    response.drain();
+    match status {
+        404 => Some(true),
+        405 => Some(false),
+        _ => None,
+    }
 }
 
 /// Registries that predate tag deletion (OCI 1.1) answer a tag DELETE with 400, 405 or an
