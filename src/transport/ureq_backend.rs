@@ -6,6 +6,7 @@ use super::http::{Body, Exchange, Request, Response};
 use super::proxy::ProxyEnv;
 use crate::error::{Error, Result};
 use once_cell::sync::Lazy;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,7 +44,7 @@ fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
 fn load_pem_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>> {
     let pem = std::fs::read(path)
         .map_err(|e| Error::io(format!("reading CA file {}", path.display()), &e))?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+    let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
             Error::invalid_argument(format!("CA file {} is not valid PEM: {e}", path.display()))
