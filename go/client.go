@@ -118,13 +118,13 @@ func WithJobs(n int) Option {
 	}
 }
 
-// WithPageSize sets how many entries List and Catalog ask for per page (n, 1 to 100000),
+// WithPageSize sets how many entries List and Catalog ask for per page (n, 1 to 1000),
 // or 0 (the default) to send no n and take each registry's own page size. Every page is
 // followed to the end whatever is set.
 func WithPageSize(n int) Option {
 	return func(cl *Client) error {
-		if n < 0 || n > 100000 {
-			return &Error{Status: StatusInvalidArgument, Message: "rr: page size must be between 0 and 100000"}
+		if n < 0 || n > 1000 {
+			return &Error{Status: StatusInvalidArgument, Message: "rr: page size must be between 0 and 1000"}
 		}
 		return cl.do(func() C.rr_status { return C.rr_client_set_page_size(cl.c, C.uint32_t(n)) })
 	}

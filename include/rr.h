@@ -391,7 +391,7 @@ rr_status rr_client_set_platform(rr_client *client, const char *platform);
 rr_status rr_client_set_jobs(rr_client *client, uint32_t jobs);
 
 /**
- * Sets how many entries `rr_list` and `rr_catalog` ask for per page (`n`, 1 to 100000), or
+ * Sets how many entries `rr_list` and `rr_catalog` ask for per page (`n`, 1 to 1000), or
  * 0 (the default) to send no `n` and take each registry's own page size. Whatever is set,
  * every page is followed to the end: `Link` headers, a full page without `Link` (asked on
  * with `last=`), and a registry that refuses the page size (asked again without `n`).
@@ -921,8 +921,10 @@ rr_status rr_layout_write_index(rr_client *client,
 
 /**
  * Every tag of `repository` (`registry/repository`, no tag or digest: those are
- * RR_ERR_INVALID_REFERENCE), following `Link` pagination to the end. `*out` is owned by
- * the caller (`rr_string_list_free`).
+ * RR_ERR_INVALID_REFERENCE), every page of them, each tag once: `Link` headers are
+ * followed, a full page without `Link` is followed with `last=`, a refused page size is
+ * asked again without `n` (see `rr_client_set_page_size`). `*out` is owned by the caller
+ * (`rr_string_list_free`).
  *
  * # Safety
  * `client` NULL or live; `repository` NULL or NUL-terminated; `out` NULL or writable.
@@ -930,8 +932,8 @@ rr_status rr_layout_write_index(rr_client *client,
 rr_status rr_list(rr_client *client, const char *repository, rr_string_list **out);
 
 /**
- * Every repository of `registry` (`host[:port]`), following pagination to the end.
- * Ownership as `rr_list`.
+ * Every repository of `registry` (`host[:port]`), every page of them, as `rr_list`
+ * follows them. Ownership as `rr_list`.
  *
  * # Safety
  * As for `rr_list`.

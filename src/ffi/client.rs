@@ -76,7 +76,7 @@ pub unsafe extern "C" fn rr_client_set_jobs(client: *mut rr_client, jobs: u32) -
     with_client!("rr_client_set_jobs", client, |c| c.set_jobs(jobs))
 }
 
-/// Sets how many entries `rr_list` and `rr_catalog` ask for per page (`n`, 1 to 100000), or
+/// Sets how many entries `rr_list` and `rr_catalog` ask for per page (`n`, 1 to 1000), or
 /// 0 (the default) to send no `n` and take each registry's own page size. Whatever is set,
 /// every page is followed to the end: `Link` headers, a full page without `Link` (asked on
 /// with `last=`), and a registry that refuses the page size (asked again without `n`).

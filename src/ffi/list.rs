@@ -19,8 +19,10 @@ fn wrap(items: Vec<String>) -> *mut rr_string_list {
 }
 
 /// Every tag of `repository` (`registry/repository`, no tag or digest: those are
-/// RR_ERR_INVALID_REFERENCE), following `Link` pagination to the end. `*out` is owned by
-/// the caller (`rr_string_list_free`).
+/// RR_ERR_INVALID_REFERENCE), every page of them, each tag once: `Link` headers are
+/// followed, a full page without `Link` is followed with `last=`, a refused page size is
+/// asked again without `n` (see `rr_client_set_page_size`). `*out` is owned by the caller
+/// (`rr_string_list_free`).
 ///
 /// # Safety
 /// `client` NULL or live; `repository` NULL or NUL-terminated; `out` NULL or writable.
@@ -39,8 +41,8 @@ pub unsafe extern "C" fn rr_list(
     })
 }
 
-/// Every repository of `registry` (`host[:port]`), following pagination to the end.
-/// Ownership as `rr_list`.
+/// Every repository of `registry` (`host[:port]`), every page of them, as `rr_list`
+/// follows them. Ownership as `rr_list`.
 ///
 /// # Safety
 /// As for `rr_list`.

@@ -21,8 +21,8 @@ use url::Url;
 /// `cargo bench --bench list_pages` (5 000 tags): one request on distribution 2.8, v3
 /// and go-containerregistry's registry, against 3, 6 and 7 with `n=1000`.
 pub const DEFAULT_PAGE_SIZE: Option<u32> = None;
-/// Largest page size a host may ask for.
-pub const MAX_PAGE_SIZE: u32 = 100_000;
+/// Largest page size a host may ask for (ECR refuses more).
+pub const MAX_PAGE_SIZE: u32 = 1000;
 /// A registry that hands out more pages than this is looping or hostile.
 pub const MAX_PAGES: usize = 100_000;
 /// One page of JSON is at most this big.
