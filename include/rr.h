@@ -751,6 +751,28 @@ rr_status rr_image_layer_read(const rr_image *img, size_t i, rr_write_fn fn, voi
 rr_status rr_image_layer_save(const rr_image *img, size_t i, const char *path);
 
 /**
+ * Converts a Docker schema 2 image to OCI media types (those `skopeo copy --format oci`
+ * gives): the manifest becomes `application/vnd.oci.image.manifest.v1+json`, the config
+ * `application/vnd.oci.image.config.v1+json`, and each layer the OCI layer type of the
+ * same compression (foreign layers become OCI non-distributable ones). Nothing else
+ * changes: the manifest is rewritten in place (other fields, their order and spacing
+ * kept), and the config and layer bytes are the same blobs (same digests), read from where
+ * `img` reads them. The new manifest has a new digest (`rr_image_digest(*out)`).
+ *
+ * An image without Docker media types (an OCI image) comes back unchanged, with the same
+ * digest. RR_ERR_UNSUPPORTED for a Docker media type without an OCI equivalent (e.g. a
+ * plugin config `application/vnd.docker.plugin.v1+json`); the message names it. Makes no
+ * request.
+ *
+ * `*out` is a new image owned by the caller (`rr_image_free`), also when it is unchanged;
+ * `img` stays the caller's and may be freed before `*out`. An addition to the API contract.
+ *
+ * # Safety
+ * `img` NULL or live; `out` NULL or writable.
+ */
+rr_status rr_image_to_oci(const rr_image *img, rr_image **out);
+
+/**
  * Opens the index at `reference`. RR_ERR_UNSUPPORTED when it is an image (the message
  * says so), schema1 or of an unknown type. `*out` is owned by the caller
  * (`rr_index_free`).
@@ -867,6 +889,29 @@ rr_status rr_index_image_for_platform(const rr_index *idx, const char *platform,
  * `idx` NULL or a live index; `key` NULL or NUL-terminated.
  */
 const char *rr_index_child_annotation(const rr_index *idx, size_t i, const char *key);
+
+/**
+ * Converts a Docker manifest list, and every child of it, to OCI media types: the list
+ * becomes `application/vnd.oci.image.index.v1+json`, each child image is converted as by
+ * `rr_image_to_oci` and nested indexes likewise, and each child entry gets the converted
+ * child's media type, digest and size (its platform, annotations and other fields kept).
+ * The converted children are held by `*out` (`rr_index_child_image`, `rr_write_index` and
+ * `rr_layout_write_index` find them there); their config and layer bytes are the same
+ * blobs, read (and, pushed to the same registry, mounted) from where `idx` reads them.
+ *
+ * Fetches every child manifest, through the client `idx` was opened with. An index in
+ * which nothing has a Docker media type comes back unchanged, with the same digest.
+ * RR_ERR_UNSUPPORTED for a Docker media type without an OCI equivalent, a Docker schema1
+ * child, or, in an index that must change, a child that is neither an image nor an index;
+ * the message says which.
+ *
+ * `*out` is a new index owned by the caller (`rr_index_free`), also when it is unchanged;
+ * `idx` stays the caller's and may be freed before `*out`. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` NULL or live; `out` NULL or writable.
+ */
+rr_status rr_index_to_oci(const rr_index *idx, rr_index **out);
 
 /**
  * Opens the image named `name` (its `org.opencontainers.image.ref.name` annotation in

@@ -19,7 +19,7 @@ pub struct Index {
 }
 
 /// Nested indexes deeper than this are refused (a loop or a hostile registry).
-const MAX_DEPTH: usize = 16;
+pub(crate) const MAX_DEPTH: usize = 16;
 
 impl Index {
     pub fn new(

@@ -4,10 +4,11 @@
 //! Modules follow the concepts of the distribution protocol:
 //! references (`name`), platforms (`platform`), manifests and media types (`manifest`),
 //! credentials (`authn`), the HTTP and auth handshake (`transport`), the remote
-//! operations (`remote`) and the image model (`image`, `index`).
+//! operations (`remote`) and the image model (`image`, `index`, `convert`).
 
 pub mod authn;
 pub mod builder;
+pub mod convert;
 pub mod digest;
 pub mod error;
 pub mod ffi;

@@ -242,3 +242,34 @@ pub unsafe extern "C" fn rr_image_layer_save(
         img.inner.layer_save(i, Path::new(path))
     })
 }
+
+/// Converts a Docker schema 2 image to OCI media types (those `skopeo copy --format oci`
+/// gives): the manifest becomes `application/vnd.oci.image.manifest.v1+json`, the config
+/// `application/vnd.oci.image.config.v1+json`, and each layer the OCI layer type of the
+/// same compression (foreign layers become OCI non-distributable ones). Nothing else
+/// changes: the manifest is rewritten in place (other fields, their order and spacing
+/// kept), and the config and layer bytes are the same blobs (same digests), read from where
+/// `img` reads them. The new manifest has a new digest (`rr_image_digest(*out)`).
+///
+/// An image without Docker media types (an OCI image) comes back unchanged, with the same
+/// digest. RR_ERR_UNSUPPORTED for a Docker media type without an OCI equivalent (e.g. a
+/// plugin config `application/vnd.docker.plugin.v1+json`); the message names it. Makes no
+/// request.
+///
+/// `*out` is a new image owned by the caller (`rr_image_free`), also when it is unchanged;
+/// `img` stays the caller's and may be freed before `*out`. An addition to the API contract.
+///
+/// # Safety
+/// `img` NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_to_oci(
+    img: *const rr_image,
+    out: *mut *mut rr_image,
+) -> rr_status {
+    guard("rr_image_to_oci", || {
+        let img = handle(img, "img")?;
+        check_out(out, "out")?;
+        *out = rr_image::wrap(crate::convert::image_to_oci(&img.inner)?);
+        Ok(())
+    })
+}

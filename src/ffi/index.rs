@@ -272,3 +272,35 @@ pub unsafe extern "C" fn rr_index_child_annotation(
             .map_or(std::ptr::null(), |(_, v)| v.as_ptr())
     })
 }
+
+/// Converts a Docker manifest list, and every child of it, to OCI media types: the list
+/// becomes `application/vnd.oci.image.index.v1+json`, each child image is converted as by
+/// `rr_image_to_oci` and nested indexes likewise, and each child entry gets the converted
+/// child's media type, digest and size (its platform, annotations and other fields kept).
+/// The converted children are held by `*out` (`rr_index_child_image`, `rr_write_index` and
+/// `rr_layout_write_index` find them there); their config and layer bytes are the same
+/// blobs, read (and, pushed to the same registry, mounted) from where `idx` reads them.
+///
+/// Fetches every child manifest, through the client `idx` was opened with. An index in
+/// which nothing has a Docker media type comes back unchanged, with the same digest.
+/// RR_ERR_UNSUPPORTED for a Docker media type without an OCI equivalent, a Docker schema1
+/// child, or, in an index that must change, a child that is neither an image nor an index;
+/// the message says which.
+///
+/// `*out` is a new index owned by the caller (`rr_index_free`), also when it is unchanged;
+/// `idx` stays the caller's and may be freed before `*out`. An addition to the API contract.
+///
+/// # Safety
+/// `idx` NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_to_oci(
+    idx: *const rr_index,
+    out: *mut *mut rr_index,
+) -> rr_status {
+    guard("rr_index_to_oci", || {
+        let idx = handle(idx, "idx")?;
+        check_out(out, "out")?;
+        *out = rr_index::wrap(crate::convert::index_to_oci(&idx.inner)?);
+        Ok(())
+    })
+}
