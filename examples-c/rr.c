@@ -61,6 +61,7 @@ enum {
     OPT_ALL = 1u << 0,    /* pull */
     OPT_NAME = 1u << 1,   /* pull, push */
     OPT_CONFIG = 1u << 2, /* build */
+    OPT_OCI = 1u << 3,    /* pull */
 };
 
 enum option_id {
@@ -79,6 +80,7 @@ enum option_id {
     O_ALL,
     O_NAME,
     O_CONFIG,
+    O_OCI,
 };
 
 struct option_spec {
@@ -105,6 +107,7 @@ static const struct option_spec option_specs[] = {
     {"--all", NULL, O_ALL, false, OPT_ALL},
     {"--name", NULL, O_NAME, true, OPT_NAME},
     {"--config", NULL, O_CONFIG, true, OPT_CONFIG},
+    {"--oci", NULL, O_OCI, false, OPT_OCI},
 };
 
 struct cli;
@@ -144,6 +147,7 @@ struct cli {
     enum progress_mode progress;
     bool progress_set;
     bool all;
+    bool oci;
     const char *name;
     const char *config_file;
     unsigned given; /* command-specific options given (OPT_*) */
@@ -652,6 +656,9 @@ static int cmd_pull(struct cli *c, rr_client *client) {
     rr_descriptor *desc = NULL;
     rr_index *idx = NULL;
     rr_image *img = NULL;
+    /* With --oci: what the registry has, kept for its digest; idx or img is converted. */
+    rr_index *docker_idx = NULL;
+    rr_image *docker_img = NULL;
     step_begin(&s, c, "get the manifest of %s", ref);
     rc = rr_get(client, ref, &desc);
     step_end(&s, rc);
@@ -668,6 +675,18 @@ static int cmd_pull(struct cli *c, rr_client *client) {
         if (rc != RR_OK) {
             status = report(rc);
             goto out;
+        }
+        if (c->oci) {
+            docker_idx = idx;
+            idx = NULL;
+            step_begin(&s, c, "convert the index %s to OCI media types",
+                       rr_index_digest(docker_idx));
+            rc = rr_index_to_oci(docker_idx, &idx);
+            step_end(&s, rc);
+            if (rc != RR_OK) {
+                status = report(rc);
+                goto out;
+            }
         }
         step_begin(&s, c, "write the index %s (%zu children) into %s", rr_index_digest(idx),
                    rr_index_child_count(idx), dir);
@@ -693,6 +712,18 @@ static int cmd_pull(struct cli *c, rr_client *client) {
             status = report(rc);
             goto out;
         }
+        if (c->oci) {
+            docker_img = img;
+            img = NULL;
+            step_begin(&s, c, "convert the image %s to OCI media types",
+                       rr_image_digest(docker_img));
+            rc = rr_image_to_oci(docker_img, &img);
+            step_end(&s, rc);
+            if (rc != RR_OK) {
+                status = report(rc);
+                goto out;
+            }
+        }
         step_begin(&s, c, "write the image %s into %s", rr_image_digest(img), dir);
         progress_begin(&c->prog, "pull", 0);
         rc = rr_layout_write_image(client, dir, img, name);
@@ -704,12 +735,25 @@ static int cmd_pull(struct cli *c, rr_client *client) {
         }
         print_line(rr_image_digest(img));
     }
+    if (c->oci) {
+        const char *before =
+            docker_idx != NULL ? rr_index_digest(docker_idx) : rr_image_digest(docker_img);
+        const char *after = idx != NULL ? rr_index_digest(idx) : rr_image_digest(img);
+        if (strcmp(before, after) != 0) {
+            note(c, "converted to OCI media types: the digest changed from %s to %s", before,
+                 after);
+        } else {
+            note(c, "nothing to convert: %s has OCI media types already", before);
+        }
+    }
     if (name != NULL) {
         note(c, "saved as %s in %s (oci:%s:%s)", name, dir, dir, name);
     }
 out:
     rr_image_free(img);
     rr_index_free(idx);
+    rr_image_free(docker_img);
+    rr_index_free(docker_idx);
     rr_descriptor_free(desc);
     free(default_name);
     return status;
@@ -1203,7 +1247,8 @@ static const struct command commands[] = {
     {"config", cmd_config, 1, 1, 0, false, "config REF", "print an image's config, byte for byte",
      "Prints the config blob of the image REF names (an index resolves by --platform,\n"
      "default linux/amd64), verified against its digest, exactly as stored.\n"},
-    {"pull", cmd_pull, 2, 2, OPT_ALL | OPT_NAME, true, "pull [--all] [--name NAME] REF DIR",
+    {"pull", cmd_pull, 2, 2, OPT_ALL | OPT_NAME | OPT_OCI, true,
+     "pull [--all] [--oci] [--name NAME] REF DIR",
      "save an image or an index into an OCI layout",
      "Writes the image REF names into the OCI image layout DIR (created when\n"
      "missing; blobs already there are kept), verified, and prints its digest. An\n"
@@ -1212,10 +1257,19 @@ static const struct command commands[] = {
      "NAME (default: the tag of REF; none for a digest reference), so that skopeo\n"
      "can read oci:DIR:NAME.\n"
      "\n"
+     "Docker images and manifest lists are kept byte for byte, with their Docker\n"
+     "media types and digests. skopeo reads such a layout only as oci:DIR (no name,\n"
+     "and only while it holds one entry): it looks names up among OCI media types.\n"
+     "With --oci they are converted to OCI media types on the way (config and layer\n"
+     "blobs unchanged, same digests), so that skopeo reads oci:DIR:NAME; the new\n"
+     "manifest has a new digest, which is printed (stderr says old and new).\n"
+     "\n"
      "  --all        write the whole index, every platform\n"
+     "  --oci        convert Docker media types to OCI ones (OCI content is unchanged)\n"
      "  --name NAME  the entry's org.opencontainers.image.ref.name\n"
      "\n"
-     "  rr pull localhost:5000/demo/app:v1 ./app-layout\n"},
+     "  rr pull localhost:5000/demo/app:v1 ./app-layout\n"
+     "  rr pull --oci localhost:5000/docker/app:v1 ./app   # skopeo: oci:./app:v1\n"},
     {"push", cmd_push, 2, 2, OPT_NAME, true, "push [--name NAME] DIR REF",
      "push an image or an index from an OCI layout",
      "Pushes an entry of the OCI image layout DIR to REF (which names a tag or a\n"
@@ -1515,6 +1569,9 @@ static int parse_args(int argc, char **argv, struct cli *c) {
             break;
         case O_CONFIG:
             c->config_file = value;
+            break;
+        case O_OCI:
+            c->oci = true;
             break;
         }
     }
