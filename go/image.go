@@ -203,3 +203,17 @@ func (img *Image) SaveLayer(i int, path string) error {
 	}
 	return img.do(func() C.rr_status { return C.rr_image_layer_save(img.ptr(), C.size_t(i), p) })
 }
+
+// ToOCI returns the image with OCI media types: a Docker schema 2 manifest becomes an OCI
+// image manifest, its config and layers get the OCI media types of the same content, and
+// nothing else changes (the blobs are the same, with the same digests; the manifest, and
+// so its digest, is new). An image without Docker media types comes back unchanged, with
+// the same digest. StatusUnsupported for a Docker media type with no OCI equivalent (a
+// plugin config). The result is a new Image the caller closes; img stays usable.
+func (img *Image) ToOCI() (*Image, error) {
+	var p *C.rr_image
+	if err := img.do(func() C.rr_status { return C.rr_image_to_oci(img.ptr(), &p) }); err != nil {
+		return nil, err
+	}
+	return newImage(p, img.state()), nil
+}

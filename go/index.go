@@ -144,3 +144,19 @@ func (idx *Index) ImageForPlatform(platform string) (*Image, error) {
 	}
 	return newImage(p, idx.state()), nil
 }
+
+// ToOCI returns the index with OCI media types: a Docker manifest list becomes an OCI
+// image index, and every child is converted as by Image.ToOCI (nested indexes too), each
+// entry naming its converted child's media type, digest and size. The converted children
+// are held by the new Index (ChildImage, WriteIndex and WriteLayoutIndex find them); their
+// blobs stay where idx's are. Fetches every child manifest. An index without Docker media
+// types comes back unchanged, with the same digest. StatusUnsupported for a Docker media
+// type with no OCI equivalent, a schema1 child, or, in an index that must change, a child
+// that is neither an image nor an index. The result is a new Index the caller closes.
+func (idx *Index) ToOCI() (*Index, error) {
+	var p *C.rr_index
+	if err := idx.do(func() C.rr_status { return C.rr_index_to_oci(idx.ptr(), &p) }); err != nil {
+		return nil, err
+	}
+	return newIndex(p, idx.state()), nil
+}
