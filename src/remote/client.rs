@@ -18,6 +18,13 @@ use std::time::Duration;
 pub const DEFAULT_JOBS: u32 = 4;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The page size asked for unless the host sets one (see the README's "Listing").
+/// None: no `n`, so that each registry answers with its own page size. Measured with
+/// `cargo bench --bench list_pages` (5 000 tags): one request on distribution 2.8, v3
+/// and go-containerregistry's registry, against 1, 6 and 7 with `n=1000`.
+pub const DEFAULT_PAGE_SIZE: Option<u32> = None;
+/// Largest page size a host may ask for (ECR refuses more).
+pub const MAX_PAGE_SIZE: u32 = 1000;
 
 #[derive(Clone)]
 struct Options {
@@ -70,7 +77,7 @@ impl Client {
                 options: RwLock::new(Options {
                     platform: Platform::linux_amd64(),
                     jobs: DEFAULT_JOBS,
-                    page_size: super::list::DEFAULT_PAGE_SIZE,
+                    page_size: DEFAULT_PAGE_SIZE,
                     user_agent_prefix: None,
                     insecure: Vec::new(),
                     ca_files: Vec::new(),
@@ -119,14 +126,14 @@ impl Client {
         Ok(())
     }
     /// Entries asked for per page of tags or repositories (`n`, 1 to
-    /// [`super::list::MAX_PAGE_SIZE`]), or None to send no `n` and take the registry's
+    /// [`MAX_PAGE_SIZE`]), or None to send no `n` and take the registry's
     /// own page size.
     pub fn set_page_size(&self, page_size: Option<u32>) -> Result<()> {
         if let Some(n) = page_size {
-            if !(1..=super::list::MAX_PAGE_SIZE).contains(&n) {
+            if !(1..=MAX_PAGE_SIZE).contains(&n) {
                 return Err(Error::invalid_argument(format!(
                     "page size must be between 1 and {}, got {n}",
-                    super::list::MAX_PAGE_SIZE
+                    MAX_PAGE_SIZE
                 )));
             }
         }

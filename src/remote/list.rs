@@ -16,13 +16,6 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use url::Url;
 
-/// The page size asked for unless the host sets one (see the README's "Listing").
-/// None: no `n`, so that each registry answers with its own page size. Measured with
-/// `cargo bench --bench list_pages` (5 000 tags): one request on distribution 2.8, v3
-/// and go-containerregistry's registry, against 3, 6 and 7 with `n=1000`.
-pub const DEFAULT_PAGE_SIZE: Option<u32> = None;
-/// Largest page size a host may ask for (ECR refuses more).
-pub const MAX_PAGE_SIZE: u32 = 1000;
 /// A registry that hands out more pages than this is looping or hostile.
 pub const MAX_PAGES: usize = 100_000;
 /// One page of JSON is at most this big.
