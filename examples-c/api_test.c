@@ -566,8 +566,8 @@ static void test_write_arguments(rr_client *client, const rr_image *img, const r
     CHECK_RC(rr_client_set_jobs(client, 256), RR_OK);
     CHECK_RC(rr_client_set_jobs(client, 1), RR_OK);
     CHECK_RC(rr_client_set_page_size(NULL, 100), RR_ERR_INVALID_ARGUMENT);
-    CHECK_RC(rr_client_set_page_size(client, 100001), RR_ERR_INVALID_ARGUMENT);
-    CHECK_RC(rr_client_set_page_size(client, 100000), RR_OK);
+    CHECK_RC(rr_client_set_page_size(client, 1001), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_page_size(client, 1000), RR_OK);
     CHECK_RC(rr_client_set_page_size(client, 1), RR_OK);
     CHECK_RC(rr_client_set_page_size(client, 0), RR_OK);
     check_no_error("rr_client_set_jobs");

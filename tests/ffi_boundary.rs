@@ -136,7 +136,11 @@ fn option_setters_validate_their_values() {
         unsafe { rr_client_add_ca_file(c, p.as_ptr()) },
         rr_status::RR_ERR_INVALID_ARGUMENT
     );
-    assert!(message().contains("holds no PEM certificate"), "{}", message());
+    assert!(
+        message().contains("holds no PEM certificate"),
+        "{}",
+        message()
+    );
     // A certificate section whose body is not base64 is refused, not skipped.
     std::fs::write(
         not_pem.path(),
