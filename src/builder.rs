@@ -398,15 +398,10 @@ impl IndexBuilder {
         };
         let bytes = to_json(&index, "the index")?;
         let digest = digest::of_bytes(&bytes);
-        let images = self
-            .entries
-            .iter()
-            .map(|(image, _)| (image.digest().to_string(), image.clone()))
-            .collect();
-        let store = LocalStore {
-            images,
-            ..LocalStore::default()
-        };
+        let mut store = LocalStore::default();
+        for (image, _) in &self.entries {
+            image.keep_in(&mut store);
+        }
         Index::new(
             BlobSource::Local(Arc::new(store)),
             bytes,

@@ -171,17 +171,17 @@ fn index_to_oci_at(idx: &Index, contexts: &SourceContexts, depth: usize) -> Resu
         let (members, _) = scan.object(element.start, 2)?;
         let converted = match manifest::kind_of_media_type(&desc.media_type) {
             Kind::Image => {
-                let child = idx.source().child_image(desc, contexts)?;
+                let child = idx.child_image_in(desc, contexts)?;
                 let conv = image_to_oci(&child)?;
                 let changed = Changed::of(conv.digest(), desc, conv.manifest_bytes());
-                store.images.insert(conv.digest().to_string(), conv);
+                conv.keep_in(&mut store);
                 changed
             }
             Kind::Index => {
-                let child = idx.source().child_index(desc, contexts)?;
+                let child = idx.child_index_in(desc, contexts)?;
                 let conv = index_to_oci_at(&child, contexts, depth + 1)?;
                 let changed = Changed::of(conv.digest(), desc, conv.manifest_bytes());
-                store.indexes.insert(conv.digest().to_string(), conv);
+                conv.keep_in(&mut store, contexts)?;
                 changed
             }
             Kind::Schema1 => {
@@ -479,10 +479,14 @@ mod tests {
 
     use std::collections::HashMap;
 
-    /// The converted children a converted index holds.
-    fn stored_images(idx: &Index) -> HashMap<String, Image> {
+    /// The child manifests a converted index holds, by digest.
+    fn stored_manifests(idx: &Index) -> HashMap<String, Vec<u8>> {
         match idx.source() {
-            BlobSource::Local(store) => store.images.clone(),
+            BlobSource::Local(store) => store
+                .manifests
+                .iter()
+                .map(|(d, m)| (d.clone(), m.bytes.clone()))
+                .collect(),
             _ => HashMap::new(),
         }
     }
@@ -741,7 +745,7 @@ mod tests {
                             img.digest().to_string(),
                             img.manifest_bytes().len(),
                         );
-                        store.images.insert(img.digest().to_string(), img);
+                        img.keep_in(&mut store);
                         e
                     }
                     Child::Index(idx) => {
@@ -750,7 +754,19 @@ mod tests {
                             idx.digest().to_string(),
                             idx.manifest_bytes().len(),
                         );
-                        store.indexes.insert(idx.digest().to_string(), idx);
+                        // Deeper than `keep_in` allows (the depth test): the child's own
+                        // store is taken over as it is.
+                        store.manifests.insert(
+                            idx.digest().to_string(),
+                            crate::source::StoredManifest {
+                                bytes: idx.manifest_bytes().to_vec(),
+                                media_type: idx.media_type().to_string(),
+                            },
+                        );
+                        if let BlobSource::Local(inner) = idx.source() {
+                            store.manifests.extend(inner.manifests.clone());
+                            store.blobs.extend(inner.blobs.clone());
+                        }
                         e
                     }
                     Child::Blob => (
@@ -812,7 +828,7 @@ mod tests {
 
         let before: Value = serde_json::from_slice(list.manifest_bytes()).unwrap();
         let after: Value = serde_json::from_slice(oci.manifest_bytes()).unwrap();
-        let stored = stored_images(&oci);
+        let stored = stored_manifests(&oci);
         let mut want = expected(before);
         for (i, child) in [&amd, &arm].into_iter().enumerate() {
             let conv = image_to_oci(child).unwrap();

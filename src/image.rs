@@ -3,9 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, ImageManifest};
-use crate::name::Repository;
-use crate::remote::client::Client;
-use crate::source::BlobSource;
+use crate::source::{BlobSource, LocalBlob, LocalStore, StoredManifest};
 use once_cell::sync::OnceCell;
 use std::io::Write;
 use std::path::Path;
@@ -42,20 +40,6 @@ impl Image {
         })
     }
 
-    pub fn from_remote(
-        client: &Client,
-        repository: Repository,
-        manifest_bytes: Vec<u8>,
-        media_type: String,
-        digest: String,
-    ) -> Result<Image> {
-        let source = BlobSource::Remote {
-            client: client.clone(),
-            repository,
-        };
-        Image::new(source, manifest_bytes, media_type, digest)
-    }
-
     /// An image whose config bytes are already known (a builder made them).
     pub(crate) fn with_config(self, config: Vec<u8>) -> Image {
         let _ = self.config.set(config);
@@ -79,6 +63,24 @@ impl Image {
     }
     pub fn source(&self) -> &BlobSource {
         &self.source
+    }
+
+    /// Puts this image into `store`: its manifest, and where each of its blobs is, so that
+    /// an index held in `store` finds it as a child.
+    pub(crate) fn keep_in(&self, store: &mut LocalStore) {
+        store.manifests.insert(
+            self.digest.clone(),
+            StoredManifest {
+                bytes: self.manifest_bytes.clone(),
+                media_type: self.media_type.clone(),
+            },
+        );
+        for blob in std::iter::once(&self.manifest.config).chain(&self.manifest.layers) {
+            store
+                .blobs
+                .entry(blob.digest.clone())
+                .or_insert_with(|| LocalBlob::Source(self.source.source_of(&blob.digest)));
+        }
     }
 
     /// The config blob's bytes, fetched and verified on the first call only.

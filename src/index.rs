@@ -4,10 +4,8 @@
 use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::manifest::{self, Descriptor, IndexManifest, Kind};
-use crate::name::Repository;
 use crate::platform::{self, Platform};
-use crate::remote::client::Client;
-use crate::source::BlobSource;
+use crate::source::{BlobSource, LocalBlob, LocalStore, SourceContexts, StoredManifest};
 
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -37,20 +35,6 @@ impl Index {
             manifest,
             source,
         })
-    }
-
-    pub fn from_remote(
-        client: &Client,
-        repository: Repository,
-        manifest_bytes: Vec<u8>,
-        media_type: String,
-        digest: String,
-    ) -> Result<Index> {
-        let source = BlobSource::Remote {
-            client: client.clone(),
-            repository,
-        };
-        Index::new(source, manifest_bytes, media_type, digest)
     }
 
     pub fn digest(&self) -> &str {
@@ -90,12 +74,80 @@ impl Index {
 
     fn image_from(&self, desc: &Descriptor) -> Result<Image> {
         let (contexts, _op) = self.source.own_contexts()?;
-        self.source.child_image(desc, &contexts)
+        self.child_image_in(desc, &contexts)
     }
 
     fn index_from(&self, desc: &Descriptor) -> Result<Index> {
         let (contexts, _op) = self.source.own_contexts()?;
-        self.source.child_index(desc, &contexts)
+        self.child_index_in(desc, &contexts)
+    }
+
+    /// The child image `desc`, read from this index's source within an operation.
+    pub(crate) fn child_image_in(
+        &self,
+        desc: &Descriptor,
+        contexts: &SourceContexts,
+    ) -> Result<Image> {
+        let (bytes, media_type) = self.source.child_manifest(desc, contexts)?;
+        Image::new(self.source.clone(), bytes, media_type, desc.digest.clone())
+    }
+
+    /// The child index `desc`, read from this index's source within an operation.
+    pub(crate) fn child_index_in(
+        &self,
+        desc: &Descriptor,
+        contexts: &SourceContexts,
+    ) -> Result<Index> {
+        let (bytes, media_type) = self.source.child_manifest(desc, contexts)?;
+        Index::new(self.source.clone(), bytes, media_type, desc.digest.clone())
+    }
+
+    /// Puts this index into `store` with everything below it (child manifests, and where
+    /// each blob is), so that an index held in `store` finds it as a child. Children are
+    /// read from this index's source.
+    pub(crate) fn keep_in(&self, store: &mut LocalStore, contexts: &SourceContexts) -> Result<()> {
+        self.keep_in_at(store, contexts, 0)
+    }
+
+    fn keep_in_at(
+        &self,
+        store: &mut LocalStore,
+        contexts: &SourceContexts,
+        depth: usize,
+    ) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::invalid_response(format!(
+                "index {} nests more than {MAX_DEPTH} levels deep",
+                self.digest
+            )));
+        }
+        store.manifests.insert(
+            self.digest.clone(),
+            StoredManifest {
+                bytes: self.manifest_bytes.clone(),
+                media_type: self.media_type.clone(),
+            },
+        );
+        for desc in &self.manifest.manifests {
+            if store.manifests.contains_key(&desc.digest) {
+                continue;
+            }
+            match manifest::kind_of_media_type(&desc.media_type) {
+                Kind::Image => self.child_image_in(desc, contexts)?.keep_in(store),
+                Kind::Index => {
+                    self.child_index_in(desc, contexts)?
+                        .keep_in_at(store, contexts, depth + 1)?
+                }
+                // Other children are blobs to the index (as a push plans them).
+                _ => {
+                    store
+                        .blobs
+                        .entry(desc.digest.clone())
+                        .or_insert_with(|| LocalBlob::Source(self.source.source_of(&desc.digest)));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn child_image(&self, i: usize) -> Result<Image> {

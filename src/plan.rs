@@ -114,7 +114,8 @@ impl Plan {
     }
 
     fn add_image(&mut self, img: &Image) {
-        self.add_blob(&img.manifest().config, img.source());
+        let config = &img.manifest().config;
+        self.add_blob(config, &img.source().source_of(&config.digest));
         for layer in img.layers() {
             if !is_non_distributable(&layer.media_type) {
                 self.add_blob(layer, &img.source().source_of(&layer.digest));
@@ -136,11 +137,11 @@ impl Plan {
             }
             match manifest::kind_of_media_type(&child.media_type) {
                 Kind::Image => {
-                    let img = idx.source().child_image(child, contexts)?;
+                    let img = idx.child_image_in(child, contexts)?;
                     self.add_image(&img);
                 }
                 Kind::Index => {
-                    let nested = idx.source().child_index(child, contexts)?;
+                    let nested = idx.child_index_in(child, contexts)?;
                     self.add_index(&nested, contexts, depth + 1)?;
                 }
                 Kind::Schema1 => {

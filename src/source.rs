@@ -4,8 +4,6 @@
 
 use crate::digest::{HashingThread, VerifyingReader, BACKGROUND_HASH_MIN};
 use crate::error::{Error, ErrorKind, Result};
-use crate::image::Image;
-use crate::index::Index;
 use crate::manifest::{self, Descriptor, MANIFEST_SIZE_LIMIT};
 use crate::name::Repository;
 use crate::remote::blob::{self, Verify};
@@ -39,12 +37,19 @@ pub enum LocalBlob {
     Source(BlobSource),
 }
 
-/// What a builder made: its blobs, and for an index the child images and indexes.
+/// What a builder (or a conversion) made: its blobs, and for an index the manifests of the
+/// children below it, by digest.
 #[derive(Debug, Default)]
 pub struct LocalStore {
     pub blobs: HashMap<String, LocalBlob>,
-    pub images: HashMap<String, Image>,
-    pub indexes: HashMap<String, Index>,
+    pub manifests: HashMap<String, StoredManifest>,
+}
+
+/// A child manifest kept in memory: its exact bytes and its media type.
+#[derive(Debug, Clone)]
+pub struct StoredManifest {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
 }
 
 /// Operations reading from registries on behalf of one operation: one per source client,
@@ -235,11 +240,9 @@ impl BlobSource {
                     return Ok((fetched.bytes, fetched.media_type));
                 }
                 BlobSource::Local(store) => {
-                    if let Some(img) = store.images.get(&desc.digest) {
-                        return Ok((img.manifest_bytes().to_vec(), img.media_type().to_string()));
-                    }
-                    if let Some(idx) = store.indexes.get(&desc.digest) {
-                        return Ok((idx.manifest_bytes().to_vec(), idx.media_type().to_string()));
+                    if let Some(kept) = store.manifests.get(&desc.digest) {
+                        check_child_size(desc, kept.bytes.len(), self)?;
+                        return Ok((kept.bytes.clone(), kept.media_type.clone()));
                     }
                     return Err(Error::not_found(format!(
                         "manifest {}: the builder holds no such child",
@@ -257,28 +260,6 @@ impl BlobSource {
             &bytes,
         );
         Ok((bytes, media_type))
-    }
-
-    /// The child image `desc` of an index kept in this source.
-    pub fn child_image(&self, desc: &Descriptor, contexts: &SourceContexts) -> Result<Image> {
-        if let BlobSource::Local(store) = self {
-            if let Some(img) = store.images.get(&desc.digest) {
-                return Ok(img.clone());
-            }
-        }
-        let (bytes, media_type) = self.child_manifest(desc, contexts)?;
-        Image::new(self.clone(), bytes, media_type, desc.digest.clone())
-    }
-
-    /// The child index `desc` of an index kept in this source.
-    pub fn child_index(&self, desc: &Descriptor, contexts: &SourceContexts) -> Result<Index> {
-        if let BlobSource::Local(store) = self {
-            if let Some(idx) = store.indexes.get(&desc.digest) {
-                return Ok(idx.clone());
-            }
-        }
-        let (bytes, media_type) = self.child_manifest(desc, contexts)?;
-        Index::new(self.clone(), bytes, media_type, desc.digest.clone())
     }
 
     /// Contexts for reading from this source outside any other operation.

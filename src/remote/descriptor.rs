@@ -8,6 +8,7 @@ use crate::image::Image;
 use crate::index::Index;
 use crate::manifest::{self, Kind};
 use crate::name::{Identifier, Reference};
+use crate::source::BlobSource;
 
 #[derive(Debug, Clone)]
 pub struct Descriptor {
@@ -91,12 +92,19 @@ impl Descriptor {
         Ok(d.manifest.expect("GET keeps the bytes"))
     }
 
+    /// Where the blobs and children of what this names are: its repository.
+    fn source(&self) -> BlobSource {
+        BlobSource::Remote {
+            client: self.client.clone(),
+            repository: self.reference.repository().clone(),
+        }
+    }
+
     /// The image this names; an index resolves by the client's platform.
     pub fn image(&self) -> Result<Image> {
         match manifest::kind_of_media_type(&self.media_type) {
-            Kind::Image => Image::from_remote(
-                &self.client,
-                self.reference.repository().clone(),
+            Kind::Image => Image::new(
+                self.source(),
                 self.bytes()?,
                 self.media_type.clone(),
                 self.digest.clone(),
@@ -108,9 +116,8 @@ impl Descriptor {
 
     pub fn index(&self) -> Result<Index> {
         match manifest::kind_of_media_type(&self.media_type) {
-            Kind::Index => Index::from_remote(
-                &self.client,
-                self.reference.repository().clone(),
+            Kind::Index => Index::new(
+                self.source(),
                 self.bytes()?,
                 self.media_type.clone(),
                 self.digest.clone(),
