@@ -2,7 +2,9 @@
 //! the ping and scheme choice, the auth handshake (`challenge`, `token`), redirects with
 //! credential hygiene, retries, and turning refusals into errors (`status`).
 
+pub mod cache;
 pub mod challenge;
+pub mod context;
 pub mod credentials;
 pub mod http;
 pub mod log;
@@ -14,8 +16,11 @@ pub mod status;
 pub mod token;
 pub mod ureq_backend;
 
+pub use cache::Shared;
+pub use context::{Attempts, Context};
 pub use credentials::{AuthCallback, CredentialSettings};
 pub use http::{Body, BodySource, Exchange, Request, Response};
 pub use log::LogSink;
+pub use retry::is_retryable;
 pub use retry::RetryPolicy;
-pub use session::{is_retryable, Attempts, Context, Session, Shared};
+pub use session::Session;

@@ -1,6 +1,7 @@
 //! When and how long to wait before sending a request again.
 
 use super::http::Response;
+use crate::error::{Error, ErrorKind};
 use rand::Rng;
 use std::time::{Duration, SystemTime};
 
@@ -93,6 +94,18 @@ fn httpdate_parse(s: &str) -> Option<SystemTime> {
     let days = era * 146097 + doe - 719468;
     let secs = days * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
     Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+pub(crate) fn is_retryable_error(e: &Error) -> bool {
+    e.kind == ErrorKind::Transport && !e.message.contains("TLS certificate verification failed")
+}
+
+/// Whether an operation that failed with `e` is worth trying again as a whole (an upload
+/// re-opened from its source, for instance).
+pub fn is_retryable(e: &Error) -> bool {
+    is_retryable_error(e)
+        || e.kind == ErrorKind::TooManyRequests
+        || (e.http_status != 0 && is_retryable_status(e.http_status))
 }
 
 #[cfg(test)]

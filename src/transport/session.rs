@@ -1,192 +1,24 @@
 //! Sending requests to one registry within one operation: the ping that picks the scheme
 //! and learns the challenge, the Authorization that goes only to the registry's origin,
-//! exactly one re-authentication per 401, redirects, and retries of passing failures.
+//! exactly one re-authentication per 401, and redirects (retries are the context's).
 
+use super::cache::{lock, Ping};
 use super::challenge::{self, Challenge};
-use super::credentials::{CredentialSettings, OperationCredentials, Source};
+use super::context::{Attempts, Context};
+use super::credentials::Source;
 use super::http::{Body, Exchange, Request, Response};
-use super::retry::{is_retryable_status, RetryPolicy};
+use super::retry::{is_retryable_error, is_retryable_status};
 use super::{redact, status, token};
 use crate::authn::Credential;
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::Registry;
 use base64::Engine as _;
 use sha2::Digest as _;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
 use url::Url;
 
 const MAX_REDIRECTS: usize = 10;
-
-/// What the ping of a registry taught us; kept for the client's lifetime.
-#[derive(Debug, Clone)]
-struct Ping {
-    scheme: &'static str,
-    challenge: Option<Challenge>,
-}
-
-/// State shared by every operation of one client.
-#[derive(Default)]
-pub struct Shared {
-    pings: Mutex<HashMap<String, Ping>>,
-    /// One ping at a time per registry: threads starting together wait for the first.
-    ping_gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
-    tokens: Mutex<HashMap<String, String>>,
-}
-
-impl Shared {
-    /// Forgets tokens, e.g. when the client's credentials change.
-    pub fn clear_tokens(&self) {
-        lock(&self.tokens).clear();
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Everything one operation needs to talk to registries.
-pub struct Context {
-    pub exchange: Arc<dyn Exchange>,
-    pub user_agent: String,
-    /// Registries (`host[:port]`) allowed over plain http and unverified TLS.
-    pub insecure: Vec<String>,
-    pub retry: RetryPolicy,
-    pub credentials: CredentialSettings,
-    pub shared: Arc<Shared>,
-    /// Set when the host cancels (its progress callback returned non-zero).
-    pub cancelled: Arc<AtomicBool>,
-    op_credentials: OperationCredentials,
-}
-
-impl Context {
-    pub fn new(
-        exchange: Arc<dyn Exchange>,
-        user_agent: String,
-        insecure: Vec<String>,
-        retry: RetryPolicy,
-        credentials: CredentialSettings,
-        shared: Arc<Shared>,
-    ) -> Context {
-        Context {
-            exchange,
-            user_agent,
-            insecure,
-            retry,
-            credentials,
-            shared,
-            cancelled: Arc::new(AtomicBool::new(false)),
-            op_credentials: OperationCredentials::default(),
-        }
-    }
-
-    /// A session on `registry` asking for `scopes`; `repository` (the path) selects
-    /// per-repository keychain entries.
-    pub fn session(
-        &self,
-        registry: &Registry,
-        repository: Option<&str>,
-        scopes: Vec<String>,
-    ) -> Session<'_> {
-        Session {
-            ctx: self,
-            registry: registry.clone(),
-            repository: repository.map(String::from),
-            state: Mutex::new(AuthState {
-                scopes,
-                auth: Auth::None,
-                credential: None,
-            }),
-        }
-    }
-
-    pub fn check_cancelled(&self) -> Result<()> {
-        if self.cancelled.load(Ordering::SeqCst) {
-            Err(Error::cancelled(
-                "the operation was cancelled by the progress callback",
-            ))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Sleeps, waking early (with RR_ERR_CANCELLED) when the operation is cancelled.
-    pub fn sleep(&self, duration: Duration) -> Result<()> {
-        let end = Instant::now() + duration;
-        loop {
-            self.check_cancelled()?;
-            let now = Instant::now();
-            if now >= end {
-                return Ok(());
-            }
-            std::thread::sleep((end - now).min(Duration::from_millis(20)));
-        }
-    }
-
-    fn is_insecure(&self, registry: &Registry) -> bool {
-        self.insecure.iter().any(|h| h == registry.as_str())
-    }
-
-    /// One exchange, re-sent on connection failures and passing statuses as the retry
-    /// policy allows. After the last attempt the response itself is returned so that the
-    /// caller can read the registry's error.
-    pub fn exchange_with_retry(&self, request: &Request) -> Result<Response> {
-        let max = self.retry.max_attempts.max(1);
-        let mut attempt = 1;
-        loop {
-            self.check_cancelled()?;
-            match self.exchange.exchange(request) {
-                Ok(resp) if is_retryable_status(resp.status) && attempt < max => {
-                    let wait = self.retry.wait_after(attempt, Some(&resp));
-                    resp.drain();
-                    self.sleep(wait)?;
-                }
-                Ok(resp) => return Ok(resp),
-                Err(e) if is_retryable_error(&e) && attempt < max => {
-                    self.sleep(self.retry.wait_after(attempt, None))?;
-                }
-                Err(e) => return Err(e),
-            }
-            attempt += 1;
-        }
-    }
-}
-
-fn is_retryable_error(e: &Error) -> bool {
-    e.kind == ErrorKind::Transport && !e.message.contains("TLS certificate verification failed")
-}
-
-/// Whether an operation that failed with `e` is worth trying again as a whole (an upload
-/// re-opened from its source, for instance).
-pub fn is_retryable(e: &Error) -> bool {
-    is_retryable_error(e)
-        || e.kind == ErrorKind::TooManyRequests
-        || (e.http_status != 0 && is_retryable_status(e.http_status))
-}
-
-/// The context's exchange with its retry policy, for the token exchange.
-struct Retrying<'a>(&'a Context);
-
-impl Exchange for Retrying<'_> {
-    fn exchange(&self, request: &Request) -> Result<Response> {
-        self.0.exchange_with_retry(request)
-    }
-}
-
-/// How a request is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempts {
-    /// Re-sent on passing failures as the retry policy allows.
-    Retry,
-    /// Sent once; the caller retries a larger unit (an upload) itself.
-    Once,
-    /// Sent once even when the operation is cancelled: cleaning up after it (cancelling an
-    /// upload session).
-    Cleanup,
-}
 
 #[derive(Clone)]
 enum Auth {
@@ -238,6 +70,37 @@ fn is_private_literal(host: &str) -> bool {
                 || (v6.segments()[0] & 0xffc0) == 0xfe80
         }
         Err(_) => false,
+    }
+}
+
+impl Context {
+    /// A session on `registry` asking for `scopes`; `repository` (the path) selects
+    /// per-repository keychain entries.
+    pub fn session(
+        &self,
+        registry: &Registry,
+        repository: Option<&str>,
+        scopes: Vec<String>,
+    ) -> Session<'_> {
+        Session {
+            ctx: self,
+            registry: registry.clone(),
+            repository: repository.map(String::from),
+            state: Mutex::new(AuthState {
+                scopes,
+                auth: Auth::None,
+                credential: None,
+            }),
+        }
+    }
+}
+
+/// The context's exchange with its retry policy, for the token exchange.
+struct Retrying<'a>(&'a Context);
+
+impl Exchange for Retrying<'_> {
+    fn exchange(&self, request: &Request) -> Result<Response> {
+        self.0.exchange_with_retry(request)
     }
 }
 

@@ -1,0 +1,112 @@
+//! Everything one operation needs to talk to registries: the exchange (the library's
+//! HTTP client or the host's), the settings, the client's caches, cancellation, and the
+//! exchange with retries that every request goes through.
+
+use super::cache::Shared;
+use super::credentials::{CredentialSettings, OperationCredentials};
+use super::http::{Exchange, Request, Response};
+use super::retry::{is_retryable_error, is_retryable_status, RetryPolicy};
+use crate::error::{Error, Result};
+use crate::name::Registry;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything one operation needs to talk to registries.
+pub struct Context {
+    pub exchange: Arc<dyn Exchange>,
+    pub user_agent: String,
+    /// Registries (`host[:port]`) allowed over plain http and unverified TLS.
+    pub insecure: Vec<String>,
+    pub retry: RetryPolicy,
+    pub credentials: CredentialSettings,
+    pub shared: Arc<Shared>,
+    /// Set when the host cancels (its progress callback returned non-zero).
+    pub cancelled: Arc<AtomicBool>,
+    pub(crate) op_credentials: OperationCredentials,
+}
+
+impl Context {
+    pub fn new(
+        exchange: Arc<dyn Exchange>,
+        user_agent: String,
+        insecure: Vec<String>,
+        retry: RetryPolicy,
+        credentials: CredentialSettings,
+        shared: Arc<Shared>,
+    ) -> Context {
+        Context {
+            exchange,
+            user_agent,
+            insecure,
+            retry,
+            credentials,
+            shared,
+            cancelled: Arc::new(AtomicBool::new(false)),
+            op_credentials: OperationCredentials::default(),
+        }
+    }
+
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.cancelled.load(Ordering::SeqCst) {
+            Err(Error::cancelled(
+                "the operation was cancelled by the progress callback",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sleeps, waking early (with RR_ERR_CANCELLED) when the operation is cancelled.
+    pub fn sleep(&self, duration: Duration) -> Result<()> {
+        let end = Instant::now() + duration;
+        loop {
+            self.check_cancelled()?;
+            let now = Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(20)));
+        }
+    }
+
+    pub(crate) fn is_insecure(&self, registry: &Registry) -> bool {
+        self.insecure.iter().any(|h| h == registry.as_str())
+    }
+
+    /// One exchange, re-sent on connection failures and passing statuses as the retry
+    /// policy allows. After the last attempt the response itself is returned so that the
+    /// caller can read the registry's error.
+    pub fn exchange_with_retry(&self, request: &Request) -> Result<Response> {
+        let max = self.retry.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            self.check_cancelled()?;
+            match self.exchange.exchange(request) {
+                Ok(resp) if is_retryable_status(resp.status) && attempt < max => {
+                    let wait = self.retry.wait_after(attempt, Some(&resp));
+                    resp.drain();
+                    self.sleep(wait)?;
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e) if is_retryable_error(&e) && attempt < max => {
+                    self.sleep(self.retry.wait_after(attempt, None))?;
+                }
+                Err(e) => return Err(e),
+            }
+            attempt += 1;
+        }
+    }
+}
+
+/// How a request is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempts {
+    /// Re-sent on passing failures as the retry policy allows.
+    Retry,
+    /// Sent once; the caller retries a larger unit (an upload) itself.
+    Once,
+    /// Sent once even when the operation is cancelled: cleaning up after it (cancelling an
+    /// upload session).
+    Cleanup,
+}
