@@ -785,6 +785,15 @@ static void test_layout(rr_client *client, const char *tmp, const rr_image *img,
     CHECK_RC(rr_layout_read_image(dir, NULL, NULL), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_layout_read_image(dir, "no-such-name", &back), RR_ERR_NOT_FOUND);
     CHECK(back == back_sentinel);
+    /* A layout directory that does not exist is a local path error, like every other. */
+    char missing[4096];
+    snprintf(missing, sizeof missing, "%s/no-such-layout", tmp);
+    CHECK_RC(rr_layout_read_image(missing, NULL, &back), RR_ERR_IO);
+    CHECK(strstr(rr_error_message(), "does not exist") != NULL);
+    rr_index *no_index = NULL;
+    CHECK_RC(rr_layout_read_index(missing, &no_index), RR_ERR_IO);
+    CHECK(no_index == NULL);
+    CHECK(back == back_sentinel);
     /* Not a layout: the temporary directory itself (it holds layer.tar). */
     CHECK_RC(rr_layout_read_image(tmp, NULL, &back), RR_ERR_INVALID_ARGUMENT);
     CHECK(back == back_sentinel);

@@ -917,8 +917,9 @@ rr_status rr_index_to_oci(const rr_index *idx, rr_index **out);
  * Opens the image named `name` (its `org.opencontainers.image.ref.name` annotation in
  * `index.json`) in the OCI layout at `dir`, or the only manifest when `name` is NULL
  * (RR_ERR_INVALID_ARGUMENT when there are several). An entry that is an index resolves to
- * its linux/amd64 image. RR_ERR_NOT_FOUND for an unknown name; RR_ERR_INVALID_ARGUMENT
- * when `dir` is not an OCI layout. Blobs are read (and verified) when used. `*out` is
+ * its linux/amd64 image. RR_ERR_NOT_FOUND for an unknown name; RR_ERR_IO when `dir` does
+ * not exist or is not a directory; RR_ERR_INVALID_ARGUMENT when it is a directory but not
+ * an OCI layout. Blobs are read (and verified) when used. `*out` is
  * owned by the caller (`rr_image_free`).
  *
  * # Safety

@@ -39,10 +39,17 @@ fn read_file_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
 
 fn check_layout(dir: &Path) -> Result<()> {
     let marker = dir.join(LAYOUT_FILE);
+    // A missing directory is a local path error like any other (RR_ERR_IO); NOT_FOUND is
+    // kept for what a registry or an index does not have.
     if !dir.is_dir() {
+        let why = if dir.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
         return Err(Error::new(
-            ErrorKind::NotFound,
-            format!("{} is not a directory", dir.display()),
+            ErrorKind::Io,
+            format!("OCI layout {} {why}", dir.display()),
         ));
     }
     let bytes = read_file_limited(&marker, 64 * 1024, "OCI layout").map_err(|_| {
