@@ -81,7 +81,7 @@ if ((build)); then
     cargo build --quiet -p rr-testkit --bin rr-testkit || die "cargo build -p rr-testkit failed"
   fi
   # RelWithDebInfo (-O2 -g): CMake's Release (-O3) trips -Werror=format-truncation in
-  # rr_progress.c with this gcc; the tool's C side is a thin shell either way.
+  # cli/progress.c with this gcc; the tool's C side is a thin shell either way.
   cmake -S examples-c -B build/bench -G Ninja -DRR_LIB_DIR="$root/target/release" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || die "cmake configure of build/bench failed"
   cmake --build build/bench --target rr >/dev/null || die "cmake --build build/bench failed"

@@ -61,7 +61,7 @@ fill packaging/rr.pc.in >"$root/lib/pkgconfig/rr.pc"
 fill packaging/rrConfig.cmake.in >"$root/lib/cmake/rr/rrConfig.cmake"
 fill packaging/rrConfigVersion.cmake.in >"$root/lib/cmake/rr/rrConfigVersion.cmake"
 
-# The tool, when the CMake project of examples-c has been built for this profile.
+# The tool (cli/), when the CMake project of examples-c has built it for this profile.
 tool_build=build/examples-c
 if [[ -x $tool_build/rr && $profile == debug ]]; then
   install -d "$root/bin" "$root/share/man/man1"
@@ -70,6 +70,6 @@ if [[ -x $tool_build/rr && $profile == debug ]]; then
   if command -v patchelf >/dev/null; then
     patchelf --set-rpath '$ORIGIN/../lib' "$root/bin/rr"
   fi
-  [[ -f examples-c/rr.1 ]] && install -m 0644 examples-c/rr.1 "$root/share/man/man1/rr.1"
+  [[ -f cli/rr.1 ]] && install -m 0644 cli/rr.1 "$root/share/man/man1/rr.1"
 fi
 echo "installed librr $version ($profile) under ${DESTDIR:-}$prefix"

@@ -21,58 +21,14 @@
 # the read-backs run rr without it.
 set -uo pipefail
 
-prog=${0##*/}
-if (($# < 1)) || { (($# > 1)) && [[ $2 != -- ]]; }; then
-    echo "usage: $prog RR [-- WRAPPER...]" >&2
-    exit 64
-fi
-rr=$1
-shift
-(($#)) && shift
-wrapper=("$@")
-
-. "$(dirname "${BASH_SOURCE[0]}")/roundtrip-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/rr-lib.sh" "$@"
 roundtrip_setup rr-pull-oci skopeo sha256sum
-
-# run [--check] NAME ARGS...: runs rr ARGS (with the wrapper when --check), stdout to
-# $tmp/NAME.out and stderr to $tmp/NAME.err, echoes both; returns rr's exit status. The
-# keychain is never read.
-run() {
-    local use_wrapper=0 name status
-    if [[ $1 == --check ]]; then
-        use_wrapper=1
-        shift
-    fi
-    name=$1
-    shift
-    if ((use_wrapper)); then
-        "${wrapper[@]}" "$rr" --no-keychain "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    else
-        "$rr" --no-keychain "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
-    fi
-    status=$?
-    echo "---- $name: rr $* (exit $status)"
-    echo "---- stdout:"
-    cat "$tmp/$name.out"
-    echo "---- stderr:"
-    cat "$tmp/$name.err"
-    echo "----"
-    return $status
-}
 
 docker_manifest=application/vnd.docker.distribution.manifest.v2+json
 docker_list=application/vnd.docker.distribution.manifest.list.v2+json
 oci_manifest=application/vnd.oci.image.manifest.v1+json
 oci_index=application/vnd.oci.image.index.v1+json
 
-out() { cat "$tmp/$1.out"; }
-# The one line of stdout of run NAME, which must be a digest.
-digest_out() {
-    local lines
-    lines=$(wc -l <"$tmp/$1.out")
-    [[ $lines == 1 ]] || fail "$1: $lines lines on stdout, expected one"
-    head -n 1 "$tmp/$1.out"
-}
 # Every string value of KEY in the JSON file FILE, in order, one per line.
 values() {
     grep -oE "\"$2\": *\"[^\"]*\"" "$1" | sed -E 's/^"[^"]*": *"(.*)"$/\1/'

@@ -1,7 +1,9 @@
 /*
- * A small JSON reader for the rr tool (see rr_json.h).
+ * A small JSON reader for the rr tool, enough for an OCI layout's index.json
+ * (see json.h): the text is parsed into a tree, from which the entries are
+ * copied out.
  */
-#include "rr_json.h"
+#include "json.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -9,7 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
 #define JSON_MAX_DEPTH 64
+
+typedef enum {
+    JSON_NULL,
+    JSON_BOOL,
+    JSON_NUMBER,
+    JSON_STRING,
+    JSON_ARRAY,
+    JSON_OBJECT,
+} json_type;
+
+typedef struct json_value json_value;
+struct json_value {
+    json_type type;
+    bool boolean;       /* JSON_BOOL */
+    char *text;         /* JSON_STRING (decoded, NUL-terminated), JSON_NUMBER (as written) */
+    size_t count;       /* JSON_ARRAY, JSON_OBJECT: number of items */
+    char **keys;        /* JSON_OBJECT: count keys */
+    json_value **items; /* JSON_ARRAY, JSON_OBJECT: count values */
+};
 
 struct parser {
     const char *p;
@@ -53,7 +75,7 @@ static json_value *new_value(struct parser *ps, json_type type) {
     return v;
 }
 
-void json_free(json_value *v) {
+static void json_free(json_value *v) {
     if (v == NULL) {
         return;
     }
@@ -327,6 +349,15 @@ static json_value *parse_container(struct parser *ps, int depth, bool object) {
     return NULL;
 }
 
+/* Skips the digits at ps->p; false when there is none. */
+static bool skip_digits(struct parser *ps) {
+    const char *start = ps->p;
+    while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
+        ps->p++;
+    }
+    return ps->p > start;
+}
+
 static json_value *parse_number(struct parser *ps) {
     const char *s = ps->p;
     if (ps->p < ps->end && *ps->p == '-') {
@@ -339,18 +370,13 @@ static json_value *parse_number(struct parser *ps) {
     if (*ps->p == '0') {
         ps->p++;
     } else {
-        while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-            ps->p++;
-        }
+        skip_digits(ps);
     }
     if (ps->p < ps->end && *ps->p == '.') {
         ps->p++;
-        if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') {
+        if (!skip_digits(ps)) {
             fail(ps, "bad number");
             return NULL;
-        }
-        while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-            ps->p++;
         }
     }
     if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
@@ -358,12 +384,9 @@ static json_value *parse_number(struct parser *ps) {
         if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-')) {
             ps->p++;
         }
-        if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') {
+        if (!skip_digits(ps)) {
             fail(ps, "bad number");
             return NULL;
-        }
-        while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-            ps->p++;
         }
     }
     json_value *v = new_value(ps, JSON_NUMBER);
@@ -447,7 +470,7 @@ static json_value *parse_value(struct parser *ps, int depth) {
     return NULL;
 }
 
-json_value *json_parse(const char *text, size_t len, char *err, size_t errcap) {
+static json_value *json_parse(const char *text, size_t len, char *err, size_t errcap) {
     struct parser ps = {
         .p = text, .end = text + len, .start = text, .err = err, .errcap = errcap};
     if (err != NULL && errcap > 0) {
@@ -470,7 +493,8 @@ json_value *json_parse(const char *text, size_t len, char *err, size_t errcap) {
     return v;
 }
 
-const json_value *json_get(const json_value *object, const char *key) {
+/* The value of `key` in an object (the first one), or NULL. */
+static const json_value *json_get(const json_value *object, const char *key) {
     if (object == NULL || object->type != JSON_OBJECT) {
         return NULL;
     }
@@ -482,6 +506,64 @@ const json_value *json_get(const json_value *object, const char *key) {
     return NULL;
 }
 
-const char *json_string(const json_value *v) {
+/* The string a value holds, or NULL when it is not a string (or NULL). */
+static const char *json_string(const json_value *v) {
     return v != NULL && v->type == JSON_STRING ? v->text : NULL;
+}
+
+/* A malloc'd copy of `s`, or NULL for NULL; *ok is cleared when memory runs out. */
+static char *copy_or_null(const char *s, bool *ok) {
+    if (s == NULL) {
+        return NULL;
+    }
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d == NULL) {
+        *ok = false;
+        return NULL;
+    }
+    memcpy(d, s, n);
+    return d;
+}
+
+bool layout_entries_parse(const char *text, size_t len, struct layout_entry **entries,
+                          size_t *count, char *err, size_t errcap) {
+    char why[200];
+    json_value *root = json_parse(text, len, why, sizeof why);
+    if (root == NULL) {
+        snprintf(err, errcap, "not JSON: %s", why);
+        return false;
+    }
+    const json_value *manifests = json_get(root, "manifests");
+    if (manifests == NULL || manifests->type != JSON_ARRAY) {
+        snprintf(err, errcap, "no \"manifests\" array");
+        json_free(root);
+        return false;
+    }
+    struct layout_entry *out = calloc(manifests->count > 0 ? manifests->count : 1, sizeof *out);
+    bool ok = out != NULL;
+    for (size_t i = 0; ok && i < manifests->count; i++) {
+        const json_value *m = manifests->items[i];
+        out[i].name = copy_or_null(
+            json_string(json_get(json_get(m, "annotations"), REF_NAME_ANNOTATION)), &ok);
+        out[i].digest = copy_or_null(json_string(json_get(m, "digest")), &ok);
+    }
+    if (!ok) {
+        layout_entries_free(out, out != NULL ? manifests->count : 0);
+        snprintf(err, errcap, "out of memory");
+        json_free(root);
+        return false;
+    }
+    *entries = out;
+    *count = manifests->count;
+    json_free(root);
+    return true;
+}
+
+void layout_entries_free(struct layout_entry *entries, size_t count) {
+    for (size_t i = 0; entries != NULL && i < count; i++) {
+        free(entries[i].name);
+        free(entries[i].digest);
+    }
+    free(entries);
 }

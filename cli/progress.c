@@ -1,10 +1,10 @@
 /*
- * Console output of the rr tool (see rr_progress.h).
+ * Console output of the rr tool (see progress.h).
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, isatty */
 #define _DEFAULT_SOURCE         /* TIOCGWINSZ */
 
-#include "rr_progress.h"
+#include "progress.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -55,10 +55,6 @@ void console_init(enum progress_mode m, const char *p) {
     prefix = p;
 }
 
-enum progress_mode console_mode(void) {
-    return mode;
-}
-
 double console_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -83,11 +79,15 @@ static void bar_draw(void) {
 }
 
 void console_line(const char *fmt, ...) {
-    char text[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    console_vline(fmt, ap);
     va_end(ap);
+}
+
+void console_vline(const char *fmt, va_list ap) {
+    char text[2048];
+    vsnprintf(text, sizeof text, fmt, ap);
 
     pthread_mutex_lock(&console_lock);
     bool redraw = bar_shown;
@@ -199,26 +199,15 @@ static void compose_bar(const struct progress *p, double now) {
     }
 }
 
-void progress_begin(struct progress *p, const char *label, uint64_t fixed_total) {
+void progress_begin(struct progress *p, const char *label) {
     p->label = label;
-    p->base = 0;
-    p->fixed_total = fixed_total;
     p->complete = 0;
-    p->total = fixed_total;
+    p->total = 0;
     p->active = true;
     p->seen = false;
     p->printed = false;
     p->started = console_now();
     p->last_out = 0;
-}
-
-void progress_add_base(struct progress *p, uint64_t bytes) {
-    pthread_mutex_lock(&console_lock);
-    p->base += bytes;
-    if (p->complete < p->base) {
-        p->complete = p->base;
-    }
-    pthread_mutex_unlock(&console_lock);
 }
 
 int32_t progress_callback(void *userdata, uint64_t complete, uint64_t total) {
@@ -233,8 +222,8 @@ int32_t progress_callback(void *userdata, uint64_t complete, uint64_t total) {
         return 0;
     }
     pthread_mutex_lock(&console_lock);
-    uint64_t c = p->base + complete;
-    uint64_t t = p->fixed_total != 0 ? p->fixed_total : total;
+    uint64_t c = complete;
+    uint64_t t = total;
     if (c > t) {
         t = c;
     }

@@ -4,11 +4,13 @@
  * or as plain lines every few seconds on a pipe. Safe to use from the
  * library's worker threads (the log and progress callbacks).
  */
-#ifndef RR_TOOL_PROGRESS_H
-#define RR_TOOL_PROGRESS_H
+#ifndef RR_CLI_PROGRESS_H
+#define RR_CLI_PROGRESS_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum progress_mode {
@@ -25,9 +27,6 @@ bool progress_mode_parse(const char *s, enum progress_mode *out);
    every line ("rr"). Call once, before any other console_ or progress_ call. */
 void console_init(enum progress_mode mode, const char *prefix);
 
-/* The resolved mode. */
-enum progress_mode console_mode(void);
-
 /* Prints "PREFIX: <text>\n" on stderr; a progress bar on screen is cleared
    first and drawn again after. Thread-safe. */
 void console_line(const char *fmt, ...)
@@ -35,6 +34,9 @@ void console_line(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+
+/* console_line with a va_list. */
+void console_vline(const char *fmt, va_list ap);
 
 /* Seconds on a monotonic clock. */
 double console_now(void);
@@ -50,8 +52,6 @@ const char *format_bytes(uint64_t bytes, char *buf, size_t cap);
 struct progress {
     const char *label;             /* "pull", "push", ... */
     volatile sig_atomic_t *cancel; /* when non-zero, the callback cancels the operation */
-    uint64_t base;                 /* bytes done by earlier calls of a multi-call step */
-    uint64_t fixed_total;          /* the step's total when known beforehand, else 0 */
     uint64_t complete;
     uint64_t total;
     bool active;
@@ -61,12 +61,8 @@ struct progress {
     bool printed;    /* a plain line was printed */
 };
 
-/* Starts a step labelled `label`. `fixed_total` is its total in bytes when the
-   step is made of several library calls (0 to take the library's total). */
-void progress_begin(struct progress *p, const char *label, uint64_t fixed_total);
-
-/* For a multi-call step: `bytes` more are done (the call that moved them ended). */
-void progress_add_base(struct progress *p, uint64_t bytes);
+/* Starts a transfer labelled `label`. */
+void progress_begin(struct progress *p, const char *label);
 
 /* Ends the step: removes the bar; when `ok`, prints "LABEL: done, SIZE in T s (RATE)". */
 void progress_end(struct progress *p, bool ok);
@@ -74,4 +70,4 @@ void progress_end(struct progress *p, bool ok);
 /* The rr_progress_fn: draws, and returns 1 (cancel) once *cancel is set. */
 int32_t progress_callback(void *userdata, uint64_t complete, uint64_t total);
 
-#endif /* RR_TOOL_PROGRESS_H */
+#endif /* RR_CLI_PROGRESS_H */

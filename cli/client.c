@@ -1,0 +1,113 @@
+/*
+ * The client the commands run with, set up from the global options, and the
+ * small reference helpers they share (see cli.h).
+ */
+#define _POSIX_C_SOURCE 200809L /* sigaction */
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+/*
+ * During a transfer the first SIGINT or SIGTERM makes the progress callback
+ * cancel the operation (the library then cancels its upload sessions and
+ * leaves no partial file); a second one ends the process as usual.
+ */
+void catch_interrupts(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void on_log(void *userdata, const char *line) {
+    (void)userdata;
+    console_line("%s", line);
+}
+
+int configure_client(struct cli *c, rr_client *client) {
+    rr_status rc = rr_client_set_user_agent(client, "rr-cli/" RR_TOOL_VERSION);
+    if (rc == RR_OK && c->platform != NULL) {
+        rc = rr_client_set_platform(client, c->platform);
+    }
+    if (rc == RR_OK && c->jobs != 0) {
+        rc = rr_client_set_jobs(client, c->jobs);
+    }
+    for (int i = 0; rc == RR_OK && i < c->ninsecure; i++) {
+        rc = rr_client_set_insecure(client, c->insecure[i]);
+    }
+    for (int i = 0; rc == RR_OK && i < c->nca; i++) {
+        rc = rr_client_add_ca_file(client, c->ca_files[i]);
+    }
+    if (rc == RR_OK && c->no_keychain) {
+        rc = rr_client_set_keychain(client, false);
+    }
+    if (rc == RR_OK && c->verbose) {
+        rc = rr_client_set_log_callback(client, on_log, NULL);
+    }
+    if (rc == RR_OK) {
+        c->prog.cancel = &interrupted;
+        rc = rr_client_set_progress_callback(client, progress_callback, &c->prog);
+    }
+    return rc == RR_OK ? EXIT_SUCCESS : report(rc);
+}
+
+int auth_for(const struct cli *c, rr_client *client, const char *reference) {
+    if (c->user == NULL) {
+        return EXIT_SUCCESS;
+    }
+    char *normalized = NULL;
+    rr_status rc = normalize(reference, &normalized);
+    if (rc != RR_OK) {
+        return report(rc);
+    }
+    /* The registry: host[:port], before the first '/'. */
+    char *registry = xstrndup(normalized, strcspn(normalized, "/"));
+    rc = rr_client_set_basic_auth(client, registry, c->user, c->password);
+    free(registry);
+    free(normalized);
+    return rc == RR_OK ? EXIT_SUCCESS : report(rc);
+}
+
+rr_status normalize(const char *reference, char **out) {
+    size_t needed = 0;
+    rr_status rc = rr_reference_normalize(reference, NULL, 0, &needed);
+    /* With cap 0 a valid reference reports "too small" and sets needed. */
+    if (rc != RR_OK && !(rc == RR_ERR_INVALID_ARGUMENT && needed > 0)) {
+        return rc;
+    }
+    char *buf = xmalloc(needed);
+    rc = rr_reference_normalize(reference, buf, needed, &needed);
+    if (rc != RR_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return RR_OK;
+}
+
+char *tag_of(const char *normalized) {
+    if (strchr(normalized, '@') != NULL) {
+        return NULL;
+    }
+    const char *slash = strrchr(normalized, '/');
+    const char *colon = strrchr(slash != NULL ? slash : normalized, ':');
+    return colon != NULL ? xstrndup(colon + 1, strlen(colon + 1)) : NULL;
+}
+
+bool is_index_media_type(const char *media_type) {
+    return media_type != NULL && (strstr(media_type, "image.index") != NULL ||
+                                  strstr(media_type, "manifest.list") != NULL);
+}

@@ -1,0 +1,287 @@
+/*
+ * The command line: global options and those of some commands, before or
+ * after the command (see cli.h). Every usage error exits 64.
+ */
+#define _POSIX_C_SOURCE 200809L /* getline */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum option_id {
+    O_PLATFORM,
+    O_JOBS,
+    O_INSECURE,
+    O_CA,
+    O_USER,
+    O_PASSWORD,
+    O_PASSWORD_STDIN,
+    O_NO_KEYCHAIN,
+    O_VERBOSE,
+    O_QUIET,
+    O_PROGRESS,
+    O_HELP,
+    O_ALL,
+    O_NAME,
+    O_CONFIG,
+    O_OCI,
+};
+
+struct option_spec {
+    const char *long_name;
+    const char *short_name;
+    enum option_id id;
+    bool takes_value;
+    unsigned command_bit; /* 0: global */
+};
+
+static const struct option_spec option_specs[] = {
+    {"--platform", NULL, O_PLATFORM, true, 0},
+    {"--jobs", "-j", O_JOBS, true, 0},
+    {"--insecure", NULL, O_INSECURE, true, 0},
+    {"--ca", NULL, O_CA, true, 0},
+    {"--username", "-u", O_USER, true, 0},
+    {"--password", "-p", O_PASSWORD, true, 0},
+    {"--password-stdin", NULL, O_PASSWORD_STDIN, false, 0},
+    {"--no-keychain", NULL, O_NO_KEYCHAIN, false, 0},
+    {"--verbose", "-v", O_VERBOSE, false, 0},
+    {"--quiet", "-q", O_QUIET, false, 0},
+    {"--progress", NULL, O_PROGRESS, true, 0},
+    {"--help", "-h", O_HELP, false, 0},
+    {"--all", NULL, O_ALL, false, OPT_ALL},
+    {"--name", NULL, O_NAME, true, OPT_NAME},
+    {"--config", NULL, O_CONFIG, true, OPT_CONFIG},
+    {"--oci", NULL, O_OCI, false, OPT_OCI},
+};
+
+static const struct option_spec *find_option(const char *key) {
+    for (size_t i = 0; i < sizeof option_specs / sizeof option_specs[0]; i++) {
+        const struct option_spec *o = &option_specs[i];
+        if (strcmp(key, o->long_name) == 0 ||
+            (o->short_name != NULL && strcmp(key, o->short_name) == 0)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static bool parse_jobs(const char *s, uint32_t *out) {
+    if (s[0] < '0' || s[0] > '9') {
+        return false;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > 256) {
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+int usage_error(const struct cli *c, const char *fmt, ...) {
+    va_list ap;
+    fputs("rr: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    if (c->cmd != NULL) {
+        command_usage(c->cmd, stderr);
+        fprintf(stderr, "Run 'rr help %s' for more.\n", c->cmd->name);
+    } else {
+        main_usage(stderr);
+    }
+    return EXIT_USAGE;
+}
+
+/* Stores option `o` with its value (NULL for a flag); returns 0 or EXIT_USAGE. */
+static int set_option(struct cli *c, const struct option_spec *o, const char *value) {
+    switch (o->id) {
+    case O_PLATFORM:
+        c->platform = value;
+        break;
+    case O_JOBS:
+        if (!parse_jobs(value, &c->jobs)) {
+            return usage_error(c, "--jobs needs a number from 1 to 256, not '%s'", value);
+        }
+        break;
+    case O_INSECURE:
+        c->insecure[c->ninsecure++] = value;
+        break;
+    case O_CA:
+        c->ca_files[c->nca++] = value;
+        break;
+    case O_USER:
+        c->user = value;
+        break;
+    case O_PASSWORD:
+        c->password = value;
+        break;
+    case O_PASSWORD_STDIN:
+        c->password_stdin = true;
+        break;
+    case O_NO_KEYCHAIN:
+        c->no_keychain = true;
+        break;
+    case O_VERBOSE:
+        c->verbose = true;
+        break;
+    case O_QUIET:
+        c->quiet = true;
+        break;
+    case O_PROGRESS:
+        if (!progress_mode_parse(value, &c->progress)) {
+            return usage_error(c, "--progress takes auto, bar, plain or none, not '%s'", value);
+        }
+        c->progress_set = true;
+        break;
+    case O_HELP:
+        c->help = true;
+        break;
+    case O_ALL:
+        c->all = true;
+        break;
+    case O_NAME:
+        c->name = value;
+        break;
+    case O_CONFIG:
+        c->config_file = value;
+        break;
+    case O_OCI:
+        c->oci = true;
+        break;
+    }
+    return 0;
+}
+
+/* What the command and the options given allow, once they are all read. */
+static int check_args(const struct cli *c) {
+    if (c->cmd_name == NULL) {
+        return usage_error(c, "no command given");
+    }
+    if (c->cmd == NULL) {
+        return usage_error(c, "unknown command '%s'", c->cmd_name);
+    }
+    const struct command *cmd = c->cmd;
+    if ((c->given & ~cmd->options) != 0) {
+        return usage_error(c, "%s does not apply to '%s'", c->first_specific, cmd->name);
+    }
+    if (c->nargs < cmd->min_args) {
+        return usage_error(c, "%s: missing argument%s", cmd->name,
+                           cmd->min_args - c->nargs > 1 ? "s" : "");
+    }
+    if (cmd->max_args >= 0 && c->nargs > cmd->max_args) {
+        return usage_error(c, "%s: unexpected argument '%s'", cmd->name,
+                           c->args[cmd->max_args]);
+    }
+    if (c->password != NULL && c->password_stdin) {
+        return usage_error(c, "-p and --password-stdin exclude each other");
+    }
+    if (c->user == NULL && (c->password != NULL || c->password_stdin)) {
+        return usage_error(c, "a password needs -u USER");
+    }
+    if (c->user != NULL && c->password == NULL && !c->password_stdin) {
+        return usage_error(c, "-u needs -p PASS or --password-stdin");
+    }
+    return 0;
+}
+
+int parse_args(int argc, char **argv, struct cli *c) {
+    size_t slots = (size_t)argc;
+    c->args = xmalloc(slots * sizeof *c->args);
+    c->insecure = xmalloc(slots * sizeof *c->insecure);
+    c->ca_files = xmalloc(slots * sizeof *c->ca_files);
+    c->progress = PROGRESS_AUTO;
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            if (c->cmd_name == NULL) {
+                c->cmd_name = a;
+                c->cmd = find_command(a); /* for the usage line of later errors */
+            } else {
+                c->args[c->nargs++] = a;
+            }
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        /* --name=value */
+        char key[64];
+        const char *inline_value = NULL;
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        size_t klen = eq != NULL ? (size_t)(eq - a) : strlen(a);
+        if (klen >= sizeof key) {
+            return usage_error(c, "unknown option %s", a);
+        }
+        memcpy(key, a, klen);
+        key[klen] = '\0';
+        if (eq != NULL) {
+            inline_value = eq + 1;
+        }
+        const struct option_spec *o = find_option(key);
+        if (o == NULL) {
+            return usage_error(c, "unknown option %s", key);
+        }
+        const char *value = NULL;
+        if (o->takes_value) {
+            if (inline_value != NULL) {
+                value = inline_value;
+            } else if (i + 1 < argc) {
+                value = argv[++i];
+            } else {
+                return usage_error(c, "%s needs a value", key);
+            }
+        } else if (inline_value != NULL) {
+            return usage_error(c, "%s takes no value", key);
+        }
+        if (o->command_bit != 0 && c->first_specific == NULL) {
+            c->first_specific = o->long_name;
+        }
+        c->given |= o->command_bit;
+        int status = set_option(c, o, value);
+        if (status != 0) {
+            return status;
+        }
+    }
+    if (c->cmd_name != NULL) {
+        c->cmd = find_command(c->cmd_name);
+    }
+    if (c->help) {
+        return 0; /* main prints the help asked for */
+    }
+    return check_args(c);
+}
+
+int read_password(struct cli *c) {
+    size_t cap = 0;
+    ssize_t n = getline(&c->password_buf, &cap, stdin);
+    if (n <= 0) {
+        return fail_with(EXIT_USAGE, "--password-stdin: no password on stdin");
+    }
+    while (n > 0 && (c->password_buf[n - 1] == '\n' || c->password_buf[n - 1] == '\r')) {
+        c->password_buf[--n] = '\0';
+    }
+    if (n == 0) {
+        return fail_with(EXIT_USAGE, "--password-stdin: the password is empty");
+    }
+    c->password = c->password_buf;
+    return EXIT_SUCCESS;
+}
+
+void free_cli(struct cli *c) {
+    free(c->args);
+    free(c->insecure);
+    free(c->ca_files);
+    if (c->password_buf != NULL) {
+        memset(c->password_buf, 0, strlen(c->password_buf));
+        free(c->password_buf);
+    }
+}
