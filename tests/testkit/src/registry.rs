@@ -394,7 +394,12 @@ impl Registry {
             return Vec::new();
         };
         let parse = match self.server {
-            Server::Ggcr => parse_ggcr_line,
+            Server::Ggcr => {
+                // It writes a request's line after sending the answer: let the lines of
+                // requests just answered arrive.
+                std::thread::sleep(Duration::from_millis(50));
+                parse_ggcr_line
+            }
             _ => parse_access_line,
         };
         text.lines().filter_map(parse).collect()

@@ -1,6 +1,7 @@
 //! Process-wide seeded registries, one per mode, for tests that only read.
 
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 use crate::fixtures::Seeded;
 use crate::registry::Registry;
@@ -28,31 +29,43 @@ pub fn shared_seeded(mode: Mode) -> &'static (Registry, Seeded) {
         .position(|m| *m == mode)
         .expect("mode in Mode::ALL");
     SHARED[slot].get_or_init(|| {
-        static AT_EXIT: std::sync::Once = std::sync::Once::new();
-        // SAFETY: registering a plain extern "C" fn.
-        AT_EXIT.call_once(|| unsafe {
-            libc::atexit(cleanup_at_exit);
-        });
         let reg = Registry::start(mode);
         let seeded = reg.seed_standard();
+        register_cleanup(reg.pid(), reg.dir().to_path_buf());
         (reg, seeded)
     })
 }
 
+/// Registries kept in statics: killed, and their temp dirs removed, at exit.
+static AT_EXIT_LIST: Mutex<Vec<(u32, PathBuf)>> = Mutex::new(Vec::new());
+
+/// Has the registry process `pid` killed and `dir` removed when the process exits
+/// normally (statics are never dropped).
+pub(crate) fn register_cleanup(pid: u32, dir: PathBuf) {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    // SAFETY: registering a plain extern "C" fn.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(cleanup_at_exit);
+    });
+    AT_EXIT_LIST
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((pid, dir));
+}
+
 extern "C" fn cleanup_at_exit() {
     let _ = std::panic::catch_unwind(|| {
-        for slot in &SHARED {
-            if let Some((reg, _)) = slot.get() {
-                let pid = reg.pid() as libc::pid_t;
-                if pid > 0 {
-                    // SAFETY: plain syscalls on our own child.
-                    unsafe {
-                        libc::kill(pid, libc::SIGKILL);
-                        libc::waitpid(pid, std::ptr::null_mut(), 0);
-                    }
+        let list = AT_EXIT_LIST.lock().unwrap_or_else(|p| p.into_inner());
+        for (pid, dir) in list.iter() {
+            let pid = *pid as libc::pid_t;
+            if pid > 0 {
+                // SAFETY: plain syscalls on our own child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
                 }
-                let _ = std::fs::remove_dir_all(reg.dir());
             }
+            let _ = std::fs::remove_dir_all(dir);
         }
     });
 }

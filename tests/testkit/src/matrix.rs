@@ -1,0 +1,47 @@
+//! Running one test against every registry implementation: a seeded registry per server,
+//! shared by the tests of a process, and skips that are always said, never silent.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use crate::fixtures::Seeded;
+use crate::registry::Registry;
+use crate::server::Server;
+use crate::shared::{register_cleanup, shared_seeded};
+use crate::Mode;
+
+static OTHERS: [OnceLock<(Registry, Seeded)>; 2] = [OnceLock::new(), OnceLock::new()];
+
+/// An open registry of `server` seeded with [`Registry::seed_standard`], started on first
+/// use and shared by every test of this process (distribution 2.8's is
+/// [`shared_seeded`]`(Mode::Open)`). Treat it as read-only, as `shared_seeded` says.
+pub fn shared_seeded_on(server: Server) -> &'static (Registry, Seeded) {
+    let slot = match server {
+        Server::Distribution28 => return shared_seeded(Mode::Open),
+        Server::DistributionV3 => 0,
+        Server::Ggcr => 1,
+    };
+    OTHERS[slot].get_or_init(|| {
+        let reg = Registry::start_server(server);
+        let seeded = reg.seed_standard();
+        register_cleanup(reg.pid(), reg.dir().to_path_buf());
+        (reg, seeded)
+    })
+}
+
+/// Records that `case` does not run on `server`, and why: on stderr, and in the file named
+/// by `$RR_TEST_SKIPS` (scripts/test.sh prints it after the tests), so that no skip is
+/// silent.
+pub fn skip(server: Server, case: &str, reason: &str) {
+    let line = format!("skipped on {server}: {case}: {reason}");
+    eprintln!("{line}");
+    if let Some(path) = std::env::var_os("RR_TEST_SKIPS") {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
