@@ -24,17 +24,8 @@
 set -uo pipefail
 
 prog=${0##*/}
-if (($# < 2)) || { (($# > 2)) && [[ $3 != -- ]]; }; then
-    echo "usage: $prog CURL_TRANSPORT LAYER_DIR [-- WRAPPER...]" >&2
-    exit 64
-fi
-curl_transport=$1
-layer_dir=$2
-shift 2
-(($#)) && shift
-wrapper=("$@")
-
 . "$(dirname "${BASH_SOURCE[0]}")/roundtrip-lib.sh"
+roundtrip_args curl_transport layer_dir -- "$@"
 roundtrip_setup rr-curl tar skopeo sha256sum
 
 reg=$RR_TEST_REGISTRY

@@ -16,18 +16,14 @@
  * transport's counters: `exchanges: N`, `sent: N bytes`, `received: N bytes`
  * (request and response bodies that went through libcurl).
  *
- * Options:
- *   --insecure HOST[:PORT]   plain HTTP allowed and TLS not verified for HOST
- *                            (only for that host: every other one is verified)
- *   -u USER -p PASS          basic credentials for the registries of SRC and DST
- *   --no-keychain            do not read Docker/containers auth files
- *   --jobs N                 parallel blob transfers (the transport is thread-safe)
+ * Options: those of every example (common.h: -j N, --insecure HOST[:PORT],
+ * -u USER -p PASS, --no-keychain), where --insecure also turns TLS verification
+ * off for that host (and port, when given) only, and
  *   --user-agent TEXT        put TEXT in front of the library's User-Agent
  *   -v                       one line per exchange on stderr (method, URL, status,
  *                            and whether it opened a new connection)
  *
- * Exit status: 0 on success, 2 when not found, 3 when unauthorized or denied,
- * 1 for other failures, 64 for usage errors.
+ * Exit status: 0, 2 not found, 3 unauthorized or denied, 1 other, 64 usage.
  *
  * How the transport meets the contract of rr.h ("Host-supplied HTTP"):
  * - one exchange per call, CURLOPT_FOLLOWLOCATION off, no curl authentication;
@@ -46,7 +42,6 @@
 #define _POSIX_C_SOURCE 200809L /* strdup, strcasecmp, pthread */
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -58,13 +53,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common.h"
 #include "rr.h"
-
-enum {
-    EXIT_NOT_FOUND = 2,
-    EXIT_AUTH = 3,
-    EXIT_USAGE = 64,
-};
 
 #define PROG "curl_transport"
 #define MAX_LAYERS 16
@@ -714,35 +704,16 @@ static int32_t curl_exchange(void *userdata, rr_http_request *req, rr_http_respo
 
 /* ---- the program -------------------------------------------------------------- */
 
-struct options {
-    const char *insecure;
-    const char *user;
-    const char *password;
-    const char *jobs;
-    const char *user_agent;
-    bool no_keychain;
-    bool verbose;
-    const char *layers[MAX_LAYERS];
-    int layer_count;
-    const char *src;
-    const char *dst;
-};
-
-static void usage(FILE *to) {
-    fputs("usage: curl_transport [--insecure HOST] [-u USER -p PASS] [--no-keychain]\n"
-          "                      [--jobs N] [--user-agent TEXT] [-v] SRC DST\n"
-          "       curl_transport [same options] --build LAYER [--build LAYER...] DST\n",
-          to);
-}
+static const char usage[] =
+    "usage: curl_transport [-j N] [--insecure HOST] [-u USER -p PASS] [--no-keychain]\n"
+    "                      [--user-agent TEXT] [-v] SRC DST\n"
+    "       curl_transport [same options] --build LAYER [--build LAYER...] DST\n";
 
 static struct transport *report_transport; /* for the curl detail of RR_ERR_CALLBACK */
 
-/* Reports the calling thread's last error for `rc`; returns the exit status. */
-static int report(rr_status rc) {
-    const char *code = rr_error_registry_code();
-    fprintf(stderr, PROG ": %s (%s, HTTP %u, code %s)\n", rr_error_message(),
-            rr_status_name((int32_t)rc), (unsigned)rr_error_http_status(),
-            code != NULL ? code : "-");
+/* report(), then for a transport failure the reason curl gave. */
+static int report_curl(rr_status rc) {
+    int status = report(rc);
     if (rc == RR_ERR_CALLBACK && report_transport != NULL) {
         pthread_mutex_lock(&report_transport->lock);
         if (report_transport->last_error[0] != '\0') {
@@ -750,134 +721,7 @@ static int report(rr_status rc) {
         }
         pthread_mutex_unlock(&report_transport->lock);
     }
-    switch (rc) {
-    case RR_ERR_NOT_FOUND:
-        return EXIT_NOT_FOUND;
-    case RR_ERR_UNAUTHORIZED:
-    case RR_ERR_DENIED:
-        return EXIT_AUTH;
-    default:
-        return EXIT_FAILURE;
-    }
-}
-
-static int parse_args(int argc, char **argv, struct options *o) {
-    const char *positional[2] = {NULL, NULL};
-    int count = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **value = NULL;
-        if (strcmp(a, "--insecure") == 0) {
-            value = &o->insecure;
-        } else if (strcmp(a, "-u") == 0) {
-            value = &o->user;
-        } else if (strcmp(a, "-p") == 0) {
-            value = &o->password;
-        } else if (strcmp(a, "--jobs") == 0) {
-            value = &o->jobs;
-        } else if (strcmp(a, "--user-agent") == 0) {
-            value = &o->user_agent;
-        } else if (strcmp(a, "--build") == 0) {
-            if (o->layer_count == MAX_LAYERS) {
-                fputs(PROG ": too many --build layers\n", stderr);
-                return EXIT_USAGE;
-            }
-            value = &o->layers[o->layer_count++];
-        } else if (strcmp(a, "--no-keychain") == 0) {
-            o->no_keychain = true;
-            continue;
-        } else if (strcmp(a, "-v") == 0) {
-            o->verbose = true;
-            continue;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            exit(EXIT_SUCCESS);
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, PROG ": unknown option %s\n", a);
-            return EXIT_USAGE;
-        } else if (count == 2) {
-            fprintf(stderr, PROG ": unexpected argument %s\n", a);
-            return EXIT_USAGE;
-        } else {
-            positional[count++] = a;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, PROG ": %s needs a value\n", a);
-            return EXIT_USAGE;
-        }
-        *value = argv[++i];
-    }
-    int wanted = o->layer_count > 0 ? 1 : 2;
-    if (count != wanted) {
-        fputs(o->layer_count > 0 ? PROG ": --build takes one destination reference\n"
-                                 : PROG ": a source and a destination reference are needed\n",
-              stderr);
-        return EXIT_USAGE;
-    }
-    o->src = wanted == 2 ? positional[0] : NULL;
-    o->dst = positional[wanted - 1];
-    if ((o->user == NULL) != (o->password == NULL)) {
-        fputs(PROG ": -u and -p go together\n", stderr);
-        return EXIT_USAGE;
-    }
-    if (o->jobs != NULL) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long jobs = strtoul(o->jobs, &end, 10);
-        if (errno != 0 || *end != '\0' || jobs == 0 || jobs > 256 || o->jobs[0] == '-') {
-            fprintf(stderr, PROG ": --jobs needs a number from 1 to 256, not %s\n", o->jobs);
-            return EXIT_USAGE;
-        }
-    }
-    return 0;
-}
-
-/* The registry part (before the first '/') of a normalised reference, malloc'd. */
-static rr_status registry_of(const char *reference, char **out) {
-    size_t needed = 0;
-    rr_status rc = rr_reference_normalize(reference, NULL, 0, &needed);
-    if (rc != RR_OK && !(rc == RR_ERR_INVALID_ARGUMENT && needed > 0)) {
-        return rc;
-    }
-    char *buf = xmalloc(needed);
-    rc = rr_reference_normalize(reference, buf, needed, &needed);
-    if (rc != RR_OK) {
-        free(buf);
-        return rc;
-    }
-    buf[strcspn(buf, "/")] = '\0';
-    *out = buf;
-    return RR_OK;
-}
-
-static int configure(rr_client *client, const struct options *o, struct transport *t) {
-    rr_status rc = rr_client_set_transport(client, curl_exchange, t);
-    if (rc == RR_OK && o->no_keychain) {
-        rc = rr_client_set_keychain(client, false);
-    }
-    if (rc == RR_OK && o->insecure != NULL) {
-        rc = rr_client_set_insecure(client, o->insecure);
-    }
-    if (rc == RR_OK && o->jobs != NULL) {
-        rc = rr_client_set_jobs(client, (uint32_t)strtoul(o->jobs, NULL, 10));
-    }
-    if (rc == RR_OK && o->user_agent != NULL) {
-        rc = rr_client_set_user_agent(client, o->user_agent);
-    }
-    const char *refs[2] = {o->src, o->dst};
-    for (int i = 0; rc == RR_OK && o->user != NULL && i < 2; i++) {
-        char *registry = NULL;
-        if (refs[i] == NULL) {
-            continue;
-        }
-        rc = registry_of(refs[i], &registry);
-        if (rc == RR_OK) {
-            rc = rr_client_set_basic_auth(client, registry, o->user, o->password);
-            free(registry);
-        }
-    }
-    return rc == RR_OK ? EXIT_SUCCESS : report(rc);
+    return status;
 }
 
 static int32_t count_bytes(void *userdata, const uint8_t *buf, size_t len) {
@@ -891,14 +735,14 @@ static int pull(rr_client *client, const char *src) {
     rr_image *img = NULL;
     rr_status rc = rr_image_open(client, src, &img);
     if (rc != RR_OK) {
-        return report(rc);
+        return report_curl(rc);
     }
     int status = EXIT_SUCCESS;
     const uint8_t *config = NULL;
     size_t config_len = 0;
     rc = rr_image_config(img, &config, &config_len);
     if (rc != RR_OK) {
-        status = report(rc);
+        status = report_curl(rc);
         goto out;
     }
     printf("image: %s\n", rr_image_digest(img));
@@ -908,7 +752,7 @@ static int pull(rr_client *client, const char *src) {
         uint64_t counted = 0;
         rc = rr_image_layer_read(img, i, count_bytes, &counted);
         if (rc != RR_OK) {
-            status = report(rc);
+            status = report_curl(rc);
             goto out;
         }
         printf("layer %zu: %s %" PRIu64 " bytes\n", i, rr_image_layer_digest(img, i), counted);
@@ -925,22 +769,23 @@ out:
 }
 
 /* Builds an image from the --build layer files and pushes it to DST. */
-static int build_and_push(rr_client *client, const struct options *o) {
+static int build_and_push(rr_client *client, const char *const *layers, int count,
+                          const char *dst) {
     rr_image_builder *b = NULL;
     rr_image *img = NULL;
     int status = EXIT_SUCCESS;
     rr_status rc = rr_image_builder_new(&b);
-    for (int i = 0; rc == RR_OK && i < o->layer_count; i++) {
-        rc = rr_image_builder_add_layer_file(b, o->layers[i], NULL);
+    for (int i = 0; rc == RR_OK && i < count; i++) {
+        rc = rr_image_builder_add_layer_file(b, layers[i], NULL);
     }
     if (rc == RR_OK) {
         rc = rr_image_builder_build(b, &img);
     }
     if (rc == RR_OK) {
-        rc = rr_write(client, o->dst, img);
+        rc = rr_write(client, dst, img);
     }
     if (rc != RR_OK) {
-        status = report(rc);
+        status = report_curl(rc);
     } else {
         printf("built: %s\n", rr_image_digest(img));
     }
@@ -949,52 +794,87 @@ static int build_and_push(rr_client *client, const struct options *o) {
     return status;
 }
 
-int main(int argc, char **argv) {
-    struct options o = {0};
-    int status = parse_args(argc, argv, &o);
-    if (status != 0) {
-        usage(stderr);
+/* Pulls SRC and copies it to DST, or builds and pushes DST; then DST's digest. */
+static int run(rr_client *client, const char *src, const char *dst, const char *const *layers,
+               int layer_count) {
+    rr_status rc;
+    int status;
+    if (layer_count > 0) {
+        status = build_and_push(client, layers, layer_count, dst);
+    } else {
+        status = pull(client, src);
+        if (status == EXIT_SUCCESS && (rc = rr_copy(client, src, dst)) != RR_OK) {
+            status = report_curl(rc);
+        }
+    }
+    if (status != EXIT_SUCCESS) {
         return status;
     }
+    rr_descriptor *desc = NULL;
+    rc = rr_head(client, dst, &desc);
+    if (rc != RR_OK) {
+        return report_curl(rc);
+    }
+    printf("digest: %s\n", rr_descriptor_digest(desc));
+    rr_descriptor_free(desc);
+    return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv) {
+    example_init(PROG, usage);
+    struct common_options o = {0};
+    const char *user_agent = NULL;
+    const char *layer = NULL;
+    const char *layers[MAX_LAYERS];
+    int layer_count = 0;
+    bool verbose = false;
+    const char *refs[2] = {NULL, NULL};
+    int count = 0;
+    for (int i = 1; i < argc; i++) {
+        if (common_option(&o, argc, argv, &i) ||
+            option_value(argc, argv, &i, "--user-agent", &user_agent)) {
+            continue;
+        }
+        if (option_value(argc, argv, &i, "--build", &layer)) {
+            if (layer_count == MAX_LAYERS) {
+                usage_error("too many --build layers");
+            }
+            layers[layer_count++] = layer;
+        } else if (strcmp(argv[i], "-v") == 0) {
+            verbose = true;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            usage_error("unknown option %s", argv[i]);
+        } else if (count == 2) {
+            usage_error("unexpected argument %s", argv[i]);
+        } else {
+            refs[count++] = argv[i];
+        }
+    }
+    if (count != (layer_count > 0 ? 1 : 2)) {
+        usage_error(layer_count > 0 ? "--build takes one destination reference"
+                                    : "a source and a destination reference are needed");
+    }
+    common_options_check(&o);
+    const char *src = layer_count > 0 ? NULL : refs[0];
+    const char *dst = refs[count - 1];
+
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fputs(PROG ": curl_global_init failed\n", stderr);
         return EXIT_FAILURE;
     }
     struct transport t;
-    transport_init(&t, o.insecure, o.verbose);
+    transport_init(&t, o.insecure, verbose);
     report_transport = &t;
 
     rr_client *client = NULL;
-    rr_descriptor *desc = NULL;
-    rr_status rc = rr_client_new(&client);
-    if (rc != RR_OK) {
-        status = report(rc);
-        goto out;
-    }
-    status = configure(client, &o, &t);
-    if (status != EXIT_SUCCESS) {
-        goto out;
-    }
-    if (o.layer_count > 0) {
-        status = build_and_push(client, &o);
-    } else {
-        status = pull(client, o.src);
-        if (status == EXIT_SUCCESS && (rc = rr_copy(client, o.src, o.dst)) != RR_OK) {
-            status = report(rc);
+    int status = common_client(&o, &client);
+    if (status == EXIT_SUCCESS) {
+        rr_status rc = rr_client_set_transport(client, curl_exchange, &t);
+        if (rc == RR_OK && user_agent != NULL) {
+            rc = rr_client_set_user_agent(client, user_agent);
         }
+        status = rc == RR_OK ? run(client, src, dst, layers, layer_count) : report_curl(rc);
     }
-    if (status != EXIT_SUCCESS) {
-        goto out;
-    }
-    rc = rr_head(client, o.dst, &desc);
-    if (rc != RR_OK) {
-        status = report(rc);
-        goto out;
-    }
-    printf("digest: %s\n", rr_descriptor_digest(desc));
-
-out:
-    rr_descriptor_free(desc);
     rr_client_free(client);
     /* Every body is closed by now (the library closes them before an operation
        returns), so the pool can go. */
@@ -1004,9 +884,5 @@ out:
     report_transport = NULL;
     transport_destroy(&t);
     curl_global_cleanup();
-    if (fflush(stdout) != 0 && status == EXIT_SUCCESS) {
-        perror(PROG ": stdout");
-        status = EXIT_FAILURE;
-    }
     return status;
 }

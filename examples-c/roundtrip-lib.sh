@@ -1,7 +1,8 @@
 # roundtrip-lib.sh: what the ctest roundtrip scripts share. Sourced, not run:
 #
-#   prog=${0##*/}; wrapper=(...)
+#   prog=${0##*/}
 #   . "$(dirname "${BASH_SOURCE[0]}")/roundtrip-lib.sh"
+#   roundtrip_args NAME... -- "$@"
 #   roundtrip_setup TMP_PREFIX TOOL...
 #   ... checks that call fail (go on) or die (stop) ...
 #   roundtrip_finish
@@ -13,6 +14,29 @@
 # runs its commands another way defines its own `run` after sourcing this file.
 
 failed=0
+
+# roundtrip_args NAME... -- ARGS...: the script's arguments, ARG... [-- WRAPPER...], one
+# ARG for each NAME (the variable it goes to); WRAPPER (valgrind and its options) into the
+# array wrapper. Exits 64 with the usage line when they do not fit.
+roundtrip_args() {
+    local names=() name
+    while [[ $1 != -- ]]; do
+        names+=("$1")
+        shift
+    done
+    shift
+    local n=${#names[@]}
+    if (($# < n)) || { (($# > n)) && [[ ${*:n+1:1} != -- ]]; }; then
+        echo "usage: $prog ${names[*]^^} [-- WRAPPER...]" >&2
+        exit 64
+    fi
+    for name in "${names[@]}"; do
+        printf -v "$name" '%s' "$1"
+        shift
+    done
+    (($#)) && shift
+    wrapper=("$@")
+}
 fail() {
     echo "$prog: FAILED: $*" >&2
     failed=1

@@ -4,21 +4,13 @@
 #   . "$(dirname "${BASH_SOURCE[0]}")/rr-lib.sh" "$@"
 #   roundtrip_setup TMP_PREFIX TOOL...
 #
-# Sets prog, rr and wrapper, sources the project's roundtrip-lib.sh (fail, die,
-# roundtrip_setup, sha256_of, log_has, roundtrip_finish) and replaces its `run` with one
-# that runs rr, adding `expect`, `out` and `digest_out`.
+# Sets prog, rr and wrapper (roundtrip_args), sources the project's roundtrip-lib.sh
+# (fail, die, roundtrip_setup, sha256_of, log_has, roundtrip_finish) and replaces its
+# `run` with one that runs rr, adding `expect`, `out` and `digest_out`.
 
 prog=${0##*/}
-if (($# < 1)) || { (($# > 1)) && [[ $2 != -- ]]; }; then
-    echo "usage: $prog RR [-- WRAPPER...]" >&2
-    exit 64
-fi
-rr=$1
-shift
-(($#)) && shift
-wrapper=("$@")
-
 . "$(dirname "${BASH_SOURCE[0]}")/../../examples-c/roundtrip-lib.sh"
+roundtrip_args rr -- "$@"
 
 # run [--check] NAME ARGS...: runs rr ARGS (with the wrapper when --check),
 # stdout to $tmp/NAME.out and stderr to $tmp/NAME.err, echoes both; returns

@@ -81,6 +81,7 @@ cmp -s "$tmp/manifest.out" "$tmp/registry.json" || fail "manifest differs from s
 expect config 0 config "$hello:v1"
 grep -qE '"architecture": *"arm64"' "$tmp/config.out" || fail "the config is not arm64"
 grep -qF '"org.example.test":"rr-tool"' "$tmp/config.out" || fail "the config lost its label"
+grep -qF '"Env":["PATH=/usr/bin:/bin"]' "$tmp/config.out" || fail "the config lost its Env"
 
 # ---- pull ----------------------------------------------------------------
 layout=$tmp/hello-layout
