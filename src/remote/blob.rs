@@ -68,7 +68,7 @@ pub enum Verify {
 }
 
 /// A blob body that, when the connection breaks or ends early, asks again for the rest
-/// (`Range: bytes=N-`) a bounded number of times and carries on where it was, so that
+/// (`Range: bytes=N-LAST`) a bounded number of times and carries on where it was, so that
 /// hashing goes on across the join. A server that ignores Range (200) is skipped ahead.
 struct ResumingReader {
     ctx: Arc<Context>,
@@ -92,7 +92,9 @@ impl ResumingReader {
             &format!("/v2/{}/blobs/{}", self.repository.path(), self.desc.digest),
         )?;
         if let Some(from) = from {
-            request = request.header("Range", format!("bytes={from}-"));
+            // A closed range: go-containerregistry's registry refuses `bytes=N-` (416).
+            let last = self.desc.size.saturating_sub(1).max(from);
+            request = request.header("Range", format!("bytes={from}-{last}"));
         }
         session.send_expect(request, &[200, 206])
     }

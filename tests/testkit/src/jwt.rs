@@ -1,10 +1,12 @@
-//! ES256 JWTs in the shape distribution 2.8's token auth accepts.
+//! ES256 JWTs in the shape the token auth of distribution 2.8 and v3 accepts.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use ring::rand::SystemRandom;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 
@@ -16,6 +18,8 @@ use crate::{TOKEN_ISSUER, TOKEN_SERVICE};
 pub(crate) struct TokenSigner {
     key: EcdsaKeyPair,
     kid: String,
+    /// The signing certificate (DER, base64) for the `x5c` header.
+    x5c: String,
     rng: SystemRandom,
 }
 
@@ -25,9 +29,12 @@ impl TokenSigner {
         let key =
             EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &material.pkcs8_der, &rng)
                 .expect("load ES256 signing key");
+        let cert = CertificateDer::from_pem_slice(material.cert_pem.as_bytes())
+            .expect("the signing certificate's PEM");
         TokenSigner {
             key,
             kid: material.kid.clone(),
+            x5c: STANDARD.encode(cert.as_ref()),
             rng,
         }
     }
@@ -36,7 +43,9 @@ impl TokenSigner {
     /// `lifetime_secs` from now (negative: already expired).
     pub fn issue(&self, sub: &str, access: Value, lifetime_secs: i64) -> String {
         let now = unix_now() as i64;
-        let header = json!({"typ": "JWT", "alg": "ES256", "kid": self.kid});
+        // distribution 2.8 finds the key by its libtrust `kid`; v3 no longer knows that id
+        // and verifies the `x5c` certificate against its root bundle instead.
+        let header = json!({"typ": "JWT", "alg": "ES256", "kid": self.kid, "x5c": [self.x5c]});
         let claims = json!({
             "iss": TOKEN_ISSUER,
             "sub": sub,

@@ -58,7 +58,7 @@ pub use fixtures::{
     make_layer_tar_gz, ImageSpec, PushedImage, PushedIndex, Seeded, STANDARD_MANY_TAGS,
 };
 pub use http::{agent_with_ca, MANIFEST_ACCEPT};
-pub use matrix::{shared_seeded_on, skip};
+pub use matrix::{shared_seeded_in, shared_seeded_on, skip};
 pub use mode::Mode;
 pub use registry::{LoggedRequest, Options, Registry};
 pub use server::{tools_dir, Server, DISTRIBUTION_V3_VERSION, GGCR_VERSION};

@@ -1,31 +1,42 @@
 //! Running one test against every registry implementation: a seeded registry per server,
 //! shared by the tests of a process, and skips that are always said, never silent.
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crate::fixtures::Seeded;
-use crate::registry::Registry;
+use crate::registry::{Options, Registry};
 use crate::server::Server;
 use crate::shared::{register_cleanup, shared_seeded};
 use crate::Mode;
 
-static OTHERS: [OnceLock<(Registry, Seeded)>; 2] = [OnceLock::new(), OnceLock::new()];
+type Shared = &'static (Registry, Seeded);
+
+static OTHERS: OnceLock<Mutex<HashMap<(Server, Mode), Shared>>> = OnceLock::new();
 
 /// An open registry of `server` seeded with [`Registry::seed_standard`], started on first
 /// use and shared by every test of this process (distribution 2.8's is
 /// [`shared_seeded`]`(Mode::Open)`). Treat it as read-only, as `shared_seeded` says.
 pub fn shared_seeded_on(server: Server) -> &'static (Registry, Seeded) {
-    let slot = match server {
-        Server::Distribution28 => return shared_seeded(Mode::Open),
-        Server::DistributionV3 => 0,
-        Server::Ggcr => 1,
-    };
-    OTHERS[slot].get_or_init(|| {
-        let reg = Registry::start_server(server);
+    shared_seeded_in(server, Mode::Open)
+}
+
+/// [`shared_seeded_on`] in `mode` (go-containerregistry's registry runs open only).
+pub fn shared_seeded_in(server: Server, mode: Mode) -> &'static (Registry, Seeded) {
+    if server == Server::Distribution28 {
+        return shared_seeded(mode);
+    }
+    // Held while one starts, so that tests starting together share it.
+    let mut started = OTHERS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    started.entry((server, mode)).or_insert_with(|| {
+        let reg = Registry::start_with(Options::new(server, mode));
         let seeded = reg.seed_standard();
         register_cleanup(reg.pid(), reg.dir().to_path_buf());
-        (reg, seeded)
+        Box::leak(Box::new((reg, seeded)))
     })
 }
 
