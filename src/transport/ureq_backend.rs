@@ -261,12 +261,15 @@ fn describe_transport_error(
     {
         return Error::transport(match client_cert {
             None => format!(
-                "{url_text} {}: the server asked for a client certificate and none is set                  for {} (set one for that registry, or put NAME.cert and NAME.key in its                  certs.d directory): {text}",
+                "{url_text} {}: the server asked for a client certificate and none is set \
+                 for {} (set one for that registry, or put NAME.cert and NAME.key in its \
+                 certs.d directory): {text}",
                 tls::CLIENT_CERT_REQUIRED,
                 url_registry(url)
             ),
             Some((cert, origin)) => format!(
-                "{url_text} {}: the server did not accept the client certificate {}                  (from {origin}): {text}",
+                "{url_text} {}: the server did not accept the client certificate {} \
+                 (from {origin}): {text}",
                 tls::CLIENT_CERT_REFUSED,
                 cert.display()
             ),
