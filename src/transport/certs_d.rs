@@ -1,10 +1,10 @@
 //! The certs.d directories that Docker and containers/image (podman, skopeo, buildah)
 //! read: `ROOT/HOST[:PORT]/` holding `*.crt` CA certificates and `NAME.cert` +
 //! `NAME.key` client pairs. As in containers/image, only the first root that has a
-//! directory for the registry is used; the directory is named exactly as the registry
-//! is written in references (`registry.example` for the default port, never
-//! `registry.example:443`); and a directory that may not be looked at is skipped (a
-//! rootless user under a root-only `/etc/docker`).
+//! directory for the registry is used; the directory is named as the registry is
+//! written in references (`registry.example` for the default port; the backend also
+//! asks for `registry.example:443`, which is the same server); and a directory that
+//! may not be looked at is skipped (a rootless user under a root-only `/etc/docker`).
 
 use super::tls::{ClientPair, SETUP_FAILED};
 use crate::error::{Error, Result};

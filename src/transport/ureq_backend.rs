@@ -196,16 +196,9 @@ impl UreqBackend {
         if request.url.scheme() != "https" {
             return Ok(None);
         }
-        let own = url_registry(&request.url);
-        if let Some(t) = self.tls_of(&own)? {
-            return Ok(Some((own, t)));
-        }
-        if let Some(registry) = request.for_registry.as_deref() {
-            let registry = registry.to_ascii_lowercase();
-            if registry != own {
-                if let Some(t) = self.tls_of(&registry)? {
-                    return Ok(Some((registry, t)));
-                }
+        for name in candidates(request) {
+            if let Some(t) = self.tls_of(&name)? {
+                return Ok(Some((name, t)));
             }
         }
         Ok(None)
@@ -214,19 +207,36 @@ impl UreqBackend {
     /// The proxy for a request: the one set for the URL's registry, else for the
     /// registry the request is made for, else the environment's.
     fn proxy_for(&self, request: &Request) -> Option<String> {
-        let own = url_registry(&request.url);
-        let set = self.config.registry_proxies.get(&own).or_else(|| {
-            request
-                .for_registry
-                .as_deref()
-                .and_then(|r| self.config.registry_proxies.get(&r.to_ascii_lowercase()))
-        });
+        let set = candidates(request)
+            .into_iter()
+            .find_map(|name| self.config.registry_proxies.get(&name));
         match set {
             Some(ProxyChoice::Direct) => None,
             Some(ProxyChoice::Via(p)) => Some(p.clone()),
             None => self.proxies.proxy_for(&request.url),
         }
     }
+}
+
+/// The registry names whose settings a request may use, in order: its URL's
+/// `host[:port]`; for a URL on the scheme's default port also `host:443` (or `:80`),
+/// since a registry written with its default port reaches URLs without one; then the
+/// registry the request is made for.
+fn candidates(request: &Request) -> Vec<String> {
+    let url = &request.url;
+    let mut names = vec![url_registry(url)];
+    if url.port().is_none() {
+        if let Some(port) = url.port_or_known_default() {
+            names.push(format!("{}:{port}", names[0]));
+        }
+    }
+    if let Some(registry) = request.for_registry.as_deref() {
+        let registry = registry.to_ascii_lowercase();
+        if !names.contains(&registry) {
+            names.push(registry);
+        }
+    }
+    names
 }
 
 /// TLS alerts a server sends about the client's certificate: Go answers a missing one
@@ -344,5 +354,57 @@ impl Exchange for UreqBackend {
 impl UreqBackend {
     pub fn insecure_hosts(&self) -> &[String] {
         &self.insecure_hosts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(url: &str, for_registry: Option<&str>) -> Request {
+        let mut r = Request::new("GET", url::Url::parse(url).unwrap());
+        r.for_registry = for_registry.map(String::from);
+        r
+    }
+
+    #[test]
+    fn settings_are_looked_up_by_host_port_then_the_registry_a_request_is_for() {
+        assert_eq!(
+            candidates(&request("https://R.example:5000/v2/", None)),
+            vec!["r.example:5000"]
+        );
+        assert_eq!(
+            candidates(&request("https://r.example/v2/", None)),
+            vec!["r.example", "r.example:443"]
+        );
+        assert_eq!(
+            candidates(&request(
+                "https://auth.example/token",
+                Some("r.example:5000")
+            )),
+            vec!["auth.example", "auth.example:443", "r.example:5000"]
+        );
+        assert_eq!(
+            candidates(&request("http://[::1]:5000/v2/", Some("[::1]:5000"))),
+            vec!["[::1]:5000"]
+        );
+    }
+
+    #[test]
+    fn proxy_settings_are_checked_and_never_repeated() {
+        assert_eq!(parse_proxy_setting(" ").unwrap(), ProxyChoice::Direct);
+        assert_eq!(
+            parse_proxy_setting("proxy.example:3128").unwrap(),
+            ProxyChoice::Via("http://proxy.example:3128".into())
+        );
+        for bad in [
+            "https://u:secret@proxy:3128",
+            "socks5://u:secret@proxy:1080",
+            "http://u:secret@",
+        ] {
+            let e = parse_proxy_setting(bad).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidArgument, "{bad}");
+            assert!(!e.message.contains("secret"), "{}", e.message);
+        }
     }
 }
