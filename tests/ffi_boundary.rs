@@ -514,7 +514,8 @@ fn tls_and_proxy_setters_refuse_null_bad_utf8_and_bad_values() {
 
     // NULL client, then each NULL string, then invalid UTF-8, each named (each call is
     // checked right after it is made: the last error is the last call's).
-    let calls: Vec<(Box<dyn Fn() -> rr_status>, &str)> = vec![
+    type Call<'a> = Box<dyn Fn() -> rr_status + 'a>;
+    let calls: Vec<(Call, &str)> = vec![
         (
             Box::new(|| unsafe {
                 rr_client_add_registry_ca_file(ptr::null_mut(), reg.as_ptr(), file.as_ptr())
