@@ -2,7 +2,8 @@
  * Offline checks of the C boundary, no registry needed: version macros
  * against rr_version(), status names, NULL and invalid UTF-8 arguments,
  * the size query of rr_reference_normalize, NULL getters, and the
- * last-error state after failing and successful calls. For the write path:
+ * last-error state after failing and successful calls, the per-registry TLS and
+ * proxy setters. For the write path:
  * argument checks of rr_write, rr_write_index, rr_copy, rr_tag, rr_delete and
  * rr_check_push_permission (all rejected before any request), the image and
  * index builders on a tar file written here, and OCI layouts in a temporary
@@ -168,6 +169,75 @@ static void test_null_arguments(void) {
     CHECK_RC(rr_client_set_basic_auth(client, "localhost", "user", NULL),
              RR_ERR_INVALID_ARGUMENT);
 
+    rr_client_free(client);
+}
+
+/* Per-registry TLS and proxies: NULLs and invalid UTF-8 named, files read when set,
+ * proxies checked when set. No request is made. */
+static void test_tls_and_proxy_setters(void) {
+    CHECK_RC(rr_client_set_client_cert(NULL, "r.example", "c.pem", "k.pem"),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_set_client_cert(NULL client)", "client");
+    CHECK_RC(rr_client_add_registry_ca_file(NULL, "r.example", "ca.pem"), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_add_registry_ca_file(NULL client)", "client");
+    CHECK_RC(rr_client_add_certs_dir(NULL, "/tmp"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_default_certs_dirs(NULL, false), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_proxy(NULL, "r.example", ""), RR_ERR_INVALID_ARGUMENT);
+
+    rr_client *client = NULL;
+    CHECK_RC(rr_client_new(&client), RR_OK);
+    if (client == NULL) {
+        return;
+    }
+    CHECK_RC(rr_client_set_client_cert(client, NULL, "c.pem", "k.pem"), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_set_client_cert(NULL registry)", "registry");
+    CHECK_RC(rr_client_set_client_cert(client, "r.example", NULL, "k.pem"),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_set_client_cert(NULL cert_path)", "cert_path");
+    CHECK_RC(rr_client_set_client_cert(client, "r.example", "c.pem", NULL),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_set_client_cert(NULL key_path)", "key_path");
+    CHECK_RC(rr_client_set_client_cert(client, "r.example", "\xff\xfe", "k.pem"),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_set_client_cert(invalid UTF-8)", "cert_path");
+    CHECK_RC(rr_client_set_client_cert(client, "not a registry", "c.pem", "k.pem"),
+             RR_ERR_INVALID_REFERENCE);
+    /* The files are read now. */
+    CHECK_RC(rr_client_set_client_cert(client, "r.example", "/nonexistent/c.pem",
+                                       "/nonexistent/k.pem"),
+             RR_ERR_IO);
+    check_error_mentions("rr_client_set_client_cert(missing file)", "/nonexistent/c.pem");
+
+    CHECK_RC(rr_client_add_registry_ca_file(client, NULL, "ca.pem"), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_add_registry_ca_file(NULL registry)", "registry");
+    CHECK_RC(rr_client_add_registry_ca_file(client, "r.example", NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_add_registry_ca_file(NULL pem_path)", "pem_path");
+    CHECK_RC(rr_client_add_registry_ca_file(client, "r.example", "/nonexistent/ca.pem"), RR_ERR_IO);
+    check_error_mentions("rr_client_add_registry_ca_file(missing file)", "/nonexistent/ca.pem");
+
+    CHECK_RC(rr_client_add_certs_dir(client, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_add_certs_dir(NULL dir)", "dir");
+    CHECK_RC(rr_client_add_certs_dir(client, "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_add_certs_dir(client, ""), RR_ERR_INVALID_ARGUMENT);
+    /* A root need not exist yet: it is read when a registry is connected to. */
+    CHECK_RC(rr_client_add_certs_dir(client, "/nonexistent/certs.d"), RR_OK);
+    check_no_error("rr_client_add_certs_dir");
+    CHECK_RC(rr_client_set_default_certs_dirs(client, false), RR_OK);
+
+    CHECK_RC(rr_client_set_proxy(client, NULL, ""), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_set_proxy(NULL registry)", "registry");
+    CHECK_RC(rr_client_set_proxy(client, "r.example", "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_set_proxy(invalid UTF-8)", "proxy");
+    CHECK_RC(rr_client_set_proxy(client, "r.example", "https://user:secret@proxy:3128"),
+             RR_ERR_INVALID_ARGUMENT);
+    {
+        const char *msg = rr_error_message();
+        CHECK(msg != NULL && strstr(msg, "secret") == NULL);
+    }
+    CHECK_RC(rr_client_set_proxy(client, "r.example", "http://proxy.example:3128"), RR_OK);
+    CHECK_RC(rr_client_set_proxy(client, "r.example", ""), RR_OK);
+    CHECK_RC(rr_client_set_proxy(client, "r.example", NULL), RR_OK); /* back to the environment */
+    check_no_error("rr_client_set_proxy");
     rr_client_free(client);
 }
 
@@ -943,6 +1013,7 @@ int main(void) {
     test_version();
     test_status_names();
     test_null_arguments();
+    test_tls_and_proxy_setters();
     test_normalize();
     test_null_getters();
     test_sha256();

@@ -152,6 +152,75 @@ func WithCAFile(path string) Option {
 	})
 }
 
+// WithRegistryCAFile trusts the certificates of a PEM file for registry ("host[:port]")
+// only, and for the requests made for it on another host (its token endpoint), besides
+// the system's and those of WithCAFile. The file is read now.
+func WithRegistryCAFile(registry, path string) Option {
+	return func(cl *Client) error {
+		var a cstrs
+		defer a.free()
+		r, p := a.str(registry, "the registry"), a.str(path, "the CA file")
+		if a.err != nil {
+			return a.err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_add_registry_ca_file(cl.c, r, p) })
+	}
+}
+
+// WithClientCert presents a client certificate (mutual TLS) to registry ("host[:port]")
+// and its token endpoint: certFile holds the PEM certificate (then its chain), keyFile
+// its PEM private key. Both are read now: StatusIO when one cannot be read,
+// StatusInvalidArgument when one holds no certificate or key or the key is not the
+// certificate's. It wins over a pair in the registry's certs.d directory.
+func WithClientCert(registry, certFile, keyFile string) Option {
+	return func(cl *Client) error {
+		var a cstrs
+		defer a.free()
+		r, c, k := a.str(registry, "the registry"), a.str(certFile, "the certificate file"), a.str(keyFile, "the key file")
+		if a.err != nil {
+			return a.err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_client_cert(cl.c, r, c, k) })
+	}
+}
+
+// WithCertsDir adds a certs.d root: DIR/HOST[:PORT]/ with *.crt CA certificates and
+// NAME.cert + NAME.key client pairs, as /etc/docker/certs.d. Roots given here are
+// searched in order, before the default ones; only the first root with a directory for
+// a registry counts. The files are read when the client first connects to a registry:
+// a key that does not match its certificate is then StatusTransport, an unreadable file
+// StatusIO.
+func WithCertsDir(dir string) Option {
+	return setString("the certs.d directory", dir, func(cl *Client, s *C.char) C.rr_status {
+		return C.rr_client_add_certs_dir(cl.c, s)
+	})
+}
+
+// WithDefaultCertsDirs turns the default certs.d roots on or off (on by default):
+// $XDG_CONFIG_HOME/containers/certs.d (or ~/.config/containers/certs.d),
+// /etc/containers/certs.d, /etc/docker/certs.d.
+func WithDefaultCertsDirs(enabled bool) Option {
+	return func(cl *Client) error {
+		return cl.do(func() C.rr_status { return C.rr_client_set_default_certs_dirs(cl.c, C.bool(enabled)) })
+	}
+}
+
+// WithProxy sets the proxy for registry ("host[:port]"), replacing HTTP_PROXY,
+// HTTPS_PROXY and NO_PROXY for it, loopback registries included:
+// "http://[user:password@]host[:port]" (https goes through it with CONNECT), or "" for
+// no proxy at all.
+func WithProxy(registry, proxyURL string) Option {
+	return func(cl *Client) error {
+		var a cstrs
+		defer a.free()
+		r, p := a.str(registry, "the registry"), a.str(proxyURL, "the proxy URL")
+		if a.err != nil {
+			return a.err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_proxy(cl.c, r, p) })
+	}
+}
+
 // WithBasicAuth sets the username and password for registry ("host[:port]",
 // "index.docker.io" for Docker Hub); they come before every other credential source.
 func WithBasicAuth(registry, username, password string) Option {

@@ -19,12 +19,14 @@ import (
 )
 
 // The tests run against real registries: `rr-testkit serve --seed` (CNCF distribution
-// 2.8 on loopback, seeded with skopeo) in open mode and in token mode, started once here.
+// 2.8 on loopback, seeded with skopeo) in open mode, in token mode and in tls mode
+// requiring a client certificate (--mtls), started once here.
 // The binary is $RR_TESTKIT, else ../target/debug/rr-testkit (`cargo build -p rr-testkit`).
 
 var (
 	openReg  map[string]string // the env file of the open registry
 	tokenReg map[string]string // the env file of the token registry
+	mtlsReg  map[string]string // the env file of the tls registry requiring a client certificate
 )
 
 func TestMain(m *testing.M) {
@@ -53,21 +55,21 @@ func run(m *testing.M) int {
 		r   *registry
 		err error
 	}
-	open, token := make(chan started, 1), make(chan started, 1)
+	open, token, mtls := make(chan started, 1), make(chan started, 1), make(chan started, 1)
 	go func() { r, err := startRegistry(bin, "open", dir); open <- started{r, err} }()
 	go func() { r, err := startRegistry(bin, "token", dir); token <- started{r, err} }()
-	o, t := <-open, <-token
-	if o.r != nil {
-		defer o.r.stop()
+	go func() { r, err := startRegistry(bin, "tls", dir, "--mtls"); mtls <- started{r, err} }()
+	o, t, x := <-open, <-token, <-mtls
+	for _, s := range []started{o, t, x} {
+		if s.r != nil {
+			defer s.r.stop()
+		}
 	}
-	if t.r != nil {
-		defer t.r.stop()
-	}
-	if o.err != nil || t.err != nil {
-		fmt.Fprintf(os.Stderr, "rr go tests: cannot start the registries: %v %v\n", o.err, t.err)
+	if o.err != nil || t.err != nil || x.err != nil {
+		fmt.Fprintf(os.Stderr, "rr go tests: cannot start the registries: %v %v %v\n", o.err, t.err, x.err)
 		return 2
 	}
-	openReg, tokenReg = o.r.env, t.r.env
+	openReg, tokenReg, mtlsReg = o.r.env, t.r.env, x.r.env
 	return m.Run()
 }
 
@@ -78,15 +80,18 @@ type registry struct {
 }
 
 // startRegistry runs `rr-testkit serve` (not detached: it dies with us) and waits for
-// its env file.
-func startRegistry(bin, mode, dir string) (*registry, error) {
-	envFile := filepath.Join(dir, mode+".env")
-	logFile, err := os.Create(filepath.Join(dir, mode+".log"))
+// its env file. extra goes to serve (--mtls).
+func startRegistry(bin, mode, dir string, extra ...string) (*registry, error) {
+	name := strings.Join(append([]string{mode}, extra...), "")
+	envFile := filepath.Join(dir, name+".env")
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "serve", "--mode", mode, "--seed", "--env-file", envFile, "--max-seconds", "900")
+	args := append([]string{"serve", "--mode", mode}, extra...)
+	args = append(args, "--seed", "--env-file", envFile, "--max-seconds", "900")
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {

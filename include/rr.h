@@ -430,6 +430,86 @@ rr_status rr_client_set_insecure(rr_client *client, const char *registry);
 rr_status rr_client_add_ca_file(rr_client *client, const char *pem_path);
 
 /**
+ * Trusts the PEM certificates in `pem_path` as roots for `registry` (`host[:port]`)
+ * only, besides the system's and those of `rr_client_add_ca_file`; they also apply to
+ * the requests made for that registry on another host (its token endpoint). The file
+ * is read now (RR_ERR_IO when it cannot be read, RR_ERR_INVALID_ARGUMENT when it holds
+ * no certificate) and again when the client first connects to the registry. Both
+ * strings are copied. RR_ERR_INVALID_REFERENCE when `registry` does not parse. An
+ * addition to the API contract.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; the strings NULL or NUL-terminated.
+ */
+rr_status rr_client_add_registry_ca_file(rr_client *client,
+                                         const char *registry,
+                                         const char *pem_path);
+
+/**
+ * Presents a client certificate (mutual TLS) to `registry` (`host[:port]`) and to its
+ * token endpoint: `cert_path` is a PEM file with the certificate (then its chain, if
+ * any), `key_path` a PEM file with its private key (PKCS#8, PKCS#1 or SEC1). Both are
+ * read now: RR_ERR_IO when one cannot be read; RR_ERR_INVALID_ARGUMENT when one holds
+ * no PEM certificate or key, or when the key is not the certificate's (the message
+ * names both files). They are read again when the client first connects to the
+ * registry. A pair set here wins over one in the registry's certs.d directory and
+ * replaces an earlier one for the same registry. The strings are copied.
+ * RR_ERR_INVALID_REFERENCE when `registry` does not parse. An addition to the API
+ * contract.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; the strings NULL or NUL-terminated.
+ */
+rr_status rr_client_set_client_cert(rr_client *client,
+                                    const char *registry,
+                                    const char *cert_path,
+                                    const char *key_path);
+
+/**
+ * Adds a certs.d root: a directory holding one directory per registry, named as the
+ * registry is written in references (`host` or `host:port`), with `*.crt` CA
+ * certificates and `NAME.cert` + `NAME.key` client pairs, as Docker's
+ * `/etc/docker/certs.d` and containers' `/etc/containers/certs.d`. Roots added here are
+ * searched in the order added, before the default ones; only the first root that has
+ * a directory for a registry is used. The directory need not exist yet: it is read
+ * when the client first connects to a registry over https. A key that does not match
+ * its certificate, or a `.cert` without its `.key`, then fails that connection with
+ * RR_ERR_TRANSPORT naming the files; an unreadable file with RR_ERR_IO. The string is
+ * copied. RR_ERR_INVALID_ARGUMENT when `dir` is empty. An addition to the API contract.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; `dir` NULL or a NUL-terminated string.
+ */
+rr_status rr_client_add_certs_dir(rr_client *client, const char *dir);
+
+/**
+ * Turns the default certs.d roots on or off (on by default): in this order,
+ * `$XDG_CONFIG_HOME/containers/certs.d` (or `$HOME/.config/containers/certs.d`),
+ * `/etc/containers/certs.d`, `/etc/docker/certs.d`. Roots added with
+ * `rr_client_add_certs_dir` are searched either way. An addition to the API contract.
+ *
+ * # Safety
+ * `client` must be NULL or a live client.
+ */
+rr_status rr_client_set_default_certs_dirs(rr_client *client, bool enabled);
+
+/**
+ * Sets the proxy for `registry` (`host[:port]`), replacing what HTTP_PROXY,
+ * HTTPS_PROXY and NO_PROXY say for it, and applying even to loopback registries (which
+ * the environment never proxies) and to the requests made for it on another host (its
+ * token endpoint). `proxy` is `http://[user:password@]host[:port]` (https requests go
+ * through it with CONNECT), `""` for no proxy at all, or NULL to remove the setting
+ * so that the environment applies again. RR_ERR_INVALID_ARGUMENT when the URL does not
+ * parse or is not http (the message never repeats the URL, which may hold a password);
+ * RR_ERR_INVALID_REFERENCE when `registry` does not parse. The strings are copied. An
+ * addition to the API contract.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; the strings NULL or NUL-terminated.
+ */
+rr_status rr_client_set_proxy(rr_client *client, const char *registry, const char *proxy);
+
+/**
  * Sets the retry policy: `max_attempts` counts the first try (1 = no retry, 0 is
  * RR_ERR_INVALID_ARGUMENT); waits start at `initial_backoff_ms` and double, with jitter.
  *

@@ -502,3 +502,140 @@ fn http_request_and_response_functions_refuse_null() {
         assert_eq!(CLOSED.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }
+
+#[test]
+fn tls_and_proxy_setters_refuse_null_bad_utf8_and_bad_values() {
+    let c = new_client();
+    let s = |v: &str| CString::new(v).unwrap();
+    let bad = [0xffu8, 0xfe, 0];
+    let bad = bad.as_ptr() as *const c_char;
+    let reg = s("reg.local:5000");
+    let file = s("/nonexistent/file.pem");
+
+    // NULL client, then each NULL string, then invalid UTF-8, each named (each call is
+    // checked right after it is made: the last error is the last call's).
+    type Call<'a> = Box<dyn Fn() -> rr_status + 'a>;
+    let calls: Vec<(Call, &str)> = vec![
+        (
+            Box::new(|| unsafe {
+                rr_client_add_registry_ca_file(ptr::null_mut(), reg.as_ptr(), file.as_ptr())
+            }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_registry_ca_file(c, ptr::null(), file.as_ptr()) }),
+            "registry",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_registry_ca_file(c, reg.as_ptr(), ptr::null()) }),
+            "pem_path",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_registry_ca_file(c, bad, file.as_ptr()) }),
+            "registry",
+        ),
+        (
+            Box::new(|| unsafe {
+                rr_client_set_client_cert(
+                    ptr::null_mut(),
+                    reg.as_ptr(),
+                    file.as_ptr(),
+                    file.as_ptr(),
+                )
+            }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe {
+                rr_client_set_client_cert(c, ptr::null(), file.as_ptr(), file.as_ptr())
+            }),
+            "registry",
+        ),
+        (
+            Box::new(|| unsafe {
+                rr_client_set_client_cert(c, reg.as_ptr(), ptr::null(), file.as_ptr())
+            }),
+            "cert_path",
+        ),
+        (
+            Box::new(|| unsafe {
+                rr_client_set_client_cert(c, reg.as_ptr(), file.as_ptr(), ptr::null())
+            }),
+            "key_path",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_set_client_cert(c, reg.as_ptr(), file.as_ptr(), bad) }),
+            "key_path",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_certs_dir(ptr::null_mut(), file.as_ptr()) }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_certs_dir(c, ptr::null()) }),
+            "dir",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_certs_dir(c, bad) }),
+            "dir",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_set_default_certs_dirs(ptr::null_mut(), false) }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_set_proxy(ptr::null_mut(), reg.as_ptr(), ptr::null()) }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_set_proxy(c, ptr::null(), ptr::null()) }),
+            "registry",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_set_proxy(c, reg.as_ptr(), bad) }),
+            "proxy",
+        ),
+    ];
+    for (call, name) in calls {
+        let status = call();
+        assert_eq!(status, rr_status::RR_ERR_INVALID_ARGUMENT, "{name}");
+        assert!(message().contains(name), "{name}: {}", message());
+    }
+
+    // Files are read when set: a missing one is RR_ERR_IO naming it.
+    assert_eq!(
+        unsafe { rr_client_set_client_cert(c, reg.as_ptr(), file.as_ptr(), file.as_ptr()) },
+        rr_status::RR_ERR_IO
+    );
+    assert!(message().contains("/nonexistent/file.pem"), "{}", message());
+    assert_eq!(
+        unsafe { rr_client_add_registry_ca_file(c, reg.as_ptr(), file.as_ptr()) },
+        rr_status::RR_ERR_IO
+    );
+    assert_eq!(
+        unsafe { rr_client_add_registry_ca_file(c, s("bad host").as_ptr(), file.as_ptr()) },
+        rr_status::RR_ERR_INVALID_REFERENCE
+    );
+    assert_eq!(
+        unsafe { rr_client_add_certs_dir(c, s("").as_ptr()) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { rr_client_set_proxy(c, reg.as_ptr(), s("socks5://proxy:1080").as_ptr()) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert!(message().contains("socks5"), "{}", message());
+
+    // The good cases: a directory that need not exist yet, the defaults off, a proxy,
+    // no proxy, and the setting removed.
+    for status in [
+        unsafe { rr_client_add_certs_dir(c, s("/nonexistent/certs.d").as_ptr()) },
+        unsafe { rr_client_set_default_certs_dirs(c, false) },
+        unsafe { rr_client_set_proxy(c, reg.as_ptr(), s("http://proxy.local:3128").as_ptr()) },
+        unsafe { rr_client_set_proxy(c, reg.as_ptr(), s("").as_ptr()) },
+        unsafe { rr_client_set_proxy(c, reg.as_ptr(), ptr::null()) },
+    ] {
+        assert_eq!(status, rr_status::RR_OK, "{}", message());
+    }
+    unsafe { rr_client_free(c) };
+}

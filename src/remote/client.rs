@@ -6,10 +6,13 @@ use crate::error::{Error, Result};
 use crate::name::Registry;
 use crate::platform::Platform;
 use crate::transport::log::LoggingExchange;
+use crate::transport::proxy::ProxyChoice;
+use crate::transport::tls::{self, ClientPair, RegistryTlsSettings};
 use crate::transport::ureq_backend::{self, BackendConfig, UreqBackend};
 use crate::transport::{
-    AuthCallback, Context, CredentialSettings, Exchange, LogSink, RetryPolicy, Shared,
+    certs_d, AuthCallback, Context, CredentialSettings, Exchange, LogSink, RetryPolicy, Shared,
 };
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
@@ -34,6 +37,13 @@ struct Options {
     user_agent_prefix: Option<String>,
     insecure: Vec<String>,
     ca_files: Vec<PathBuf>,
+    /// CAs and client certificates for one registry (`host[:port]`, lower case).
+    registry_tls: BTreeMap<String, RegistryTlsSettings>,
+    /// Proxies for one registry, overriding the environment.
+    registry_proxies: BTreeMap<String, ProxyChoice>,
+    /// certs.d roots added by the host, searched before the default ones.
+    certs_dirs: Vec<PathBuf>,
+    default_certs_dirs: bool,
     retry: RetryPolicy,
     connect_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
@@ -81,6 +91,10 @@ impl Client {
                     user_agent_prefix: None,
                     insecure: Vec::new(),
                     ca_files: Vec::new(),
+                    registry_tls: BTreeMap::new(),
+                    registry_proxies: BTreeMap::new(),
+                    certs_dirs: Vec::new(),
+                    default_certs_dirs: true,
                     retry: RetryPolicy::default(),
                     connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
                     idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
@@ -169,8 +183,73 @@ impl Client {
     }
     pub fn add_ca_file(&self, path: &str) -> Result<()> {
         let path = PathBuf::from(path);
-        ureq_backend::check_ca_file(&path)?;
+        tls::check_ca_file(&path)?;
         self.write().ca_files.push(path);
+        Ok(())
+    }
+    /// Trusts the certificates of `path` for `registry` (and requests made for it, such
+    /// as its token endpoint's) only, besides the system's and the client-wide ones.
+    pub fn add_registry_ca_file(&self, registry: &str, path: &str) -> Result<()> {
+        let key = registry_key(registry)?;
+        let path = PathBuf::from(path);
+        tls::check_ca_file(&path)?;
+        self.write()
+            .registry_tls
+            .entry(key)
+            .or_default()
+            .ca_files
+            .push(path);
+        Ok(())
+    }
+    /// Presents the client certificate in `cert_path` (PEM, leaf first, then its chain)
+    /// with the private key in `key_path` (PEM: PKCS#8, PKCS#1 or SEC1) to `registry` and
+    /// its token endpoint. Both files are read now: RR_ERR_IO when one cannot be read,
+    /// RR_ERR_INVALID_ARGUMENT when one holds no PEM certificate or key, or the key is
+    /// not the certificate's. Replaces an earlier pair for that registry.
+    pub fn set_client_cert(&self, registry: &str, cert_path: &str, key_path: &str) -> Result<()> {
+        let key = registry_key(registry)?;
+        let pair = ClientPair {
+            cert: PathBuf::from(cert_path),
+            key: PathBuf::from(key_path),
+        };
+        tls::check_client_pair(&pair)?;
+        self.write()
+            .registry_tls
+            .entry(key)
+            .or_default()
+            .client_cert = Some(pair);
+        Ok(())
+    }
+    /// Adds a certs.d root (`DIR/HOST[:PORT]/` with `*.crt`, `NAME.cert`, `NAME.key`),
+    /// searched after those added before and before the default ones. The directory
+    /// need not exist yet; its files are read when a registry is first connected to.
+    pub fn add_certs_dir(&self, dir: &str) -> Result<()> {
+        if dir.is_empty() {
+            return Err(Error::invalid_argument("the certs.d directory is empty"));
+        }
+        self.write().certs_dirs.push(PathBuf::from(dir));
+        Ok(())
+    }
+    /// Turns the default certs.d roots (`certs_d::default_roots`) on or off. On by
+    /// default.
+    pub fn set_default_certs_dirs(&self, enabled: bool) {
+        self.write().default_certs_dirs = enabled;
+    }
+    /// Sets the proxy for `registry`, which replaces HTTP(S)_PROXY and NO_PROXY for it
+    /// and applies even to loopback registries: `http://[user:pw@]host[:port]`, or ""
+    /// for no proxy at all. None removes the setting (the environment applies again).
+    pub fn set_proxy(&self, registry: &str, proxy: Option<&str>) -> Result<()> {
+        let key = registry_key(registry)?;
+        let mut o = self.write();
+        match proxy {
+            Some(p) => {
+                let choice = ureq_backend::parse_proxy_setting(p)?;
+                o.registry_proxies.insert(key, choice);
+            }
+            None => {
+                o.registry_proxies.remove(&key);
+            }
+        }
         Ok(())
     }
     pub fn set_retry(&self, max_attempts: u32, initial_backoff_ms: u32) -> Result<()> {
@@ -220,10 +299,17 @@ impl Client {
     }
 
     fn backend(&self, o: &Options) -> Result<Arc<UreqBackend>> {
+        let mut certs_dirs = o.certs_dirs.clone();
+        if o.default_certs_dirs {
+            certs_dirs.extend(certs_d::default_roots());
+        }
         let config = BackendConfig {
             ca_files: o.ca_files.clone(),
             connect_timeout: o.connect_timeout,
             idle_timeout: o.idle_timeout,
+            registry_tls: o.registry_tls.clone(),
+            registry_proxies: o.registry_proxies.clone(),
+            certs_dirs,
         };
         let mut slot = self.inner.backend.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(b) = slot.as_ref() {
@@ -273,6 +359,12 @@ impl Client {
             platform: o.platform,
         })
     }
+}
+
+/// The key per-registry settings are kept under: the registry as it parses
+/// (`docker.io` is `index.docker.io`), lower case as URLs have it.
+fn registry_key(registry: &str) -> Result<String> {
+    Ok(Registry::parse(registry)?.as_str().to_ascii_lowercase())
 }
 
 impl Client {

@@ -54,6 +54,10 @@ pub struct Request {
     /// Every header to send, Authorization and User-Agent included.
     pub headers: Vec<(String, String)>,
     pub body: Body,
+    /// The registry (`host[:port]`) a request to another host is made for: the token
+    /// realm's. Its per-registry TLS and proxy settings apply when the URL's own host has
+    /// none, so that a registry's client certificate also reaches its token endpoint.
+    pub for_registry: Option<String>,
 }
 
 impl Request {
@@ -63,6 +67,7 @@ impl Request {
             url,
             headers: Vec::new(),
             body: Body::Empty,
+            for_registry: None,
         }
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Request {

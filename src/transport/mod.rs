@@ -1,8 +1,9 @@
 //! The HTTP side of talking to a registry: the exchange itself (`http`, `ureq_backend`),
-//! the ping and scheme choice, the auth handshake (`challenge`, `token`), redirects with
+//! TLS and proxies (`tls`, `certs_d`, `proxy`), the ping and scheme choice, the auth handshake (`challenge`, `token`), redirects with
 //! credential hygiene, retries, and turning refusals into errors (`status`).
 
 pub mod cache;
+pub mod certs_d;
 pub mod challenge;
 pub mod context;
 pub mod credentials;
@@ -13,6 +14,7 @@ pub mod redact;
 pub mod retry;
 pub mod session;
 pub mod status;
+pub mod tls;
 pub mod token;
 pub mod ureq_backend;
 

@@ -97,7 +97,7 @@ fn httpdate_parse(s: &str) -> Option<SystemTime> {
 }
 
 pub(crate) fn is_retryable_error(e: &Error) -> bool {
-    e.kind == ErrorKind::Transport && !e.message.contains("TLS certificate verification failed")
+    e.kind == ErrorKind::Transport && !super::tls::is_permanent_failure(&e.message)
 }
 
 /// Whether an operation that failed with `e` is worth trying again as a whole (an upload

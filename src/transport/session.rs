@@ -95,12 +95,19 @@ impl Context {
     }
 }
 
-/// The context's exchange with its retry policy, for the token exchange.
-struct Retrying<'a>(&'a Context);
+/// The context's exchange with its retry policy, for the token exchange on behalf of
+/// `registry`: its requests carry the registry's name so that the registry's own TLS
+/// and proxy settings (a client certificate, a CA) reach the token endpoint too.
+struct TokenExchange<'a> {
+    ctx: &'a Context,
+    registry: &'a Registry,
+}
 
-impl Exchange for Retrying<'_> {
+impl Exchange for TokenExchange<'_> {
     fn exchange(&self, request: &Request) -> Result<Response> {
-        self.0.exchange_with_retry(request)
+        let mut request = request.clone();
+        request.for_registry = Some(self.registry.as_str().to_string());
+        self.ctx.exchange_with_retry(&request)
     }
 }
 
@@ -277,7 +284,10 @@ impl<'a> Session<'a> {
         let mut credential = credential;
         let token = loop {
             let result = token::fetch(&token::TokenRequest {
-                exchange: &Retrying(self.ctx),
+                exchange: &TokenExchange {
+                    ctx: self.ctx,
+                    registry: &self.registry,
+                },
                 user_agent: &self.ctx.user_agent,
                 challenge,
                 registry_host: self.registry.host(),

@@ -1,14 +1,15 @@
 //! The default HTTP exchange: ureq over rustls, with the system roots plus the client's
-//! extra CA files, per-host TLS verification switched off only for insecure registries,
-//! proxies from the environment, and socket-level connect and idle timeouts.
+//! extra CA files, per-registry TLS (a registry's own CAs and client certificate, from
+//! the API or its certs.d directory), TLS verification switched off only for insecure
+//! registries, proxies per registry or from the environment, and socket-level connect
+//! and idle timeouts.
 
 use super::http::{Body, Exchange, Request, Response};
-use super::proxy::ProxyEnv;
+use super::proxy::{ProxyChoice, ProxyEnv};
+use super::tls::{self, RegistryTls, RegistryTlsSettings};
 use crate::error::{Error, Result};
-use once_cell::sync::Lazy;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use std::collections::HashMap;
+use rustls::pki_types::CertificateDer;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,201 +20,94 @@ pub struct BackendConfig {
     pub ca_files: Vec<PathBuf>,
     pub connect_timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
+    /// TLS settings given for one registry (`host[:port]`, lower case).
+    pub registry_tls: BTreeMap<String, RegistryTlsSettings>,
+    /// Proxy settings given for one registry (`host[:port]`, lower case).
+    pub registry_proxies: BTreeMap<String, ProxyChoice>,
+    /// certs.d roots, highest priority first.
+    pub certs_dirs: Vec<PathBuf>,
 }
+
+/// Which TLS config an agent has: the client-wide one or a registry's own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum TlsChoice {
+    ClientWide,
+    Registry(String),
+}
+
+/// One agent (and so one connection pool) per TLS config, verification and proxy.
+type AgentKey = (TlsChoice, bool, Option<String>);
 
 pub struct UreqBackend {
     config: BackendConfig,
+    client_wide_cas: Vec<CertificateDer<'static>>,
     verified_tls: Arc<rustls::ClientConfig>,
     unverified_tls: Arc<rustls::ClientConfig>,
     proxies: ProxyEnv,
-    /// One agent (and so one connection pool) per (TLS verification, proxy) pair.
-    agents: Mutex<HashMap<(bool, Option<String>), ureq::Agent>>,
+    agents: Mutex<HashMap<AgentKey, ureq::Agent>>,
+    /// Per registry: its own TLS once built from the API settings and its certs.d
+    /// directory, or None when it has neither. Failures are not kept, so that a fixed
+    /// file is read again on the next request.
+    registry_tls: Mutex<HashMap<String, Option<Arc<RegistryTls>>>>,
     /// Hosts whose TLS certificates are not verified (`rr_client_set_insecure`).
     insecure_hosts: Vec<String>,
 }
 
-static SYSTEM_ROOTS: Lazy<Vec<CertificateDer<'static>>> = Lazy::new(|| {
-    let loaded = rustls_native_certs::load_native_certs();
-    loaded.certs
-});
-
-fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// `host[:port]` of a URL as a registry is written: no port when it is the scheme's
+/// default (the url crate drops it), IPv6 in brackets, lower case.
+fn url_registry(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    }
 }
 
-fn load_pem_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(path)
-        .map_err(|e| Error::io(format!("reading CA file {}", path.display()), &e))?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| {
-            Error::invalid_argument(format!("CA file {} is not valid PEM: {e}", path.display()))
-        })?;
-    if certs.is_empty() {
+/// Checks a proxy given for one registry: empty means no proxy; otherwise an
+/// `http://[user:password@]host[:port]` URL (the scheme may be left out). https and
+/// SOCKS proxies are not supported by the HTTP stack. Messages never repeat the URL,
+/// which may hold a password.
+pub fn parse_proxy_setting(proxy: &str) -> Result<ProxyChoice> {
+    let proxy = proxy.trim();
+    if proxy.is_empty() {
+        return Ok(ProxyChoice::Direct);
+    }
+    let full = if proxy.contains("://") {
+        proxy.to_string()
+    } else {
+        format!("http://{proxy}")
+    };
+    let url = url::Url::parse(&full)
+        .map_err(|e| Error::invalid_argument(format!("the proxy URL does not parse: {e}")))?;
+    if url.scheme() != "http" {
         return Err(Error::invalid_argument(format!(
-            "CA file {} holds no PEM certificate",
-            path.display()
+            "proxy scheme {}:// is not supported; use an http:// proxy (https goes through it with CONNECT)",
+            url.scheme()
         )));
     }
-    Ok(certs)
-}
-
-/// Reads a CA file once so that a bad path fails when it is added, not at first use.
-pub fn check_ca_file(path: &PathBuf) -> Result<()> {
-    load_pem_certs(path).map(|_| ())
-}
-
-/// The handshake-signature checks and the scheme list of a verifier holding the crypto
-/// provider in `$provider`: the provider's own, for both of ours.
-macro_rules! provider_signature_checks {
-    ($provider:tt) => {
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.$provider.signature_verification_algorithms,
-            )
-        }
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.$provider.signature_verification_algorithms,
-            )
-        }
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.$provider
-                .signature_verification_algorithms
-                .supported_schemes()
-        }
-    };
-}
-
-fn verified_tls_config(ca_files: &[PathBuf]) -> Result<rustls::ClientConfig> {
-    let mut extra = Vec::new();
-    for path in ca_files {
-        extra.extend(load_pem_certs(path)?);
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid_argument("the proxy URL names no host"));
     }
-    let provider = crypto_provider();
-    Ok(
-        rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::transport(format!("TLS setup failed: {e}")))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(LazyWebPki {
-                provider,
-                extra,
-                verifier: once_cell::sync::OnceCell::new(),
-            }))
-            .with_no_client_auth(),
-    )
-}
-
-/// The usual WebPKI verification against the system roots plus the client's CA files,
-/// with the roots loaded on the first certificate to check rather than up front: a
-/// command that only talks plain http to a loopback registry (whose https attempt fails
-/// before any certificate) never reads the system's certificate store.
-#[derive(Debug)]
-struct LazyWebPki {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-    extra: Vec<CertificateDer<'static>>,
-    verifier: once_cell::sync::OnceCell<
-        std::result::Result<Arc<rustls::client::WebPkiServerVerifier>, String>,
-    >,
-}
-
-impl LazyWebPki {
-    fn inner(
-        &self,
-    ) -> std::result::Result<&Arc<rustls::client::WebPkiServerVerifier>, rustls::Error> {
-        self.verifier
-            .get_or_init(|| {
-                let mut roots = rustls::RootCertStore::empty();
-                let (_added, _ignored) =
-                    roots.add_parsable_certificates(SYSTEM_ROOTS.iter().cloned());
-                if roots.is_empty() {
-                    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                }
-                for cert in &self.extra {
-                    roots.add(cert.clone()).map_err(|e| e.to_string())?;
-                }
-                rustls::client::WebPkiServerVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    self.provider.clone(),
-                )
-                .build()
-                .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| rustls::Error::General(format!("TLS roots: {e}")))
-    }
-}
-
-impl rustls::client::danger::ServerCertVerifier for LazyWebPki {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        self.inner()?
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-    }
-    provider_signature_checks!(provider);
-}
-
-/// Accepts any certificate: used only for hosts the caller declared insecure.
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    provider_signature_checks!(0);
-}
-
-fn unverified_tls_config() -> Result<rustls::ClientConfig> {
-    let provider = crypto_provider();
-    Ok(
-        rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::transport(format!("TLS setup failed: {e}")))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth(),
-    )
+    ureq::Proxy::new(&full)
+        .map_err(|e| Error::invalid_argument(format!("the proxy URL is not usable: {e}")))?;
+    Ok(ProxyChoice::Via(full))
 }
 
 impl UreqBackend {
     pub fn new(config: BackendConfig, insecure_hosts: Vec<String>) -> Result<UreqBackend> {
+        let mut client_wide_cas = Vec::new();
+        for path in &config.ca_files {
+            client_wide_cas.extend(tls::load_certs(path, "CA file", tls::Blame::Caller)?);
+        }
+        let (verified, unverified) = tls::default_configs(&client_wide_cas)?;
         Ok(UreqBackend {
-            verified_tls: Arc::new(verified_tls_config(&config.ca_files)?),
-            unverified_tls: Arc::new(unverified_tls_config()?),
+            client_wide_cas,
+            verified_tls: Arc::new(verified),
+            unverified_tls: Arc::new(unverified),
             config,
             proxies: ProxyEnv::from_env(),
             agents: Mutex::new(HashMap::new()),
+            registry_tls: Mutex::new(HashMap::new()),
             insecure_hosts,
         })
     }
@@ -222,16 +116,17 @@ impl UreqBackend {
         &self.config
     }
 
-    fn agent(&self, verify_tls: bool, proxy: Option<String>) -> Result<ureq::Agent> {
+    fn agent(&self, key: AgentKey, registry_tls: Option<&RegistryTls>) -> Result<ureq::Agent> {
         let mut agents = self.agents.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (verify_tls, proxy);
         if let Some(agent) = agents.get(&key) {
             return Ok(agent.clone());
         }
-        let tls = if verify_tls {
-            self.verified_tls.clone()
-        } else {
-            self.unverified_tls.clone()
+        let verify = key.1;
+        let tls = match (registry_tls, verify) {
+            (Some(r), true) => r.verified.clone(),
+            (Some(r), false) => r.unverified.clone(),
+            (None, true) => self.verified_tls.clone(),
+            (None, false) => self.unverified_tls.clone(),
         };
         let mut builder = ureq::AgentBuilder::new()
             .redirects(0)
@@ -244,9 +139,10 @@ impl UreqBackend {
         if let Some(t) = self.config.idle_timeout {
             builder = builder.timeout_read(t).timeout_write(t);
         }
-        if let Some(proxy_url) = &key.1 {
+        if let Some(proxy_url) = &key.2 {
+            // Per-registry proxies were checked when set: this is the environment's.
             let proxy = ureq::Proxy::new(proxy_url).map_err(|e| {
-                Error::transport(format!("proxy {proxy_url:?} from the environment: {e}"))
+                Error::transport(format!("the proxy from the environment is not usable: {e}"))
             })?;
             builder = builder.proxy(proxy);
         }
@@ -265,9 +161,102 @@ impl UreqBackend {
             .iter()
             .any(|h| h == &host_port || h == host)
     }
+
+    /// `registry`'s own TLS, built on first use.
+    fn tls_of(&self, registry: &str) -> Result<Option<Arc<RegistryTls>>> {
+        if let Some(known) = self
+            .registry_tls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(registry)
+        {
+            return Ok(known.clone());
+        }
+        // Built without the lock: files are read, and two threads building the same
+        // registry's config at once only waste a little work.
+        let built = tls::resolve_registry(
+            registry,
+            self.config.registry_tls.get(registry),
+            &self.config.certs_dirs,
+            &self.client_wide_cas,
+        )
+        .map_err(|e| tls::setup_context(e, registry))?
+        .map(Arc::new);
+        self.registry_tls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(registry.to_string(), built.clone());
+        Ok(built)
+    }
+
+    /// The registry whose own TLS an https request uses, with that TLS: the URL's host,
+    /// else the registry the request is made for (a token realm elsewhere); None for
+    /// plain http and for hosts with no TLS settings of their own.
+    fn tls_for(&self, request: &Request) -> Result<Option<(String, Arc<RegistryTls>)>> {
+        if request.url.scheme() != "https" {
+            return Ok(None);
+        }
+        for name in candidates(request) {
+            if let Some(t) = self.tls_of(&name)? {
+                return Ok(Some((name, t)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The proxy for a request: the one set for the URL's registry, else for the
+    /// registry the request is made for, else the environment's.
+    fn proxy_for(&self, request: &Request) -> Option<String> {
+        let set = candidates(request)
+            .into_iter()
+            .find_map(|name| self.config.registry_proxies.get(&name));
+        match set {
+            Some(ProxyChoice::Direct) => None,
+            Some(ProxyChoice::Via(p)) => Some(p.clone()),
+            None => self.proxies.proxy_for(&request.url),
+        }
+    }
 }
 
-fn describe_transport_error(url: &url::Url, err: &ureq::Transport) -> Error {
+/// The registry names whose settings a request may use, in order: its URL's
+/// `host[:port]`; for a URL on the scheme's default port also `host:443` (or `:80`),
+/// since a registry written with its default port reaches URLs without one; then the
+/// registry the request is made for.
+fn candidates(request: &Request) -> Vec<String> {
+    let url = &request.url;
+    let mut names = vec![url_registry(url)];
+    if url.port().is_none() {
+        if let Some(port) = url.port_or_known_default() {
+            names.push(format!("{}:{port}", names[0]));
+        }
+    }
+    if let Some(registry) = request.for_registry.as_deref() {
+        let registry = registry.to_ascii_lowercase();
+        if !names.contains(&registry) {
+            names.push(registry);
+        }
+    }
+    names
+}
+
+/// TLS alerts a server sends about the client's certificate: Go answers a missing one
+/// with certificate_required (TLS 1.3) or bad_certificate (TLS 1.2), one it does not
+/// trust with bad_certificate; other servers use the rest.
+const CLIENT_CERT_ALERTS: [&str; 6] = [
+    "certificaterequired",
+    "badcertificate",
+    "unknownca",
+    "certificateunknown",
+    "certificateexpired",
+    "certificaterevoked",
+];
+
+/// `tls`: the registry whose own TLS the connection used, if any.
+fn describe_transport_error(
+    url: &url::Url,
+    err: &ureq::Transport,
+    tls: Option<&(String, Arc<RegistryTls>)>,
+) -> Error {
     // A request body reader that failed (a cancelled upload, a source blob that did not
     // verify) carries the library's own error: keep it.
     if let Some(inner) = crate::error::find_wrapped(err) {
@@ -275,14 +264,35 @@ fn describe_transport_error(url: &url::Url, err: &ureq::Transport) -> Error {
     }
     let text = err.to_string();
     let lower = text.to_ascii_lowercase();
+    let url_text = super::redact::url(url);
+    let client_cert = tls.and_then(|(_, t)| t.client_cert.as_ref().map(|c| (c, &t.origin)));
+    if lower.contains("received fatal alert")
+        && CLIENT_CERT_ALERTS.iter().any(|a| lower.contains(a))
+    {
+        return Error::transport(match client_cert {
+            None => format!(
+                "{url_text} {}: the server asked for a client certificate and none is set \
+                 for {} (set one for that registry, or put NAME.cert and NAME.key in its \
+                 certs.d directory): {text}",
+                tls::CLIENT_CERT_REQUIRED,
+                url_registry(url)
+            ),
+            Some((cert, origin)) => format!(
+                "{url_text} {}: the server did not accept the client certificate {} \
+                 (from {origin}): {text}",
+                tls::CLIENT_CERT_REFUSED,
+                cert.display()
+            ),
+        });
+    }
     let what = if lower.contains("certificate") || lower.contains("unknownissuer") {
-        "TLS certificate verification failed"
+        tls::VERIFY_FAILED
     } else if lower.contains("timed out") || lower.contains("timeout") {
         "timed out"
     } else {
         "connection failed"
     };
-    Error::transport(format!("{} {what}: {text}", super::redact::url(url)))
+    Error::transport(format!("{url_text} {what}: {text}"))
 }
 
 fn into_response(url: &url::Url, response: ureq::Response) -> Response {
@@ -305,9 +315,16 @@ fn into_response(url: &url::Url, response: ureq::Response) -> Response {
 impl Exchange for UreqBackend {
     fn exchange(&self, request: &Request) -> Result<Response> {
         let url = &request.url;
-        let verify_tls = !self.host_is_insecure(url);
-        let proxy = self.proxies.proxy_for(url);
-        let agent = self.agent(verify_tls, proxy)?;
+        let registry_tls = self.tls_for(request)?;
+        let key = (
+            match &registry_tls {
+                Some((name, _)) => TlsChoice::Registry(name.clone()),
+                None => TlsChoice::ClientWide,
+            },
+            !self.host_is_insecure(url),
+            self.proxy_for(request),
+        );
+        let agent = self.agent(key, registry_tls.as_ref().map(|(_, t)| t.as_ref()))?;
         let mut req = agent.request_url(request.method, url);
         for (name, value) in &request.headers {
             req = req.set(name, value);
@@ -327,7 +344,9 @@ impl Exchange for UreqBackend {
         match result {
             Ok(response) => Ok(into_response(url, response)),
             Err(ureq::Error::Status(_, response)) => Ok(into_response(url, response)),
-            Err(ureq::Error::Transport(t)) => Err(describe_transport_error(url, &t)),
+            Err(ureq::Error::Transport(t)) => {
+                Err(describe_transport_error(url, &t, registry_tls.as_ref()))
+            }
         }
     }
 }
@@ -335,5 +354,57 @@ impl Exchange for UreqBackend {
 impl UreqBackend {
     pub fn insecure_hosts(&self) -> &[String] {
         &self.insecure_hosts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(url: &str, for_registry: Option<&str>) -> Request {
+        let mut r = Request::new("GET", url::Url::parse(url).unwrap());
+        r.for_registry = for_registry.map(String::from);
+        r
+    }
+
+    #[test]
+    fn settings_are_looked_up_by_host_port_then_the_registry_a_request_is_for() {
+        assert_eq!(
+            candidates(&request("https://R.example:5000/v2/", None)),
+            vec!["r.example:5000"]
+        );
+        assert_eq!(
+            candidates(&request("https://r.example/v2/", None)),
+            vec!["r.example", "r.example:443"]
+        );
+        assert_eq!(
+            candidates(&request(
+                "https://auth.example/token",
+                Some("r.example:5000")
+            )),
+            vec!["auth.example", "auth.example:443", "r.example:5000"]
+        );
+        assert_eq!(
+            candidates(&request("http://[::1]:5000/v2/", Some("[::1]:5000"))),
+            vec!["[::1]:5000"]
+        );
+    }
+
+    #[test]
+    fn proxy_settings_are_checked_and_never_repeated() {
+        assert_eq!(parse_proxy_setting(" ").unwrap(), ProxyChoice::Direct);
+        assert_eq!(
+            parse_proxy_setting("proxy.example:3128").unwrap(),
+            ProxyChoice::Via("http://proxy.example:3128".into())
+        );
+        for bad in [
+            "https://u:secret@proxy:3128",
+            "socks5://u:secret@proxy:1080",
+            "http://u:secret@",
+        ] {
+            let e = parse_proxy_setting(bad).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidArgument, "{bad}");
+            assert!(!e.message.contains("secret"), "{}", e.message);
+        }
     }
 }

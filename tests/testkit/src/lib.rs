@@ -25,6 +25,11 @@
 //! | `Tls`   | https (test CA, SAN 127.0.0.1 + localhost) | htpasswd | [`BASIC_USER`] |
 //! | `Token` | http   | bearer, realm = our token server (http) | [`TOKEN_PUSHER`] (pull, push, delete, `*`; `registry:catalog:*`), [`TOKEN_PULLER`] (pull), [`TOKEN_MIRROR`] (pull, push on `mirror/…`), anonymous (pull on `public/…`) |
 //!
+//! [`Options::mtls`] makes a distribution registry of any mode speak https and
+//! require a client certificate signed by the test CA (`http.tls.clientcas`); in
+//! Token mode its token server then speaks https and requires one too.
+//! [`HttpProxy`] is a CONNECT and forward proxy that records what it relays.
+//!
 //! The `rr-testkit` binary runs one registry outside `cargo test` (ctest
 //! fixtures): `rr-testkit serve --mode M [--seed] --env-file F [--detach]`
 //! and `rr-testkit stop --env-file F`; see `src/bin/rr-testkit.rs`.
@@ -40,6 +45,7 @@ mod certs;
 mod digest;
 mod fault_proxy;
 mod fixtures;
+mod forward_proxy;
 mod http;
 mod jwt;
 mod matrix;
@@ -51,13 +57,14 @@ mod shared;
 mod skopeo;
 mod token_server;
 
-pub use certs::{libtrust_key_id, tls_client_config};
+pub use certs::{libtrust_key_id, tls_client_config, tls_client_config_with_cert};
 pub use digest::sha256_digest;
 pub use fault_proxy::{Fault, FaultProxy, Rule, SeenRequest};
 pub use fixtures::{
     make_layer_tar_gz, ImageSpec, PushedImage, PushedIndex, Seeded, STANDARD_MANY_TAGS,
 };
-pub use http::{agent_with_ca, MANIFEST_ACCEPT};
+pub use forward_proxy::{HttpProxy, Relayed};
+pub use http::{agent_with_ca, agent_with_tls, MANIFEST_ACCEPT};
 pub use matrix::{shared_seeded_in, shared_seeded_on, skip};
 pub use mode::Mode;
 pub use registry::{LoggedRequest, Options, Registry};
@@ -96,3 +103,11 @@ pub const TOKEN_SERVICE: &str = "rr-test-registry";
 pub const TOKEN_ISSUER: &str = "rr-testkit";
 /// Lifetime of the tokens the token server issues, in seconds.
 pub const TOKEN_LIFETIME_SECS: u64 = 300;
+
+/// A domain that resolves nowhere but in [`HttpProxy`], which connects its names to
+/// 127.0.0.1 (RFC 6761 keeps `.test` for tests): a registry reached as
+/// `registry.rr.test:PORT` can only be reached through the proxy, and clients proxy it
+/// from the environment, which they never do for loopback addresses.
+pub const PROXY_ONLY_DOMAIN: &str = "rr.test";
+/// The name in [`PROXY_ONLY_DOMAIN`] that the Tls server certificate also names.
+pub const PROXY_ONLY_HOST: &str = "registry.rr.test";

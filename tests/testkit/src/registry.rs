@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::certs::{write_tls_files, TlsFiles};
+use crate::certs::{tls_server_config_requiring_client, write_tls_files, TlsFiles};
 use crate::digest::sha256_hex;
-use crate::http::{agent_with_ca, any_status, basic_header};
+use crate::http::{agent_with_ca, agent_with_tls, any_status, basic_header};
 use crate::proc::{kill_and_wait, spawn_tied};
 use crate::server::Server;
 use crate::token_server::{TokenRequest, TokenServer};
@@ -46,6 +46,7 @@ pub struct Registry {
     agent: ureq::Agent,
     deletes_enabled: bool,
     catalog_max_entries: Option<u32>,
+    mtls: bool,
 }
 
 /// How to start a [`Registry`]: which server, in which mode, with which settings.
@@ -59,6 +60,11 @@ pub struct Options {
     /// distribution v3's `catalog.maxentries`: the largest `n` it accepts on listings
     /// (larger is `400 PAGINATION_NUMBER_INVALID`) and its page size without `n`.
     pub catalog_max_entries: Option<u32>,
+    /// Mutual TLS (distribution only): the registry speaks https with the test CA in any
+    /// mode and requires a client certificate signed by it (`http.tls.clientcas`); see
+    /// [`Registry::client_cert_pem_path`]. In Token mode the token server speaks https
+    /// and requires one too.
+    pub mtls: bool,
 }
 
 impl Options {
@@ -68,6 +74,7 @@ impl Options {
             mode,
             deletes_enabled: true,
             catalog_max_entries: None,
+            mtls: false,
         }
     }
 }
@@ -116,9 +123,10 @@ impl Registry {
             mode,
             deletes_enabled,
             catalog_max_entries,
+            mtls,
         } = options;
-        if server == Server::Ggcr && mode != Mode::Open {
-            panic!("rr-testkit: {server} runs in open mode only, not {mode}");
+        if server == Server::Ggcr && (mode != Mode::Open || mtls) {
+            panic!("rr-testkit: {server} runs in open mode without TLS only, not {mode}");
         }
         let binary = server.binary();
         if Command::new(&binary)
@@ -145,9 +153,7 @@ impl Registry {
         let storage = dir.path().join("storage");
         fs::create_dir_all(&storage).expect("create storage dir");
 
-        let tls = mode
-            .is_tls()
-            .then(|| write_tls_files(&dir.path().join("certs")));
+        let tls = (mode.is_tls() || mtls).then(|| write_tls_files(&dir.path().join("certs"), mtls));
         if matches!(mode, Mode::Basic | Mode::Tls) {
             write_htpasswd(
                 &dir.path().join("htpasswd"),
@@ -155,12 +161,21 @@ impl Registry {
             );
         }
         let token = (mode == Mode::Token).then(|| {
-            let t = TokenServer::start();
+            let t =
+                TokenServer::start_with_tls(tls.as_ref().filter(|_| mtls).map(|f| {
+                    tls_server_config_requiring_client(&f.cert_pem, &f.key_pem, &f.ca_pem)
+                }));
             fs::write(dir.path().join("token-signer.pem"), t.signing_cert_pem())
                 .expect("write token signing certificate");
             t
         });
-        let agent = agent_with_ca(tls.as_ref().map(|t| t.ca_pem.as_path()));
+        let agent = match (&tls, mtls) {
+            (Some(t), true) => agent_with_tls(
+                Some(&t.ca_pem),
+                Some((&t.client_cert_pem, &t.client_key_pem)),
+            ),
+            (t, _) => agent_with_ca(t.as_ref().map(|t| t.ca_pem.as_path())),
+        };
 
         let mut reg = Registry {
             server,
@@ -174,6 +189,7 @@ impl Registry {
             agent,
             deletes_enabled,
             catalog_max_entries,
+            mtls,
         };
         let mut last_failure = String::new();
         for _ in 0..START_ATTEMPTS {
@@ -227,6 +243,10 @@ impl Registry {
                 "certificate": tls.cert_pem,
                 "key": tls.key_pem,
             });
+            if self.mtls {
+                // distribution then requires and verifies a client certificate.
+                cfg["http"]["tls"]["clientcas"] = json!([tls.ca_pem]);
+            }
         }
         match self.mode {
             Mode::Open => {}
@@ -343,9 +363,9 @@ impl Registry {
         self.server
     }
 
-    /// `http://127.0.0.1:PORT` or, in Tls mode, `https://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` or, in Tls mode and with mTLS, `https://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        let scheme = if self.mode.is_tls() { "https" } else { "http" };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.host())
     }
 
@@ -422,16 +442,53 @@ impl Registry {
             .join("data")
     }
 
-    /// PEM of the test CA (Tls mode only).
+    /// PEM of the test CA (Tls mode and mTLS only).
     pub fn ca_pem_path(&self) -> Option<PathBuf> {
         self.tls.as_ref().map(|t| t.ca_pem.clone())
+    }
+
+    /// Whether the registry requires a client certificate ([`Options::mtls`]).
+    pub fn is_mtls(&self) -> bool {
+        self.mtls
+    }
+
+    /// `host:PORT` of this registry: a name for it that only the harness proxy
+    /// resolves, such as [`crate::PROXY_ONLY_HOST`] (named by the Tls server
+    /// certificate).
+    pub fn host_as(&self, name: &str) -> String {
+        format!("{name}:{}", self.port)
+    }
+
+    /// PEM of a client certificate signed by the test CA, which an mTLS registry (and
+    /// its token server) accepts (Tls mode and mTLS only).
+    pub fn client_cert_pem_path(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|t| t.client_cert_pem.clone())
+    }
+
+    /// PEM of the private key of [`Registry::client_cert_pem_path`].
+    pub fn client_key_pem_path(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|t| t.client_key_pem.clone())
+    }
+
+    /// A client certificate and its key signed by another CA, which an mTLS registry
+    /// refuses (Tls mode and mTLS only).
+    pub fn stranger_client_pair(&self) -> Option<(PathBuf, PathBuf)> {
+        self.tls
+            .as_ref()
+            .map(|t| (t.stranger_cert_pem.clone(), t.stranger_key_pem.clone()))
+    }
+
+    /// PEM of the server's private key, which belongs to no client certificate: a key
+    /// that does not match (Tls mode and mTLS only).
+    pub fn server_key_pem_path(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|t| t.key_pem.clone())
     }
 
     pub(crate) fn skopeo_cert_dir(&self) -> Option<&Path> {
         self.tls.as_ref().map(|t| t.skopeo_cert_dir.as_path())
     }
 
-    /// `http://127.0.0.1:PORT/token` (Token mode only).
+    /// `http://127.0.0.1:PORT/token`, https with mTLS (Token mode only).
     pub fn token_realm(&self) -> Option<String> {
         self.token.as_ref().map(TokenServer::realm)
     }

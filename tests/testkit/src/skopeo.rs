@@ -3,7 +3,6 @@
 use std::process::{Command, Output};
 
 use crate::registry::Registry;
-use crate::Mode;
 
 /// Runs `skopeo --insecure-policy --command-timeout 120s ARGS...` and returns
 /// its output (whatever the exit status). Panics only if skopeo cannot be run.
@@ -37,12 +36,12 @@ impl Registry {
     /// `prefix` is `""` (inspect, delete, list-tags), `"src-"` or `"dest-"` (copy).
     pub fn skopeo_flags(&self, prefix: &str, creds: Option<(&str, &str)>) -> Vec<String> {
         let mut v = Vec::new();
-        match (self.mode(), self.skopeo_cert_dir()) {
-            (Mode::Tls, Some(dir)) => {
+        match self.skopeo_cert_dir() {
+            Some(dir) => {
                 v.push(format!("--{prefix}tls-verify=true"));
                 v.push(format!("--{prefix}cert-dir={}", dir.display()));
             }
-            _ => v.push(format!("--{prefix}tls-verify=false")),
+            None => v.push(format!("--{prefix}tls-verify=false")),
         }
         if let Some((u, p)) = creds {
             v.push(format!("--{prefix}creds={u}:{p}"));

@@ -1,6 +1,7 @@
 //! A Docker/OAuth2 token server for the Token mode (plain HTTP on a random
-//! 127.0.0.1 port, one request per connection, a thread per connection),
-//! recording every request it gets.
+//! 127.0.0.1 port, or https requiring a client certificate beside an mTLS
+//! registry; one request per connection, a thread per connection), recording
+//! every request it gets.
 //!
 //! * `GET /token?service=..&scope=..&scope=..` with optional Basic auth
 //!   (Docker token flow). Answers `{"token","access_token","expires_in","issued_at"}`
@@ -61,11 +62,15 @@ pub struct TokenServer {
     thread: Option<JoinHandle<()>>,
     port: u16,
     cert_pem: String,
+    https: bool,
 }
 
 impl TokenServer {
-    pub(crate) fn start() -> TokenServer {
+    /// Starts a token server speaking plain http, or https with `tls` (which may
+    /// require a client certificate).
+    pub(crate) fn start_with_tls(tls: Option<Arc<rustls::ServerConfig>>) -> TokenServer {
         let material: SigningMaterial = make_signing_material();
+        let https = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0")
             .unwrap_or_else(|e| panic!("rr-testkit: cannot start the token server: {e}"));
         let port = listener.local_addr().expect("token server address").port();
@@ -85,7 +90,24 @@ impl TokenServer {
                         }
                         let Ok(conn) = conn else { continue };
                         let shared = Arc::clone(&shared);
-                        std::thread::spawn(move || serve_connection(&shared, conn));
+                        let tls = tls.clone();
+                        std::thread::spawn(move || {
+                            let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                            match tls {
+                                None => serve_connection(&shared, conn),
+                                Some(cfg) => {
+                                    // The handshake runs on the first read; a client
+                                    // without the required certificate fails there.
+                                    let Ok(server) = rustls::ServerConnection::new(cfg) else {
+                                        return;
+                                    };
+                                    serve_connection(
+                                        &shared,
+                                        rustls::StreamOwned::new(server, conn),
+                                    )
+                                }
+                            }
+                        });
                     }
                 })
                 .expect("spawn token server thread")
@@ -95,12 +117,14 @@ impl TokenServer {
             thread: Some(thread),
             port,
             cert_pem: material.cert_pem,
+            https,
         }
     }
 
-    /// `http://127.0.0.1:PORT/token`.
+    /// `http://127.0.0.1:PORT/token`, or `https://` when it speaks TLS.
     pub fn realm(&self) -> String {
-        format!("http://127.0.0.1:{}/token", self.port)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/token", self.port)
     }
 
     /// PEM of the certificate whose key signs the tokens.
@@ -180,12 +204,8 @@ struct Outcome {
 }
 
 /// Reads one request from `conn`, answers it, and closes the connection.
-fn serve_connection(shared: &Shared, conn: TcpStream) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-    let Ok(read_half) = conn.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
+fn serve_connection(shared: &Shared, conn: impl Read + Write) {
+    let mut reader = BufReader::new(conn);
     let mut first = String::new();
     if reader.read_line(&mut first).unwrap_or(0) == 0 {
         return;
@@ -228,7 +248,7 @@ fn serve_connection(shared: &Shared, conn: TcpStream) {
         head.push_str("WWW-Authenticate: Basic realm=\"rr-testkit\"\r\n");
     }
     head.push_str("\r\n");
-    let mut conn = conn;
+    let conn = reader.get_mut();
     let _ = conn.write_all(head.as_bytes());
     let _ = conn.write_all(text.as_bytes());
     let _ = conn.flush();

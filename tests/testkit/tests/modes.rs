@@ -344,3 +344,70 @@ fn token_mode_enforces_the_policy() {
         .unwrap();
     assert_eq!(rr_testkit::sha256_digest(&blob), public.layer_digests[0]);
 }
+
+#[test]
+fn mtls_option_requires_a_client_certificate_from_the_test_ca() {
+    let reg = Registry::start_with(rr_testkit::Options {
+        mtls: true,
+        ..rr_testkit::Options::new(rr_testkit::Server::Distribution28, Mode::Open)
+    });
+    assert!(reg.is_mtls());
+    assert!(reg.base_url().starts_with("https://"));
+    let ca = reg.ca_pem_path().unwrap();
+    let v2 = reg.url("/v2/");
+    // The harness's own agent carries the client certificate.
+    assert_eq!(status(&reg.agent(), &v2, None), 200);
+    // Without one, and with a stranger's, the TLS layer refuses.
+    let bare = agent_with_ca(Some(&ca));
+    let e = bare.get(&v2).call().unwrap_err();
+    assert!(matches!(e, ureq::Error::Transport(_)), "{e}");
+    let (cert, key) = reg.stranger_client_pair().unwrap();
+    let stranger = rr_testkit::agent_with_tls(Some(&ca), Some((&cert, &key)));
+    let e = stranger.get(&v2).call().unwrap_err();
+    assert!(matches!(e, ureq::Error::Transport(_)), "{e}");
+    let (cert, key) = (
+        reg.client_cert_pem_path().unwrap(),
+        reg.client_key_pem_path().unwrap(),
+    );
+    let good = rr_testkit::agent_with_tls(Some(&ca), Some((&cert, &key)));
+    assert_eq!(status(&good, &v2, None), 200);
+}
+
+#[test]
+fn the_proxy_tunnels_and_forwards_and_records_both() {
+    let reg = Registry::start(Mode::Open);
+    let proxy = rr_testkit::HttpProxy::start();
+    let via = ureq::AgentBuilder::new()
+        .proxy(ureq::Proxy::new(proxy.url()).unwrap())
+        .build();
+    // A forward request, to a name only the proxy resolves.
+    let host = reg.host_as(rr_testkit::PROXY_ONLY_HOST);
+    let url = format!("http://{host}/v2/");
+    assert_eq!(status(&via, &url, None), 200);
+    let relayed = proxy.relayed();
+    assert_eq!(relayed.len(), 1, "{relayed:?}");
+    assert_eq!(
+        (
+            relayed[0].method.as_str(),
+            relayed[0].target.as_str(),
+            relayed[0].status
+        ),
+        ("GET", url.as_str(), 200)
+    );
+    // A tunnel: https to the plain-http port fails in TLS, but the CONNECT is recorded.
+    assert!(via.get(&format!("https://{host}/v2/")).call().is_err());
+    let relayed = proxy.relayed();
+    assert_eq!(
+        (
+            relayed[1].method.as_str(),
+            relayed[1].target.as_str(),
+            relayed[1].status
+        ),
+        ("CONNECT", host.as_str(), 200)
+    );
+    // An unknown upstream is a 502, recorded too.
+    proxy.clear();
+    let closed = format!("http://127.0.0.1:{}/v2/", 1);
+    assert_eq!(status(&via, &closed, None), 502);
+    assert_eq!(proxy.relayed()[0].status, 502);
+}

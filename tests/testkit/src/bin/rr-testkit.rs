@@ -2,12 +2,14 @@
 //! fixtures, demos).
 //!
 //! ```text
-//! rr-testkit serve --mode open|basic|tls|token [--seed] --env-file PATH
+//! rr-testkit serve --mode open|basic|tls|token [--mtls] [--seed] --env-file PATH
 //!                  [--max-seconds N] [--detach [--log PATH]]
 //! rr-testkit stop --env-file PATH [--timeout-seconds N]
 //! ```
 //!
-//! `serve` starts a registry (seeding it with `seed_standard` on `--seed`),
+//! `serve` starts a registry (seeding it with `seed_standard` on `--seed`;
+//! with `--mtls` it speaks https and requires a client certificate, named by
+//! `RR_TEST_CLIENT_CERT` and `RR_TEST_CLIENT_KEY` in the env file),
 //! writes `KEY=VALUE` lines to the env file atomically once ready, and runs
 //! until SIGTERM/SIGINT/SIGHUP or `--max-seconds` (default 3600), then kills
 //! the registry and removes the env file. With `--detach` it starts itself
@@ -24,10 +26,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rr_testkit::{Mode, Registry, Seeded};
+use rr_testkit::{Mode, Options, Registry, Seeded, Server};
 
 const USAGE: &str = "usage:
-  rr-testkit serve --mode open|basic|tls|token [--seed] --env-file PATH [--max-seconds N] [--detach [--log PATH]]
+  rr-testkit serve --mode open|basic|tls|token [--mtls] [--seed] --env-file PATH [--max-seconds N] [--detach [--log PATH]]
   rr-testkit stop --env-file PATH [--timeout-seconds N]";
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
 #[derive(Default)]
 struct Opts {
     mode: Option<Mode>,
+    mtls: bool,
     seed: bool,
     env_file: Option<PathBuf>,
     max_seconds: Option<u64>,
@@ -81,6 +84,7 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Opts, String> {
         match key {
             "--mode" => o.mode = Some(value()?.parse()?),
             "--seed" => o.seed = true,
+            "--mtls" => o.mtls = true,
             "--detach" => o.detach = true,
             "--env-file" => o.env_file = Some(value()?.into()),
             "--log" => o.log = Some(value()?.into()),
@@ -101,6 +105,7 @@ fn serve(args: &[String]) -> Result<(), String> {
         args,
         &[
             "--mode",
+            "--mtls",
             "--seed",
             "--env-file",
             "--max-seconds",
@@ -127,7 +132,10 @@ fn serve(args: &[String]) -> Result<(), String> {
     let max = Duration::from_secs(o.max_seconds.unwrap_or(3600));
     let started = Instant::now();
 
-    let mut reg = Registry::start(mode);
+    let mut reg = Registry::start_with(Options {
+        mtls: o.mtls,
+        ..Options::new(Server::Distribution28, mode)
+    });
     let seeded = o.seed.then(|| reg.seed_standard());
     write_env_file(&env_file, &env_lines(&reg, seeded.as_ref()))?;
     eprintln!(
@@ -173,6 +181,12 @@ fn env_lines(reg: &Registry, seeded: Option<&Seeded>) -> Vec<(String, String)> {
     put("RR_TEST_LOG", reg.log_path().display().to_string());
     if let Some(ca) = reg.ca_pem_path() {
         put("RR_TEST_CA", ca.display().to_string());
+    }
+    if reg.is_mtls() {
+        if let (Some(cert), Some(key)) = (reg.client_cert_pem_path(), reg.client_key_pem_path()) {
+            put("RR_TEST_CLIENT_CERT", cert.display().to_string());
+            put("RR_TEST_CLIENT_KEY", key.display().to_string());
+        }
     }
     if let Some((u, p)) = reg.credentials() {
         put("RR_TEST_USER", u.to_string());
