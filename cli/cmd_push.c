@@ -8,84 +8,50 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "json.h"
 
-/* The entries of DIR/index.json, with their names; false after a message. */
-static bool read_entries(const char *dir, struct layout_entry **entries, size_t *count) {
-    size_t dlen = strlen(dir);
-    char *path = xmalloc(dlen + sizeof "/index.json");
-    memcpy(path, dir, dlen);
-    memcpy(path + dlen, "/index.json", sizeof "/index.json");
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    bool ok = read_small_file(path, &bytes, &len);
-    if (ok) {
-        char err[256];
-        ok = layout_entries_parse((const char *)bytes, len, entries, count, err, sizeof err);
-        if (!ok) {
-            console_line("%s: %s", path, err);
-        }
-        free(bytes);
-    }
-    free(path);
-    return ok;
+/* The name of entry `i` of the layout's index.json, or NULL. */
+static const char *entry_name(const rr_index *layout, size_t i) {
+    return rr_index_child_annotation(layout, i, "org.opencontainers.image.ref.name");
 }
 
 /* "v1, v2, (unnamed)" into buf. */
-static void entry_names(const struct layout_entry *entries, size_t count, char *buf,
-                        size_t cap) {
+static void entry_names(const rr_index *layout, char *buf, size_t cap) {
     buf[0] = '\0';
+    size_t count = rr_index_child_count(layout);
     for (size_t i = 0; i < count; i++) {
         size_t used = strlen(buf);
+        const char *name = entry_name(layout, i);
         snprintf(buf + used, cap - used, "%s%s", i > 0 ? ", " : "",
-                 entries[i].name != NULL ? entries[i].name : "(unnamed)");
+                 name != NULL ? name : "(unnamed)");
     }
-}
-
-/* The child of `layout` (from rr_layout_read_index) with `digest`, or SIZE_MAX. */
-static size_t child_with_digest(const rr_index *layout, const char *digest) {
-    size_t n = rr_index_child_count(layout);
-    for (size_t i = 0; digest != NULL && i < n; i++) {
-        const char *d = rr_index_child_digest(layout, i);
-        if (d != NULL && strcmp(d, digest) == 0) {
-            return i;
-        }
-    }
-    return SIZE_MAX;
 }
 
 /* The child to push: the entry named --name, else the only one. Returns an exit status. */
 static int pick_child(const struct cli *c, const char *dir, const rr_index *layout,
-                      const struct layout_entry *entries, size_t count, size_t *pick) {
+                      size_t *pick) {
     char names[1024];
+    size_t count = rr_index_child_count(layout);
     if (c->name != NULL) {
         for (size_t i = 0; i < count; i++) {
-            const struct layout_entry *e = &entries[i];
-            if (e->name != NULL && strcmp(e->name, c->name) == 0) {
-                *pick = child_with_digest(layout, e->digest);
-                if (*pick == SIZE_MAX) {
-                    return fail_with(EXIT_FAILED, "%s: the entry %s (%s) is not in the layout",
-                                     dir, c->name, e->digest != NULL ? e->digest : "no digest");
-                }
+            const char *name = entry_name(layout, i);
+            if (name != NULL && strcmp(name, c->name) == 0) {
+                *pick = i;
                 return EXIT_SUCCESS;
             }
         }
-        entry_names(entries, count, names, sizeof names);
+        entry_names(layout, names, sizeof names);
         return fail_with(EXIT_NOT_FOUND, "%s has no entry named %s (entries: %s)", dir, c->name,
                          count > 0 ? names : "none");
     }
-    if (count == 0 || rr_index_child_count(layout) == 0) {
+    if (count == 0) {
         return fail_with(EXIT_FAILED, "%s is an OCI layout without any image", dir);
     }
     if (count > 1) {
-        entry_names(entries, count, names, sizeof names);
+        entry_names(layout, names, sizeof names);
         return fail_with(EXIT_USAGE, "%s holds %zu entries (%s): pick one with --name NAME", dir,
                          count, names);
     }
-    *pick = child_with_digest(layout, entries[0].digest);
-    if (*pick == SIZE_MAX) {
-        *pick = 0;
-    }
+    *pick = 0;
     return EXIT_SUCCESS;
 }
 
@@ -150,18 +116,11 @@ static int run_push(struct cli *c, rr_client *client) {
     if (status != EXIT_SUCCESS) {
         return status;
     }
-    struct layout_entry *entries = NULL;
-    size_t count = 0;
-    size_t pick = SIZE_MAX;
-    if (!read_entries(dir, &entries, &count)) {
-        status = EXIT_FAILED;
-    } else {
-        status = pick_child(c, dir, layout, entries, count, &pick);
-    }
+    size_t pick = 0;
+    status = pick_child(c, dir, layout, &pick);
     if (status == EXIT_SUCCESS) {
         status = push_child(c, client, layout, pick, ref);
     }
-    layout_entries_free(entries, count);
     rr_index_free(layout);
     return status;
 }

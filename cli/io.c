@@ -8,7 +8,7 @@
 
 #include "cli.h"
 
-/* The largest file read whole: a --config file or an index.json, both a few KiB. */
+/* The largest file read whole: a --config file, a few KiB. */
 #define MAX_SMALL_FILE (16u << 20)
 
 bool read_small_file(const char *path, uint8_t **out, size_t *out_len) {
