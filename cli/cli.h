@@ -60,7 +60,8 @@ struct cli;
 struct command {
     const char *name;
     /* Runs the command; returns its exit status. `client` is configured from the options,
-       and -u/-p are set for the registries of the arguments in auth_args; NULL for
+       and -u/-p and --cert/--key are set for the registries of the arguments in auth_args;
+       NULL for
        `help` and `version`. */
     int (*run)(struct cli *c, rr_client *client);
     int min_args;
@@ -85,6 +86,15 @@ struct cli {
     int ninsecure;
     const char **ca_files;
     int nca;
+    const char **registry_cas; /* HOST=FILE */
+    int nregistry_cas;
+    const char *cert_file; /* the client certificate for the arguments' registries */
+    const char *key_file;
+    const char **cert_dirs; /* certs.d roots searched first */
+    int ncert_dirs;
+    bool no_default_cert_dirs;
+    const char **proxies; /* HOST=URL */
+    int nproxies;
     const char *user;
     const char *password;
     char *password_buf; /* from --password-stdin */

@@ -37,6 +37,16 @@ static void on_log(void *userdata, const char *line) {
     console_line("%s", line);
 }
 
+/* Calls `set(client, HOST, VALUE)` for an option value "HOST=VALUE". */
+static rr_status set_for_host(rr_client *client, const char *host_value,
+                              rr_status (*set)(rr_client *, const char *, const char *)) {
+    const char *eq = strchr(host_value, '=');
+    char *host = xstrndup(host_value, (size_t)(eq - host_value));
+    rr_status rc = set(client, host, eq + 1);
+    free(host);
+    return rc;
+}
+
 int configure_client(struct cli *c, rr_client *client) {
     rr_status rc = rr_client_set_user_agent(client, "rr-cli/" RR_TOOL_VERSION);
     if (rc == RR_OK && c->platform != NULL) {
@@ -50,6 +60,18 @@ int configure_client(struct cli *c, rr_client *client) {
     }
     for (int i = 0; rc == RR_OK && i < c->nca; i++) {
         rc = rr_client_add_ca_file(client, c->ca_files[i]);
+    }
+    for (int i = 0; rc == RR_OK && i < c->nregistry_cas; i++) {
+        rc = set_for_host(client, c->registry_cas[i], rr_client_add_registry_ca_file);
+    }
+    for (int i = 0; rc == RR_OK && i < c->ncert_dirs; i++) {
+        rc = rr_client_add_certs_dir(client, c->cert_dirs[i]);
+    }
+    if (rc == RR_OK && c->no_default_cert_dirs) {
+        rc = rr_client_set_default_certs_dirs(client, false);
+    }
+    for (int i = 0; rc == RR_OK && i < c->nproxies; i++) {
+        rc = set_for_host(client, c->proxies[i], rr_client_set_proxy);
     }
     if (rc == RR_OK && c->no_keychain) {
         rc = rr_client_set_keychain(client, false);
@@ -65,7 +87,7 @@ int configure_client(struct cli *c, rr_client *client) {
 }
 
 int auth_for(const struct cli *c, rr_client *client, const char *reference) {
-    if (c->user == NULL) {
+    if (c->user == NULL && c->cert_file == NULL) {
         return EXIT_SUCCESS;
     }
     char *normalized = NULL;
@@ -75,7 +97,12 @@ int auth_for(const struct cli *c, rr_client *client, const char *reference) {
     }
     /* The registry: host[:port], before the first '/'. */
     char *registry = xstrndup(normalized, strcspn(normalized, "/"));
-    rc = rr_client_set_basic_auth(client, registry, c->user, c->password);
+    if (c->user != NULL) {
+        rc = rr_client_set_basic_auth(client, registry, c->user, c->password);
+    }
+    if (rc == RR_OK && c->cert_file != NULL) {
+        rc = rr_client_set_client_cert(client, registry, c->cert_file, c->key_file);
+    }
     free(registry);
     free(normalized);
     return rc == RR_OK ? EXIT_SUCCESS : report(rc);

@@ -17,6 +17,12 @@ enum option_id {
     O_JOBS,
     O_INSECURE,
     O_CA,
+    O_REGISTRY_CA,
+    O_CERT,
+    O_KEY,
+    O_CERT_DIR,
+    O_NO_DEFAULT_CERT_DIRS,
+    O_PROXY,
     O_USER,
     O_PASSWORD,
     O_PASSWORD_STDIN,
@@ -44,6 +50,12 @@ static const struct option_spec option_specs[] = {
     {"--jobs", "-j", O_JOBS, true, 0},
     {"--insecure", NULL, O_INSECURE, true, 0},
     {"--ca", NULL, O_CA, true, 0},
+    {"--registry-ca", NULL, O_REGISTRY_CA, true, 0},
+    {"--cert", NULL, O_CERT, true, 0},
+    {"--key", NULL, O_KEY, true, 0},
+    {"--cert-dir", NULL, O_CERT_DIR, true, 0},
+    {"--no-default-cert-dirs", NULL, O_NO_DEFAULT_CERT_DIRS, false, 0},
+    {"--proxy", NULL, O_PROXY, true, 0},
     {"--username", "-u", O_USER, true, 0},
     {"--password", "-p", O_PASSWORD, true, 0},
     {"--password-stdin", NULL, O_PASSWORD_STDIN, false, 0},
@@ -115,6 +127,31 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
         break;
     case O_CA:
         c->ca_files[c->nca++] = value;
+        break;
+    case O_REGISTRY_CA:
+        if (strchr(value, '=') == NULL || value[0] == '=') {
+            return usage_error(c, "--registry-ca takes HOST[:PORT]=FILE, not '%s'", value);
+        }
+        c->registry_cas[c->nregistry_cas++] = value;
+        break;
+    case O_CERT:
+        c->cert_file = value;
+        break;
+    case O_KEY:
+        c->key_file = value;
+        break;
+    case O_CERT_DIR:
+        c->cert_dirs[c->ncert_dirs++] = value;
+        break;
+    case O_NO_DEFAULT_CERT_DIRS:
+        c->no_default_cert_dirs = true;
+        break;
+    case O_PROXY:
+        if (strchr(value, '=') == NULL || value[0] == '=') {
+            return usage_error(c, "--proxy takes HOST[:PORT]=URL (URL empty: no proxy), not '%s'",
+                               value);
+        }
+        c->proxies[c->nproxies++] = value;
         break;
     case O_USER:
         c->user = value;
@@ -188,6 +225,9 @@ static int check_args(const struct cli *c) {
     if (c->user != NULL && c->password == NULL && !c->password_stdin) {
         return usage_error(c, "-u needs -p PASS or --password-stdin");
     }
+    if ((c->cert_file == NULL) != (c->key_file == NULL)) {
+        return usage_error(c, "--cert FILE and --key FILE go together");
+    }
     return 0;
 }
 
@@ -196,6 +236,9 @@ int parse_args(int argc, char **argv, struct cli *c) {
     c->args = xmalloc(slots * sizeof *c->args);
     c->insecure = xmalloc(slots * sizeof *c->insecure);
     c->ca_files = xmalloc(slots * sizeof *c->ca_files);
+    c->registry_cas = xmalloc(slots * sizeof *c->registry_cas);
+    c->cert_dirs = xmalloc(slots * sizeof *c->cert_dirs);
+    c->proxies = xmalloc(slots * sizeof *c->proxies);
     c->progress = PROGRESS_AUTO;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
@@ -280,6 +323,9 @@ void free_cli(struct cli *c) {
     free(c->args);
     free(c->insecure);
     free(c->ca_files);
+    free(c->registry_cas);
+    free(c->cert_dirs);
+    free(c->proxies);
     if (c->password_buf != NULL) {
         memset(c->password_buf, 0, strlen(c->password_buf));
         free(c->password_buf);

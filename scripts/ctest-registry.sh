@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start and stop a harness registry (rr-testkit) for ctest fixtures.
 #
-#   ctest-registry.sh start MODE ENVFILE   # MODE: open | basic | tls | token
+#   ctest-registry.sh start MODE ENVFILE   # MODE: open | basic | tls | token | mtls
+#                                          # (mtls: tls that also requires a client certificate)
 #   ctest-registry.sh stop ENVFILE
 #
 # `start` runs `$RR_TESTKIT serve --mode MODE --seed --env-file ENVFILE` in the
@@ -88,14 +89,14 @@ start() {
     fi
     rm -f "$envfile" "$pidfile"
 
+    local serve=(serve --mode "$mode" --seed --env-file "$envfile")
+    [[ $mode == mtls ]] && serve=(serve --mode tls --mtls --seed --env-file "$envfile")
     # Own session, no inherited stdio: ctest waits for the test's pipes to
     # close, so the server must not hold them.
     if command -v setsid >/dev/null 2>&1; then
-        setsid "$RR_TESTKIT" serve --mode "$mode" --seed --env-file "$envfile" \
-            </dev/null >"$log" 2>&1 &
+        setsid "$RR_TESTKIT" "${serve[@]}" </dev/null >"$log" 2>&1 &
     else
-        nohup "$RR_TESTKIT" serve --mode "$mode" --seed --env-file "$envfile" \
-            </dev/null >"$log" 2>&1 &
+        nohup "$RR_TESTKIT" "${serve[@]}" </dev/null >"$log" 2>&1 &
     fi
     pid=$!
     echo "$pid" >"$pidfile"
