@@ -275,7 +275,8 @@ fn uploads_and_manifest_puts_survive_passing_failures() {
     let proxy = FaultProxy::start(
         &reg.host(),
         vec![
-            Rule::new(Some("PATCH"), "/blobs/uploads/", Fault::status(502), 1),
+            // The layer is small: it goes in one PUT with the body (monolithic).
+            Rule::new(Some("PUT"), "/blobs/uploads/", Fault::status(502), 1),
             Rule::new(Some("PUT"), "/manifests/", Fault::status(500), 1),
             Rule::new(
                 Some("POST"),
@@ -351,7 +352,7 @@ fn cancelling_wakes_an_upload_out_of_its_retry_after_wait() {
     let proxy = FaultProxy::start(
         &reg.host(),
         vec![Rule::new(
-            Some("PATCH"),
+            Some("PUT"),
             "/blobs/uploads/",
             Fault::status_retry_after(503, "30"),
             2,

@@ -556,9 +556,12 @@ fn an_image_built_on_a_base_mounts_the_base_layers_and_keeps_its_history() {
         seeded.app.layer_digests.len(),
         "base layers mounted: {requests:#?}"
     );
-    let patches = requests.iter().filter(|r| r.method == "PATCH").count();
+    let commits = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.uri.contains("digest=") && r.status == 201)
+        .count();
     assert_eq!(
-        patches, 2,
+        commits, 2,
         "the new layer and the config uploaded: {requests:#?}"
     );
 }

@@ -92,7 +92,8 @@ pub fn temp_dir() -> tempfile::TempDir {
 }
 
 /// Upload sessions of `repo` that the client neither committed (PUT 201) nor cancelled
-/// (DELETE), from the access log. A POST that opened a session (202) and was never
+/// (a DELETE the registry accepted: 2xx; a refused one, e.g. with a stale `_state`, leaves
+/// the session), from the access log. A POST that opened a session (202) and was never
 /// followed by a request on it counts as one too.
 pub fn sessions_left_behind(reg: &Registry, repo: &str) -> Vec<String> {
     let requests = requests_for(reg, repo);
@@ -114,7 +115,9 @@ pub fn sessions_left_behind(reg: &Registry, repo: &str) -> Vec<String> {
         if !seen.contains(&uuid) {
             seen.push(uuid.clone());
         }
-        if r.method == "DELETE" || (r.method == "PUT" && r.status == 201) {
+        if (r.method == "DELETE" && (200..300).contains(&r.status))
+            || (r.method == "PUT" && r.status == 201)
+        {
             closed.push(uuid);
         }
     }
