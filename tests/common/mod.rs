@@ -96,6 +96,16 @@ pub fn temp_dir() -> tempfile::TempDir {
 /// the session), from the access log. A POST that opened a session (202) and was never
 /// followed by a request on it counts as one too.
 pub fn sessions_left_behind(reg: &Registry, repo: &str) -> Vec<String> {
+    sessions_not_closed(reg, repo, true)
+}
+
+/// Like `sessions_left_behind`, but a DELETE counts whatever the registry answered: the
+/// sessions the client did not even try to cancel.
+pub fn sessions_never_cancelled(reg: &Registry, repo: &str) -> Vec<String> {
+    sessions_not_closed(reg, repo, false)
+}
+
+fn sessions_not_closed(reg: &Registry, repo: &str, delete_must_succeed: bool) -> Vec<String> {
     let requests = requests_for(reg, repo);
     let uploads = format!("/v2/{repo}/blobs/uploads/");
     let opened = requests
@@ -115,7 +125,7 @@ pub fn sessions_left_behind(reg: &Registry, repo: &str) -> Vec<String> {
         if !seen.contains(&uuid) {
             seen.push(uuid.clone());
         }
-        if (r.method == "DELETE" && (200..300).contains(&r.status))
+        if (r.method == "DELETE" && (!delete_must_succeed || (200..300).contains(&r.status)))
             || (r.method == "PUT" && r.status == 201)
         {
             closed.push(uuid);

@@ -97,11 +97,32 @@ impl<'s, 'c> UploadSession<'s, 'c> {
     /// Cancels the session, also when the operation itself was cancelled. A Location that
     /// may be stale is refreshed first (GET), since registries refuse a DELETE with an old
     /// `_state`. Failures are ignored: the registry expires abandoned sessions.
+    ///
+    /// A registry may still be taking in the body of a request that rr broke off (a
+    /// cancel) when it is asked, and then answers with a Location that is stale once it is
+    /// done; its DELETE is refused as out of range (416, distribution v3) and the session
+    /// is asked again after a short wait, a few times.
     pub fn cancel(mut self) {
-        if !self.fresh {
-            let _ = self.status(Attempts::Cleanup);
+        let mut wait = std::time::Duration::from_millis(50);
+        for _ in 0..4 {
+            // A session that says nothing may still accept the Location there is.
+            if !self.fresh && !matches!(self.status(Attempts::Cleanup), Ok(Status::At(_))) {
+                cancel_session(self.session, &self.location);
+                return;
+            }
+            let request = Request::new("DELETE", self.location.clone());
+            let Ok(response) = self.session.send_with(request, Attempts::Cleanup) else {
+                return;
+            };
+            let status = response.status;
+            response.drain();
+            if status != 416 {
+                return;
+            }
+            self.fresh = false;
+            std::thread::sleep(wait);
+            wait *= 2;
         }
-        cancel_session(self.session, &self.location);
     }
 }
 

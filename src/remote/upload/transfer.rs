@@ -277,6 +277,8 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
                         }
                     }
                     stuck = (hint == Some(Hint::AfterSending)).then_some((start, len));
+                    // Asking again would say no more: cancel with the Location there is.
+                    u.fresh = true;
                     u.cancel();
                 }
                 Err(e) if e.kind == ErrorKind::Cancelled => {
