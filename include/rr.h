@@ -462,7 +462,7 @@ uint64_t rr_upload_default_monolithic_threshold(void);
  * Sets the size up to which `RR_UPLOAD_AUTO` sends a blob monolithic (one PUT with the
  * body) for `registry` (`host[:port]`), or, when `registry` is NULL, for every registry
  * that has no setting of its own: 0 (never) to 1073741824 (1 GiB). The default is
- * `rr_upload_default_monolithic_threshold()` (4 MiB, measured on loopback; see the
+ * `rr_upload_default_monolithic_threshold()` (1 MiB, measured on loopback; see the
  * README's "Uploads"). Takes effect for operations started after the call.
  *
  * RR_ERR_INVALID_ARGUMENT when `bytes` is out of range (the message names the value);
