@@ -375,6 +375,48 @@ fn a_chunk_broken_at_70_percent_resumes_from_the_registrys_offset() {
     }
 }
 
+/// A copy between two registries whose PATCH is cut at 70%: the source registry is asked
+/// for the rest with `Range` from the offset the destination holds, not for the whole
+/// blob again.
+#[test]
+fn a_resumed_copy_reads_its_source_registry_from_the_offset() {
+    let big = big();
+    let src = Registry::start_server(Server::Distribution28);
+    write::write_image(&client(), &format!("{}/up/src:v1", src.host()), &big.image).unwrap();
+    let src_proxy = FaultProxy::start(&src.host(), vec![]);
+    let dst = Registry::start_server(Server::DistributionV3);
+    let dst_proxy = FaultProxy::start(
+        &dst.host(),
+        vec![Rule::new(Some("PATCH"), "/blobs/uploads/", Fault::CutBodyAt(70), 1).bodies_over(MIB)],
+    );
+    rr::remote::write::copy(
+        &fast_client(),
+        &format!("{}/up/src:v1", src_proxy.host()),
+        &format!("{}/up/copied:v1", dst_proxy.host()),
+    )
+    .unwrap();
+    check_with_skopeo(&dst, "up/copied:v1", &big.image);
+    let sent = session_of_fault(&dst_proxy.seen())
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    let held = sent[0].content_length.unwrap() * 70 / 100;
+    assert_eq!(range_start(&sent[1]), Some(held), "{sent:#?}");
+    let layer = &big.image.layers()[0].digest;
+    let gets: Vec<Option<String>> = src_proxy
+        .seen()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(layer.as_str()))
+        .map(|r| r.range)
+        .collect();
+    assert_eq!(
+        gets,
+        vec![None, Some(format!("bytes={held}-"))],
+        "the whole layer once, then the rest from {held}"
+    );
+    check_no_session(&dst, "up/copied", "a resumed copy");
+}
+
 /// The registry takes a whole chunk but the answer is lost, and the upload status then
 /// says `0-N` where N is the count of bytes held (ECR's and zot's off-by-one): the only
 /// reading that fits what was sent is N, and the upload goes on from there. After a cut
