@@ -273,7 +273,10 @@ fn describe_transport_error(url: &url::Url, err: &ureq::Transport) -> Error {
     if let Some(inner) = crate::error::find_wrapped(err) {
         return inner.clone();
     }
-    let text = err.to_string();
+    // ureq's text starts with the whole URL: mask its signed query values as ours are.
+    let text = err
+        .to_string()
+        .replace(url.as_str(), &super::redact::url(url));
     let lower = text.to_ascii_lowercase();
     let what = if lower.contains("certificate") || lower.contains("unknownissuer") {
         "TLS certificate verification failed"
@@ -335,5 +338,29 @@ impl Exchange for UreqBackend {
 impl UreqBackend {
     pub fn insecure_hosts(&self) -> &[String] {
         &self.insecure_hosts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_failure_names_the_url_without_its_signed_values() {
+        // A port nothing listens on: bind one and let it go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let backend = UreqBackend::new(BackendConfig::default(), Vec::new()).unwrap();
+        let url = url::Url::parse(&format!(
+            "http://127.0.0.1:{port}/v2/a/blobs/uploads/x?_state=s3cr3t&digest=sha256:ab"
+        ))
+        .unwrap();
+        let err = backend
+            .exchange(&Request::new("PATCH", url))
+            .expect_err("nothing listens there");
+        assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+        assert!(err.message.contains("_state=REDACTED"), "{}", err.message);
     }
 }

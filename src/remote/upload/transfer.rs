@@ -152,7 +152,10 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
         // appends at any offset it is told, so a wrong reading shows only at the commit).
         let mut resumed = false;
         let mut restarted = false;
-        // The status END last answered and the offsets already tried for it.
+        // The status END last answered and the readings of it already tried: a reading
+        // past what the registry confirmed that broke is not tried again while the
+        // registry says the same (its other reading is); what the registry confirmed
+        // itself is always worth another try.
         let mut tried: (Option<u64>, Vec<u64>) = (None, Vec::new());
         // A body that broke with nothing of it arriving: a second time is a refusal.
         let mut stuck: Option<(u64, u64)> = None;
@@ -238,7 +241,9 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
                         .find(|o| !tried.1.contains(o));
                     match next {
                         Some(offset) => {
-                            tried.1.push(offset);
+                            if offset > u.confirmed {
+                                tried.1.push(offset);
+                            }
                             let nothing_arrived = offset == start && len > 0;
                             if nothing_arrived && suspicious {
                                 failures -= 1;
