@@ -641,6 +641,39 @@ static void test_write_arguments(rr_client *client, const rr_image *img, const r
     CHECK_RC(rr_client_set_page_size(client, 1), RR_OK);
     CHECK_RC(rr_client_set_page_size(client, 0), RR_OK);
     check_no_error("rr_client_set_jobs");
+
+    /* Upload strategies: per registry or (NULL) for all; values out of range are named. */
+    CHECK_RC(rr_client_set_upload_strategy(NULL, "ghcr.io", RR_UPLOAD_CHUNKED, 4 << 20),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_upload_strategy(client, "ghcr.io", RR_UPLOAD_CHUNKED, 4 << 20), RR_OK);
+    CHECK_RC(rr_client_set_upload_strategy(client, NULL, RR_UPLOAD_AUTO, 0), RR_OK);
+    CHECK_RC(rr_client_set_upload_strategy(client, NULL, RR_UPLOAD_MONOLITHIC, 0), RR_OK);
+    CHECK_RC(rr_client_set_upload_strategy(client, "localhost:5000", RR_UPLOAD_STREAMED, 65536),
+             RR_OK);
+    CHECK_RC(rr_client_set_upload_strategy(client, NULL, 4, 0), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("strategy 4", "4");
+    CHECK_RC(rr_client_set_upload_strategy(client, NULL, RR_UPLOAD_CHUNKED, 65535),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("chunk size 65535", "65535");
+    CHECK_RC(rr_client_set_upload_strategy(client, NULL, RR_UPLOAD_CHUNKED, (1ull << 30) + 1),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("chunk size 1 GiB + 1", "1073741825");
+    CHECK_RC(rr_client_set_upload_strategy(client, "\xff\xfe", RR_UPLOAD_AUTO, 0),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_upload_strategy(client, "https://ghcr.io", RR_UPLOAD_AUTO, 0),
+             RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_client_set_monolithic_threshold(NULL, NULL, 1024), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_monolithic_threshold(client, NULL, 0), RR_OK);
+    CHECK_RC(rr_client_set_monolithic_threshold(client, "ghcr.io", 1ull << 30), RR_OK);
+    CHECK_RC(rr_client_set_monolithic_threshold(client, NULL, (1ull << 30) + 1),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("threshold 1 GiB + 1", "1073741825");
+    CHECK_RC(rr_client_set_monolithic_threshold(client, "\xff\xfe", 0), RR_ERR_INVALID_ARGUMENT);
+    CHECK(rr_upload_default_monolithic_threshold() > 0);
+    CHECK_RC(rr_client_set_monolithic_threshold(client, NULL,
+                                                rr_upload_default_monolithic_threshold()),
+             RR_OK);
+    check_no_error("rr_client_set_monolithic_threshold");
     CHECK_RC(rr_client_set_progress_callback(NULL, log_progress, NULL), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_client_set_progress_callback(client, NULL, NULL), RR_OK); /* removes it */
 }

@@ -6,6 +6,7 @@ package rr
 import "C"
 
 import (
+	"fmt"
 	"net/http"
 	"runtime"
 	"time"
@@ -128,6 +129,73 @@ func WithPageSize(n int) Option {
 		}
 		return cl.do(func() C.rr_status { return C.rr_client_set_page_size(cl.c, C.uint32_t(n)) })
 	}
+}
+
+// UploadStrategy says how blob bytes go to a registry (see WithUploadStrategy). Every
+// strategy streams from the blob's source at constant memory.
+type UploadStrategy uint32
+
+const (
+	// UploadAuto (the default): monolithic up to the monolithic threshold, streamed
+	// above it, chunked above the chunk size when one is set or known for the host.
+	UploadAuto UploadStrategy = C.RR_UPLOAD_AUTO
+	// UploadMonolithic: POST, then PUT ?digest= with the whole blob.
+	UploadMonolithic UploadStrategy = C.RR_UPLOAD_MONOLITHIC
+	// UploadStreamed: POST, one PATCH with the whole blob, PUT ?digest=.
+	UploadStreamed UploadStrategy = C.RR_UPLOAD_STREAMED
+	// UploadChunked: POST, PATCHes of chunkSize bytes with Content-Range, PUT ?digest=.
+	UploadChunked UploadStrategy = C.RR_UPLOAD_CHUNKED
+)
+
+// optionalRegistry runs f with registry as a C string, or NULL when it is "" (every
+// registry).
+func optionalRegistry(cl *Client, registry string, f func(r *C.char) C.rr_status) error {
+	var a cstrs
+	defer a.free()
+	var r *C.char
+	if registry != "" {
+		r = a.str(registry, "the registry")
+		if a.err != nil {
+			return a.err
+		}
+	}
+	return cl.do(func() C.rr_status { return f(r) })
+}
+
+// WithUploadStrategy sets how blobs are uploaded to registry ("host[:port]"), or to
+// every registry without a setting of its own when registry is "". chunkSize is the
+// chunk size of UploadChunked and the largest PATCH of the other strategies (64 KiB to
+// 1 GiB), or 0 for the default (8 MiB chunks, no limit otherwise). A registry or proxy
+// that refuses a body as too large makes the client send it smaller chunks from then
+// on, whatever is set. May be given several times.
+func WithUploadStrategy(registry string, strategy UploadStrategy, chunkSize int64) Option {
+	return func(cl *Client) error {
+		if chunkSize < 0 {
+			return &Error{Status: StatusInvalidArgument, Message: fmt.Sprintf("rr: chunk size %d is negative", chunkSize)}
+		}
+		return optionalRegistry(cl, registry, func(r *C.char) C.rr_status {
+			return C.rr_client_set_upload_strategy(cl.c, r, C.uint32_t(strategy), C.uint64_t(chunkSize))
+		})
+	}
+}
+
+// WithMonolithicThreshold sets the size up to which UploadAuto sends a blob in one PUT
+// with its body, for registry or, when registry is "", every registry without a setting
+// of its own: 0 (never) to 1 GiB; the default is DefaultMonolithicThreshold().
+func WithMonolithicThreshold(registry string, bytes int64) Option {
+	return func(cl *Client) error {
+		if bytes < 0 {
+			return &Error{Status: StatusInvalidArgument, Message: fmt.Sprintf("rr: monolithic threshold %d is negative", bytes)}
+		}
+		return optionalRegistry(cl, registry, func(r *C.char) C.rr_status {
+			return C.rr_client_set_monolithic_threshold(cl.c, r, C.uint64_t(bytes))
+		})
+	}
+}
+
+// DefaultMonolithicThreshold is the monolithic threshold of a client that sets none.
+func DefaultMonolithicThreshold() int64 {
+	return int64(C.rr_upload_default_monolithic_threshold())
 }
 
 // WithUserAgent sets the User-Agent header.

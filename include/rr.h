@@ -91,6 +91,31 @@ typedef enum {
 } rr_status;
 
 /**
+ * How blob bytes are sent to a registry, for `rr_client_set_upload_strategy`. Each is
+ * streamed from the blob's source (a file, a layout, another registry) at constant memory.
+ */
+typedef enum {
+  /**
+   * The default: monolithic up to the monolithic threshold, streamed above it, and
+   * chunked above the chunk size when one is set (or known for the host: ghcr.io takes
+   * chunks of at most 4 MiB).
+   */
+  RR_UPLOAD_AUTO = 0,
+  /**
+   * POST, then PUT `?digest=` with the whole blob as its body: one request pair.
+   */
+  RR_UPLOAD_MONOLITHIC = 1,
+  /**
+   * POST, one PATCH with the whole blob, PUT `?digest=`.
+   */
+  RR_UPLOAD_STREAMED = 2,
+  /**
+   * POST, PATCHes of `chunk_size` bytes with `Content-Range`, PUT `?digest=`.
+   */
+  RR_UPLOAD_CHUNKED = 3,
+} rr_upload_strategy;
+
+/**
  * A registry client: options, credentials, and the connection and token caches every
  * operation shares. Safe to share between threads and calls.
  */
@@ -400,6 +425,55 @@ rr_status rr_client_set_jobs(rr_client *client, uint32_t jobs);
  * `client` must be NULL or a live client.
  */
 rr_status rr_client_set_page_size(rr_client *client, uint32_t page_size);
+
+/**
+ * Sets how blobs are uploaded to `registry` (`host[:port]`, as in references), or, when
+ * `registry` is NULL, to every registry that has no setting of its own. `strategy` is an
+ * `rr_upload_strategy` value. `chunk_size` is the size of the chunks of
+ * `RR_UPLOAD_CHUNKED` and the largest PATCH body of the other strategies (a blob above
+ * it is sent in chunks of that size): 65536 (64 KiB) to 1073741824 (1 GiB), or 0 for the
+ * default (8 MiB chunks for `RR_UPLOAD_CHUNKED`, no limit for the others). A
+ * registry's own setting replaces what rr knows of that host (ghcr.io: chunks of at most
+ * 4 MiB). The chunk size never goes under the `OCI-Chunk-Min-Length` a registry asks
+ * for.
+ *
+ * Whatever is set, a registry or proxy that refuses a request body as too large (413, a
+ * size error, a connection closed while sending) makes the client send that registry
+ * smaller chunks from then on, for the rest of its life, and the blob is sent again from
+ * its source. Takes effect for operations started after the call.
+ *
+ * RR_ERR_INVALID_ARGUMENT when `strategy` or `chunk_size` is out of range (the message
+ * names the value); RR_ERR_INVALID_REFERENCE when `registry` does not parse.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; `registry` NULL or a NUL-terminated string.
+ */
+rr_status rr_client_set_upload_strategy(rr_client *client,
+                                        const char *registry,
+                                        uint32_t strategy,
+                                        uint64_t chunk_size);
+
+/**
+ * The default monolithic threshold, in bytes (see `rr_client_set_monolithic_threshold`).
+ */
+uint64_t rr_upload_default_monolithic_threshold(void);
+
+/**
+ * Sets the size up to which `RR_UPLOAD_AUTO` sends a blob monolithic (one PUT with the
+ * body) for `registry` (`host[:port]`), or, when `registry` is NULL, for every registry
+ * that has no setting of its own: 0 (never) to 1073741824 (1 GiB). The default is
+ * `rr_upload_default_monolithic_threshold()` (1 MiB, measured on loopback; see the
+ * README's "Uploads"). Takes effect for operations started after the call.
+ *
+ * RR_ERR_INVALID_ARGUMENT when `bytes` is out of range (the message names the value);
+ * RR_ERR_INVALID_REFERENCE when `registry` does not parse.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; `registry` NULL or a NUL-terminated string.
+ */
+rr_status rr_client_set_monolithic_threshold(rr_client *client,
+                                             const char *registry,
+                                             uint64_t bytes);
 
 /**
  * Puts `user_agent` in front of the library's own `rr/<version>` in the User-Agent

@@ -34,6 +34,9 @@ pub struct Error {
     pub http_status: u16,
     /// The first distribution-spec error code of the registry's error body.
     pub registry_code: Option<String>,
+    /// The wait the server asked for (`Retry-After`) with the answer behind the error, so
+    /// that whoever retries a larger unit (an upload) waits at least that long.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -50,6 +53,7 @@ impl Error {
             message,
             http_status: 0,
             registry_code: None,
+            retry_after: None,
         }
     }
 

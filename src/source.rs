@@ -170,6 +170,68 @@ impl BlobSource {
         })
     }
 
+    /// Opens blob `desc` from byte `offset` on, for an upload resumed there, checking the
+    /// size of what follows (the registry checks the digest of the whole at the commit):
+    /// files and layouts seek, a registry is asked with `Range`, bytes are sliced.
+    pub fn open_blob_from(
+        &self,
+        desc: &Descriptor,
+        contexts: &SourceContexts,
+        offset: u64,
+    ) -> Result<Box<dyn Read + Send>> {
+        if offset == 0 {
+            return self.open_blob_checked(desc, contexts, Verify::SizeOnly);
+        }
+        if offset > desc.size {
+            return Err(Error::invalid_argument(format!(
+                "blob {}: offset {offset} is past its {} bytes",
+                desc.digest, desc.size
+            )));
+        }
+        if let Some(data) = desc.verified_data()? {
+            return Ok(Box::new(std::io::Cursor::new(
+                data[offset as usize..].to_vec(),
+            )));
+        }
+        let what = format!(
+            "blob {} of {} from byte {offset}",
+            desc.digest,
+            self.describe()
+        );
+        let raw: Box<dyn Read + Send> = match self {
+            BlobSource::Remote { client, repository } => {
+                let ctx = contexts.for_client(client)?;
+                return blob::open_in_from(&ctx, repository, desc, Verify::SizeOnly, offset);
+            }
+            BlobSource::Layout { dir } => Box::new(open_file_at(
+                &layout_blob_path(dir, &desc.digest)?,
+                offset,
+                &what,
+            )?),
+            BlobSource::Local(store) => match store.blobs.get(&desc.digest) {
+                Some(LocalBlob::Source(inner)) => {
+                    return inner.open_blob_from(desc, contexts, offset)
+                }
+                Some(LocalBlob::File(path)) => Box::new(open_file_at(path, offset, &what)?),
+                Some(LocalBlob::Bytes(bytes)) => {
+                    let mut cursor = std::io::Cursor::new(bytes.clone());
+                    cursor.set_position(offset);
+                    Box::new(cursor)
+                }
+                None => {
+                    return Err(Error::not_found(format!(
+                        "{what}: the builder holds no such blob"
+                    )))
+                }
+            },
+        };
+        Ok(Box::new(VerifyingReader::size_only(
+            raw,
+            desc.size - offset,
+            what,
+        )))
+    }
+
     /// Streams blob `desc` into `sink` chunk by chunk, verified, checking `ctx` for
     /// cancellation between chunks. Large blobs are hashed on a helper thread from the
     /// buffers the sink is given (see `blob::pump_hashing`). As with `blob::pump`, the sink
@@ -284,6 +346,15 @@ fn check_child_size(desc: &Descriptor, got: usize, source: &BlobSource) -> Resul
         )));
     }
     Ok(())
+}
+
+/// Opens a local file at byte `offset`.
+fn open_file_at(path: &Path, offset: u64, what: &str) -> Result<std::fs::File> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = open_file(path, what)?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| Error::io(format!("{what}: seeking in {}", path.display()), &e))?;
+    Ok(file)
 }
 
 /// Opens a local file for `what`; a missing file is RR_ERR_NOT_FOUND, any other failure

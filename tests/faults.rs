@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use rr::remote::{self, write};
 use rr::ErrorKind;
-use rr_testkit::{shared_seeded_in, Fault, FaultProxy, Mode, Rule, Server};
+use rr_testkit::{shared_seeded_in, skip, Fault, FaultProxy, Mode, Rule, Server};
 use std::time::{Duration, Instant};
 
 fn via(proxy: &FaultProxy, reference: &str, registry: &str) -> String {
@@ -301,7 +301,8 @@ fn uploads_and_manifest_puts_survive_passing_failures() {
         let proxy = FaultProxy::start(
             &reg.host(),
             vec![
-                Rule::new(Some("PATCH"), "/blobs/uploads/", Fault::status(502), 1),
+                // The layer is small: it goes in one PUT with the body (monolithic).
+                Rule::new(Some("PUT"), "/blobs/uploads/", Fault::status(502), 1),
                 Rule::new(Some("PUT"), "/manifests/", Fault::status(500), 1),
                 Rule::new(
                     Some("POST"),
@@ -327,7 +328,15 @@ fn uploads_and_manifest_puts_survive_passing_failures() {
         let seen = proxy.seen();
         let faults = seen.iter().filter(|r| r.fault.is_some()).count();
         assert_eq!(faults, 3, "{seen:#?}");
-        assert!(sessions_left_behind(reg, "faults/upload").is_empty());
+        if server == Server::Ggcr {
+            skip(
+                server,
+                "uploads_and_manifest_puts_survive_passing_failures: the sessions",
+                "it cannot cancel an upload session (a DELETE of one is answered 400)",
+            );
+        } else {
+            assert!(sessions_left_behind(reg, "faults/upload").is_empty());
+        }
     }
 }
 
@@ -383,7 +392,7 @@ fn cancelling_wakes_an_upload_out_of_its_retry_after_wait() {
         let proxy = FaultProxy::start(
             &reg.host(),
             vec![Rule::new(
-                Some("PATCH"),
+                Some("PUT"),
                 "/blobs/uploads/",
                 Fault::status_retry_after(503, "30"),
                 2,

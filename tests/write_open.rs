@@ -271,8 +271,9 @@ fn cancelling_from_the_progress_callback_leaves_no_manifest_and_no_session() {
         assert_eq!(e.kind, ErrorKind::NotFound, "no manifest was written");
         // Every session opened was cancelled. (distribution 2.8 cannot honour the DELETE of a
         // session whose PATCH was cut short: it checks the offset in `_state`, finds it stale,
-        // and its own cancel then fails on a closed writer; its upload purger removes the data.)
-        let left = sessions_left_behind(reg, "write/cancelled");
+        // and its own cancel then fails on a closed writer; its upload purger removes the data.
+        // tests/uploads.rs checks that such sessions are really gone on distribution v3.)
+        let left = sessions_never_cancelled(reg, "write/cancelled");
         assert!(
             left.is_empty(),
             "{left:?}: {:#?}",
@@ -338,8 +339,16 @@ fn push_permission_is_checked_without_leaving_a_session() {
         eprintln!("on {server}");
         let (reg, _) = shared_seeded_on(server);
         write::check_push_permission(&client(), &format!("{}/write/perm:v1", reg.host())).unwrap();
-        assert_eq!(open_upload_sessions(reg, "write/perm"), 0);
-        assert!(sessions_left_behind(reg, "write/perm").is_empty());
+        if server == Server::Ggcr {
+            skip(
+                server,
+                "push_permission_is_checked_without_leaving_a_session: the sessions",
+                "it cannot cancel an upload session (a DELETE of one is answered 400)",
+            );
+        } else {
+            assert_eq!(open_upload_sessions(reg, "write/perm"), 0);
+            assert!(sessions_left_behind(reg, "write/perm").is_empty());
+        }
         let posts = requests_for(reg, "write/perm");
         assert!(posts.iter().any(|r| r.method == "POST"), "{posts:#?}");
         assert!(posts.iter().any(|r| r.method == "DELETE"), "{posts:#?}");
@@ -475,8 +484,16 @@ fn bad_input_gets_a_clear_status_and_leaves_nothing() {
             remote::head(&c, &target).unwrap_err().kind,
             ErrorKind::NotFound
         );
-        assert_eq!(open_upload_sessions(reg, "write/from-broken-layout"), 0);
-        assert!(sessions_left_behind(reg, "write/from-broken-layout").is_empty());
+        if server == Server::Ggcr {
+            skip(
+                server,
+                "bad_input_gets_a_clear_status_and_leaves_nothing: the sessions",
+                "it cannot cancel an upload session (a DELETE of one is answered 400)",
+            );
+        } else {
+            assert_eq!(open_upload_sessions(reg, "write/from-broken-layout"), 0);
+            assert!(sessions_left_behind(reg, "write/from-broken-layout").is_empty());
+        }
 
         // Writing a layout from a source that fails leaves no entry and no partial blob.
         let l2 = dir.path().join("layout2");
@@ -611,9 +628,12 @@ fn an_image_built_on_a_base_mounts_the_base_layers_and_keeps_its_history() {
             seeded.app.layer_digests.len(),
             "base layers mounted: {requests:#?}"
         );
-        let patches = requests.iter().filter(|r| r.method == "PATCH").count();
+        let commits = requests
+            .iter()
+            .filter(|r| r.method == "PUT" && r.uri.contains("digest=") && r.status == 201)
+            .count();
         assert_eq!(
-            patches, 2,
+            commits, 2,
             "the new layer and the config uploaded: {requests:#?}"
         );
     }

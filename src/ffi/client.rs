@@ -3,6 +3,8 @@
 use super::callbacks::{HostAuth, HostLog, HostProgress};
 use super::credential::rr_auth_fn;
 use super::{check_out, free_handle, guard, handle, into_handle, opt_str_arg, rr_status, str_arg};
+use crate::error::Error;
+use crate::remote::client::{UploadStrategy, DEFAULT_MONOLITHIC_THRESHOLD};
 use crate::remote::Client;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -90,6 +92,101 @@ pub unsafe extern "C" fn rr_client_set_page_size(
 ) -> rr_status {
     with_client!("rr_client_set_page_size", client, |c| c
         .set_page_size(Some(page_size).filter(|&n| n != 0)))
+}
+
+/// How blob bytes are sent to a registry, for `rr_client_set_upload_strategy`. Each is
+/// streamed from the blob's source (a file, a layout, another registry) at constant memory.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rr_upload_strategy {
+    /// The default: monolithic up to the monolithic threshold, streamed above it, and
+    /// chunked above the chunk size when one is set (or known for the host: ghcr.io takes
+    /// chunks of at most 4 MiB).
+    RR_UPLOAD_AUTO = 0,
+    /// POST, then PUT `?digest=` with the whole blob as its body: one request pair.
+    RR_UPLOAD_MONOLITHIC = 1,
+    /// POST, one PATCH with the whole blob, PUT `?digest=`.
+    RR_UPLOAD_STREAMED = 2,
+    /// POST, PATCHes of `chunk_size` bytes with `Content-Range`, PUT `?digest=`.
+    RR_UPLOAD_CHUNKED = 3,
+}
+
+fn upload_strategy(value: u32) -> crate::error::Result<UploadStrategy> {
+    // Read as a plain integer: an out-of-range value in a Rust enum would be undefined.
+    Ok(match value {
+        0 => UploadStrategy::Auto,
+        1 => UploadStrategy::Monolithic,
+        2 => UploadStrategy::Streamed,
+        3 => UploadStrategy::Chunked,
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "strategy {other} is not an rr_upload_strategy (0 to 3)"
+            )))
+        }
+    })
+}
+
+/// Sets how blobs are uploaded to `registry` (`host[:port]`, as in references), or, when
+/// `registry` is NULL, to every registry that has no setting of its own. `strategy` is an
+/// `rr_upload_strategy` value. `chunk_size` is the size of the chunks of
+/// `RR_UPLOAD_CHUNKED` and the largest PATCH body of the other strategies (a blob above
+/// it is sent in chunks of that size): 65536 (64 KiB) to 1073741824 (1 GiB), or 0 for the
+/// default (8 MiB chunks for `RR_UPLOAD_CHUNKED`, no limit for the others). A
+/// registry's own setting replaces what rr knows of that host (ghcr.io: chunks of at most
+/// 4 MiB). The chunk size never goes under the `OCI-Chunk-Min-Length` a registry asks
+/// for.
+///
+/// Whatever is set, a registry or proxy that refuses a request body as too large (413, a
+/// size error, a connection closed while sending) makes the client send that registry
+/// smaller chunks from then on, for the rest of its life, and the blob is sent again from
+/// its source. Takes effect for operations started after the call.
+///
+/// RR_ERR_INVALID_ARGUMENT when `strategy` or `chunk_size` is out of range (the message
+/// names the value); RR_ERR_INVALID_REFERENCE when `registry` does not parse.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `registry` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_upload_strategy(
+    client: *mut rr_client,
+    registry: *const c_char,
+    strategy: u32,
+    chunk_size: u64,
+) -> rr_status {
+    with_client!("rr_client_set_upload_strategy", client, |c| {
+        let registry = opt_str_arg(registry, "registry")?;
+        let strategy = upload_strategy(strategy)?;
+        c.set_upload_strategy(registry, strategy, Some(chunk_size).filter(|&n| n != 0))
+    })
+}
+
+/// The default monolithic threshold, in bytes (see `rr_client_set_monolithic_threshold`).
+#[no_mangle]
+pub extern "C" fn rr_upload_default_monolithic_threshold() -> u64 {
+    DEFAULT_MONOLITHIC_THRESHOLD
+}
+
+/// Sets the size up to which `RR_UPLOAD_AUTO` sends a blob monolithic (one PUT with the
+/// body) for `registry` (`host[:port]`), or, when `registry` is NULL, for every registry
+/// that has no setting of its own: 0 (never) to 1073741824 (1 GiB). The default is
+/// `rr_upload_default_monolithic_threshold()` (1 MiB, measured on loopback; see the
+/// README's "Uploads"). Takes effect for operations started after the call.
+///
+/// RR_ERR_INVALID_ARGUMENT when `bytes` is out of range (the message names the value);
+/// RR_ERR_INVALID_REFERENCE when `registry` does not parse.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `registry` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_monolithic_threshold(
+    client: *mut rr_client,
+    registry: *const c_char,
+    bytes: u64,
+) -> rr_status {
+    with_client!("rr_client_set_monolithic_threshold", client, |c| {
+        let registry = opt_str_arg(registry, "registry")?;
+        c.set_monolithic_threshold(registry, bytes)
+    })
 }
 
 /// Puts `user_agent` in front of the library's own `rr/<version>` in the User-Agent

@@ -22,38 +22,59 @@ pub fn open_in(
     desc: &Descriptor,
     verify: Verify,
 ) -> Result<Box<dyn Read + Send>> {
+    open_in_from(ctx, repository, desc, verify, 0)
+}
+
+/// `open_in` from byte `from` on (`Range: bytes=FROM-`), for an upload resumed there. Only
+/// the size of what follows can be checked from the middle of a blob, so `verify` must be
+/// `SizeOnly` when `from` is not 0.
+pub fn open_in_from(
+    ctx: &Arc<Context>,
+    repository: &Repository,
+    desc: &Descriptor,
+    verify: Verify,
+    from: u64,
+) -> Result<Box<dyn Read + Send>> {
+    if from > desc.size || (from > 0 && verify == Verify::Digest) {
+        return Err(Error::invalid_argument(format!(
+            "blob {}: cannot read from byte {from} of {} with {verify:?}",
+            desc.digest, desc.size
+        )));
+    }
     if let Some(data) = desc.verified_data()? {
-        return Ok(Box::new(std::io::Cursor::new(data.to_vec())));
+        return Ok(Box::new(std::io::Cursor::new(
+            data[from as usize..].to_vec(),
+        )));
     }
     let mut resuming = ResumingReader {
         ctx: ctx.clone(),
         repository: repository.clone(),
         desc: desc.clone(),
         body: Box::new(std::io::empty()),
-        position: 0,
+        position: from,
         resumes: 0,
         url: String::new(),
     };
-    let response = resuming.get(None)?;
+    let response = resuming.get((from > 0).then_some(from))?;
     resuming.url = redact::url(&response.url);
-    if let Some(len) = response.content_length() {
-        if len != desc.size {
-            return Err(Error::digest_mismatch(format!(
-                "blob {} from {}: the registry sends {len} bytes, the descriptor says {}",
-                desc.digest, resuming.url, desc.size
-            )));
+    if from > 0 {
+        resuming.continue_with(response)?;
+    } else {
+        if let Some(len) = response.content_length() {
+            if len != desc.size {
+                return Err(Error::digest_mismatch(format!(
+                    "blob {} from {}: the registry sends {len} bytes, the descriptor says {}",
+                    desc.digest, resuming.url, desc.size
+                )));
+            }
         }
+        resuming.body = response.body;
     }
-    resuming.body = response.body;
     let what = format!("blob {} from {}", desc.digest, resuming.url);
+    let rest = desc.size - from;
     Ok(match verify {
-        Verify::Digest => Box::new(VerifyingReader::new(
-            resuming,
-            &desc.digest,
-            desc.size,
-            what,
-        )),
-        Verify::SizeOnly => Box::new(VerifyingReader::size_only(resuming, desc.size, what)),
+        Verify::Digest => Box::new(VerifyingReader::new(resuming, &desc.digest, rest, what)),
+        Verify::SizeOnly => Box::new(VerifyingReader::size_only(resuming, rest, what)),
     })
 }
 
@@ -115,7 +136,13 @@ impl ResumingReader {
         self.resumes += 1;
         self.ctx
             .sleep(self.ctx.retry.wait_after(self.resumes, None))?;
-        let mut response = self.get(Some(self.position))?;
+        let response = self.get(Some(self.position))?;
+        self.continue_with(response)
+    }
+
+    /// Takes `response` to a request for the bytes from `self.position` on as the body: a
+    /// 206 must start there; a server that ignored Range (200) is skipped ahead.
+    fn continue_with(&mut self, mut response: Response) -> Result<()> {
         match response.status {
             206 => {
                 let start = response

@@ -10,7 +10,7 @@ pub mod progress;
 pub mod upload;
 pub mod write;
 
-pub use client::Client;
+pub use client::{Client, UploadStrategy};
 pub use descriptor::Descriptor;
 pub use progress::ProgressSink;
 

@@ -72,7 +72,7 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
     op.progress.add_total(plan.total());
     op.progress.announce();
 
-    let dest = Destination::new(&session, repo);
+    let dest = Destination::new(&session, repo, &op.uploads);
     parallel::for_each(op.jobs, &plan.blobs, &op.ctx.cancelled, |blob| {
         let job = BlobJob {
             desc: &blob.desc,

@@ -31,20 +31,33 @@ pub fn is_retryable_status(status: u16) -> bool {
 
 impl RetryPolicy {
     /// The wait after failed attempt number `attempt` (1-based): doubling from the initial
-    /// backoff with up to 25% jitter, at least the server's Retry-After for 429 and 503.
+    /// backoff with up to 25% jitter, and at least the `Retry-After` of the answer, whatever
+    /// its status (servers send it with 429 and 503, proxies with 502 and 504 too).
     pub fn wait_after(&self, attempt: u32, response: Option<&Response>) -> Duration {
+        self.wait_at_least(attempt, response.and_then(retry_after_of))
+    }
+
+    /// `wait_after` for a failure already turned into an `Error` (which keeps the answer's
+    /// `Retry-After`): the retry loops of whole units (uploads, the ping) use it.
+    pub fn wait_after_error(&self, attempt: u32, err: &Error) -> Duration {
+        self.wait_at_least(attempt, err.retry_after)
+    }
+
+    fn wait_at_least(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let exp = self
             .initial_backoff
             .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
         let jitter_ms = (exp.as_millis() as u64 / 4).max(1);
         let backoff = exp + Duration::from_millis(rand::thread_rng().gen_range(0..jitter_ms));
-        let retry_after = response
-            .filter(|r| r.status == 429 || r.status == 503)
-            .and_then(|r| r.header("retry-after"))
-            .and_then(parse_retry_after)
-            .unwrap_or_default();
-        backoff.max(retry_after).min(self.max_wait)
+        backoff
+            .max(retry_after.unwrap_or_default())
+            .min(self.max_wait)
     }
+}
+
+/// The `Retry-After` of a response, when it has a usable one.
+pub fn retry_after_of(response: &Response) -> Option<Duration> {
+    response.header("retry-after").and_then(parse_retry_after)
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date.
@@ -124,6 +137,32 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn retry_after_counts_with_any_status_and_through_an_error() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(10),
+            max_wait: Duration::from_secs(60),
+        };
+        let response = |status| Response {
+            status,
+            headers: vec![("Retry-After".into(), "2".into())],
+            url: url::Url::parse("http://r.io/v2/").unwrap(),
+            body: Box::new(std::io::empty()),
+        };
+        for status in [429, 502, 503, 504] {
+            assert!(p.wait_after(1, Some(&response(status))) >= Duration::from_secs(2));
+        }
+        let err = super::super::status::error_from_response("PATCH", response(502));
+        assert_eq!(err.retry_after, Some(Duration::from_secs(2)));
+        assert!(p.wait_after_error(1, &err) >= Duration::from_secs(2));
+        let capped = RetryPolicy {
+            max_wait: Duration::from_secs(1),
+            ..p
+        };
+        assert_eq!(capped.wait_after_error(1, &err), Duration::from_secs(1));
     }
 
     #[test]

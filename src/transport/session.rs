@@ -211,7 +211,8 @@ impl<'a> Session<'a> {
             if !retryable || attempt >= max {
                 return Err(err.context(format!("ping of registry {}", self.registry)));
             }
-            self.ctx.sleep(self.ctx.retry.wait_after(attempt, None))?;
+            self.ctx
+                .sleep(self.ctx.retry.wait_after_error(attempt, &err))?;
             attempt += 1;
         }
     }

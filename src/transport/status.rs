@@ -68,6 +68,7 @@ fn reason(status: u16) -> &'static str {
 /// Builds the error for `response` to `method`, reading (at most 64 KiB of) its body.
 pub fn error_from_response(method: &str, mut response: Response) -> Error {
     let status = response.status;
+    let retry_after = super::retry::retry_after_of(&response);
     let shown_url = redact::url(&response.url);
     let body = if method == "HEAD" {
         Ok(Vec::new())
@@ -121,7 +122,9 @@ pub fn error_from_response(method: &str, mut response: Response) -> Error {
     };
     let kind = kind_for(status, code.as_deref());
     let message = format!("{method} {shown_url}: {status} {detail}");
-    Error::new(kind, message.trim_end()).with_http(status, code)
+    let mut err = Error::new(kind, message.trim_end()).with_http(status, code);
+    err.retry_after = retry_after;
+    err
 }
 
 #[cfg(test)]

@@ -262,7 +262,10 @@ fn describe_transport_error(
     if let Some(inner) = crate::error::find_wrapped(err) {
         return inner.clone();
     }
-    let text = err.to_string();
+    // ureq's text starts with the whole URL: mask its signed query values as ours are.
+    let text = err
+        .to_string()
+        .replace(url.as_str(), &super::redact::url(url));
     let lower = text.to_ascii_lowercase();
     let url_text = super::redact::url(url);
     let client_cert = tls.and_then(|(_, t)| t.client_cert.as_ref().map(|c| (c, &t.origin)));
@@ -406,5 +409,24 @@ mod tests {
             assert_eq!(e.kind, crate::ErrorKind::InvalidArgument, "{bad}");
             assert!(!e.message.contains("secret"), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn a_connection_failure_names_the_url_without_its_signed_values() {
+        // A port nothing listens on: bind one and let it go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let backend = UreqBackend::new(BackendConfig::default(), Vec::new()).unwrap();
+        let url = url::Url::parse(&format!(
+            "http://127.0.0.1:{port}/v2/a/blobs/uploads/x?_state=s3cr3t&digest=sha256:ab"
+        ))
+        .unwrap();
+        let err = backend
+            .exchange(&Request::new("PATCH", url))
+            .expect_err("nothing listens there");
+        assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+        assert!(err.message.contains("_state=REDACTED"), "{}", err.message);
     }
 }

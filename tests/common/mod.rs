@@ -98,10 +98,21 @@ pub fn temp_dir() -> tempfile::TempDir {
 }
 
 /// Upload sessions of `repo` that the client neither committed (PUT 201) nor cancelled
-/// (DELETE), from the access log. A POST that opened a session (202) and was never
+/// (a DELETE the registry accepted: 2xx; a refused one, e.g. with a stale `_state`, leaves
+/// the session), from the access log. A POST that opened a session (202) and was never
 /// followed by a request on it counts as one too. (go-containerregistry's registry logs no
 /// status for a request that succeeded: status 0 counts as the success.)
 pub fn sessions_left_behind(reg: &Registry, repo: &str) -> Vec<String> {
+    sessions_not_closed(reg, repo, true)
+}
+
+/// Like `sessions_left_behind`, but a DELETE counts whatever the registry answered: the
+/// sessions the client did not even try to cancel.
+pub fn sessions_never_cancelled(reg: &Registry, repo: &str) -> Vec<String> {
+    sessions_not_closed(reg, repo, false)
+}
+
+fn sessions_not_closed(reg: &Registry, repo: &str, delete_must_succeed: bool) -> Vec<String> {
     let requests = requests_for(reg, repo);
     let uploads = format!("/v2/{repo}/blobs/uploads/");
     let opened = requests
@@ -121,7 +132,11 @@ pub fn sessions_left_behind(reg: &Registry, repo: &str) -> Vec<String> {
         if !seen.contains(&uuid) {
             seen.push(uuid.clone());
         }
-        if r.method == "DELETE" || (r.method == "PUT" && matches!(r.status, 201 | 0)) {
+        let succeeded = |ok: u16| r.status == ok || r.status == 0;
+        if (r.method == "DELETE"
+            && (!delete_must_succeed || (200..300).contains(&r.status) || r.status == 0))
+            || (r.method == "PUT" && succeeded(201))
+        {
             closed.push(uuid);
         }
     }

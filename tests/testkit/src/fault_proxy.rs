@@ -2,8 +2,12 @@
 //! request (one per connection, `Connection: close`) and, for requests that match a
 //! rule, answers with the fault instead: error statuses (with `Retry-After`), connection
 //! resets after K body bytes, truncated or corrupted bodies, stalls, and redirects to
-//! another origin that records whether `Authorization` arrived. Everything it sees is
-//! recorded for the test to assert on.
+//! another origin that records whether `Authorization` arrived; for uploads, what proxies
+//! and registries in the wild do: request bodies over N bytes refused with 413 (answered
+//! without reading the body, then the connection closed), PATCH chunks over N bytes
+//! refused with `OCI-Chunk-Min-Length` advertised, request bodies cut off partway, answers
+//! lost after the registry acted, and upload status answered with an off-by-one Range.
+//! Everything it sees is recorded for the test to assert on.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -35,6 +39,24 @@ pub enum Fault {
     /// plain upload POST, which it answers 202 with a session, as registries that do not
     /// mount do.
     DropQuery,
+    /// A request whose body is over this many bytes (`Content-Length`) is answered 413 at
+    /// once, without reading the body, and the connection closed (nginx's
+    /// `client_max_body_size`); smaller ones are forwarded.
+    RefuseBodiesOver(u64),
+    /// Upload POSTs are forwarded and their answer gets `OCI-Chunk-Min-Length:
+    /// min_length`; a PATCH whose body is over `max` bytes is answered 413 at once as by
+    /// `RefuseBodiesOver`; everything else is forwarded.
+    RefuseChunksOver { max: u64, min_length: u64 },
+    /// Forward the request line, headers and this share (in percent) of the body, then
+    /// end the request there; once the registry has answered, close the client's
+    /// connection without an answer: a body cut short partway.
+    CutBodyAt(u8),
+    /// Forward the whole request, then close the client's connection without the answer:
+    /// the registry acted, the client does not know.
+    DropAnswer,
+    /// Forward, and answer with the `Range: 0-N` header of the answer made `0-(N+1)`: an
+    /// upload status that counts the bytes held, as ECR and zot send, not the last byte.
+    OffByOneRange,
 }
 
 impl Fault {
@@ -63,6 +85,8 @@ pub struct Rule {
     pub path_contains: String,
     pub fault: Fault,
     pub times: usize,
+    /// When set, only requests whose body (`Content-Length`) is over this many bytes match.
+    pub bodies_over: Option<u64>,
 }
 
 impl Rule {
@@ -77,7 +101,15 @@ impl Rule {
             path_contains: path_contains.to_string(),
             fault,
             times,
+            bodies_over: None,
         }
+    }
+
+    /// The rule for requests whose body is over `bytes` only (e.g. a large layer's PATCH,
+    /// not a small config's).
+    pub fn bodies_over(mut self, bytes: u64) -> Rule {
+        self.bodies_over = Some(bytes);
+        self
     }
 }
 
@@ -88,6 +120,9 @@ pub struct SeenRequest {
     pub path: String,
     pub authorization: bool,
     pub range: Option<String>,
+    /// The request's `Content-Length` and `Content-Range`.
+    pub content_length: Option<u64>,
+    pub content_range: Option<String>,
     /// The fault applied, if any.
     pub fault: Option<String>,
     /// True when it arrived at the redirect target (the second origin).
@@ -223,11 +258,16 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<Option<MessageHead>> {
 }
 
 fn take_rule(state: &State, head: &Head) -> Option<Fault> {
+    let length: u64 = head
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut rules = state.rules.lock().unwrap();
     let rule = rules.iter_mut().find(|r| {
         r.times > 0
             && r.method.is_none_or(|m| m == head.method)
             && head.path.contains(&r.path_contains)
+            && r.bodies_over.is_none_or(|min| length > min)
     })?;
     rule.times -= 1;
     Some(rule.fault.clone())
@@ -275,6 +315,8 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
         path: head.path.clone(),
         authorization: head.header("authorization").is_some(),
         range: head.header("range").map(String::from),
+        content_length: head.header("content-length").and_then(|v| v.parse().ok()),
+        content_range: head.header("content-range").map(String::from),
         fault: fault.as_ref().map(|f| format!("{f:?}")),
         at_redirect_target,
     });
@@ -300,6 +342,12 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
             resp.push_str(&body);
             client.write_all(resp.as_bytes())?;
             return Ok(());
+        }
+        Some(Fault::RefuseBodiesOver(max)) if length > *max => {
+            return refuse_body(client, length, *max);
+        }
+        Some(Fault::RefuseChunksOver { max, .. }) if head.method == "PATCH" && length > *max => {
+            return refuse_body(client, length, *max);
         }
         Some(Fault::RedirectToOtherOrigin) => {
             io::copy(&mut (&mut reader).take(length), &mut io::sink())?;
@@ -333,7 +381,23 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
     }
     out.push_str("Connection: close\r\n\r\n");
     upstream.write_all(out.as_bytes())?;
+    if let Some(Fault::CutBodyAt(percent)) = fault {
+        // The registry gets the first part of the body and then the end of the request;
+        // the client's connection closes once the registry has dealt with what it got, so
+        // that a status request after it sees the session as the cut left it.
+        let part = length * u64::from(percent.min(100)) / 100;
+        io::copy(&mut (&mut reader).take(part), &mut upstream)?;
+        let _ = upstream.shutdown(Shutdown::Write);
+        let _ = io::copy(&mut upstream, &mut io::sink());
+        let _ = client.shutdown(Shutdown::Both);
+        return Ok(());
+    }
     io::copy(&mut (&mut reader).take(length), &mut upstream)?;
+    if let Some(Fault::DropAnswer) = fault {
+        let _ = io::copy(&mut upstream, &mut io::sink());
+        let _ = client.shutdown(Shutdown::Both);
+        return Ok(());
+    }
 
     let mut up_reader = BufReader::new(upstream);
     let Some((status_line, resp_headers)) = read_head(&mut up_reader)? else {
@@ -344,7 +408,16 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
         if n.eq_ignore_ascii_case("connection") {
             continue;
         }
+        if n.eq_ignore_ascii_case("range") && matches!(fault, Some(Fault::OffByOneRange)) {
+            resp.push_str(&format!("{n}: {}\r\n", off_by_one(v)));
+            continue;
+        }
         resp.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if let Some(Fault::RefuseChunksOver { min_length, .. }) = &fault {
+        if head.method == "POST" && head.path.contains("/blobs/uploads/") {
+            resp.push_str(&format!("OCI-Chunk-Min-Length: {min_length}\r\n"));
+        }
     }
     resp.push_str("Connection: close\r\n\r\n");
     client.write_all(resp.as_bytes())?;
@@ -390,4 +463,32 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
     }
     client.flush()?;
     Ok(())
+}
+
+/// Answers 413 to a request whose body is too large, without reading the body, and closes
+/// the connection (the unread body makes the close a reset, as a client still sending
+/// sees it from nginx).
+fn refuse_body(mut client: TcpStream, length: u64, max: u64) -> io::Result<()> {
+    let body = format!(
+        "{{\"errors\":[{{\"code\":\"SIZE_INVALID\",\"message\":\"request body of {length} bytes is over the {max}-byte limit\"}}]}}"
+    );
+    let resp = format!(
+        "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = client.write_all(resp.as_bytes());
+    let _ = client.flush();
+    let _ = client.shutdown(Shutdown::Both);
+    Ok(())
+}
+
+/// `0-N` made `0-(N+1)`; anything else as it is.
+fn off_by_one(range: &str) -> String {
+    match range.trim().split_once('-') {
+        Some((start, end)) => match end.trim().parse::<u64>() {
+            Ok(end) => format!("{start}-{}", end + 1),
+            Err(_) => range.to_string(),
+        },
+        None => range.to_string(),
+    }
 }

@@ -1,0 +1,251 @@
+//! Making one blob present in a repository: HEAD (skip when there), a cross-repository
+//! mount when the blob is in another repository of the same registry, otherwise an upload
+//! session (POST) and the bytes sent the way `plan` picks for the registry (monolithic,
+//! streamed or chunked), resumed where the session stands when a request breaks
+//! (`transfer`). Every session that is not committed is cancelled.
+
+mod body;
+pub mod plan;
+mod session;
+mod transfer;
+
+use super::client::UploadConfig;
+use super::progress::{BlobMark, Progress};
+use crate::error::{ErrorKind, Result};
+use crate::manifest::Descriptor;
+use crate::name::Repository;
+use crate::source::{BlobSource, SourceContexts};
+use crate::transport::{status, Request, Session};
+pub use session::cancel_session;
+use session::{uploads_path, UploadSession};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use url::Url;
+
+/// How a blob came to be present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Existed,
+    Mounted,
+    Uploaded,
+}
+
+/// The repository blobs are written to, with the sessions that write there.
+pub struct Destination<'s, 'c> {
+    pub session: &'s Session<'c>,
+    pub repository: &'s Repository,
+    /// How blobs go to this registry.
+    pub uploads: &'s UploadConfig,
+    /// Sessions that may also pull from a mount source, one per source repository.
+    mount_sessions: Mutex<HashMap<String, Arc<Session<'c>>>>,
+    /// Per source repository: whether mounting from it works (None until the first try,
+    /// which the others wait for, so that a refusal costs one request, not one per blob).
+    /// Only a 201 counts as working: a 202 (an upload session instead of a mount) means
+    /// this registry does not mount from there, for the rest of the operation.
+    mount_gates: Mutex<HashMap<String, MountGate>>,
+}
+
+type MountGate = Arc<Mutex<Option<bool>>>;
+
+impl<'s, 'c> Destination<'s, 'c> {
+    pub fn new(
+        session: &'s Session<'c>,
+        repository: &'s Repository,
+        uploads: &'s UploadConfig,
+    ) -> Self {
+        Destination {
+            session,
+            repository,
+            uploads,
+            mount_sessions: Mutex::new(HashMap::new()),
+            mount_gates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn mount_session(&self, from: &Repository) -> Arc<Session<'c>> {
+        let mut sessions = lock(&self.mount_sessions);
+        sessions
+            .entry(from.path().to_string())
+            .or_insert_with(|| {
+                Arc::new(self.session.context().session(
+                    self.repository.registry(),
+                    Some(self.repository.path()),
+                    vec![self.repository.scope("push,pull"), from.scope("pull")],
+                ))
+            })
+            .clone()
+    }
+
+    /// The source repository to mount from: another repository of the same registry.
+    fn mount_source<'a>(&self, source: &'a BlobSource) -> Option<&'a Repository> {
+        let from = source.repository()?;
+        let same_registry = from.registry().as_str() == self.repository.registry().as_str();
+        if !same_registry || from.path() == self.repository.path() {
+            return None;
+        }
+        Some(from)
+    }
+
+    fn mount_gate(&self, from: &Repository) -> MountGate {
+        lock(&self.mount_gates)
+            .entry(from.path().to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Tries to mount `desc` from `from`; the first try per source is made alone.
+    fn mount(&self, from: &Repository, desc: &Descriptor) -> Option<Result<MountAnswer<'c>>> {
+        let gate = self.mount_gate(from);
+        let mut known = lock(&gate);
+        match *known {
+            Some(false) => None,
+            Some(true) => {
+                drop(known);
+                Some(try_mount(self, from, desc))
+            }
+            None => {
+                let answer = try_mount(self, from, desc);
+                *known = Some(matches!(answer, Ok(MountAnswer::Mounted)));
+                Some(answer)
+            }
+        }
+    }
+
+    /// Records that mounting from `from` answered with an upload session: later blobs
+    /// from there go straight to their HEAD.
+    fn mount_declined(&self, from: &Repository) {
+        *lock(&self.mount_gate(from)) = Some(false);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One blob to make present and where to read it from.
+pub struct BlobJob<'a> {
+    pub desc: &'a Descriptor,
+    pub source: &'a BlobSource,
+    pub contexts: &'a Arc<SourceContexts>,
+    pub progress: &'a Arc<Progress>,
+}
+
+/// Makes `job.desc` present in `dest`, crediting its size to progress as it goes.
+pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> {
+    let session = dest.session;
+    let ctx = session.context();
+    let desc = job.desc;
+    let mark = Arc::new(BlobMark::default());
+    ctx.check_cancelled()?;
+
+    // A blob in another repository of the same registry is mounted straight away: the
+    // registry answers 201 whether it links it now or already had it, so the HEAD is
+    // needed only when the mount is refused. A refused mount (or a token without pull on
+    // the source) falls back to an upload; after a first refusal the rest of the operation
+    // uploads from that source directly. A registry that does not mount answers 202 with
+    // an upload session: that session is used only when a HEAD says the blob is missing,
+    // and cancelled when the blob is there.
+    let mut opened: Option<(Arc<Session<'_>>, Url, Option<u64>)> = None;
+    if let Some(from) = dest.mount_source(job.source) {
+        match dest.mount(from, desc) {
+            Some(Ok(MountAnswer::Mounted)) => {
+                job.progress.reach(&mark, desc.size);
+                return Ok(Outcome::Mounted);
+            }
+            Some(Ok(MountAnswer::Opened(s, location, min_chunk))) => {
+                dest.mount_declined(from);
+                opened = Some((s, location, min_chunk));
+            }
+            Some(Err(e)) if e.kind == ErrorKind::Cancelled => return Err(e),
+            Some(Err(_)) | None => {}
+        }
+    }
+
+    match head_blob(dest, desc) {
+        Ok(true) => {
+            if let Some((s, location, _)) = opened.take() {
+                cancel_session(&s, &location);
+            }
+            job.progress.reach(&mark, desc.size);
+            return Ok(Outcome::Existed);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            if let Some((s, location, _)) = opened.take() {
+                cancel_session(&s, &location);
+            }
+            return Err(e);
+        }
+    }
+
+    let opened = opened
+        .as_ref()
+        .map(|(s, location, min_chunk)| UploadSession {
+            session: s,
+            location: location.clone(),
+            fresh: true,
+            offset: 0,
+            confirmed: 0,
+            min_chunk: *min_chunk,
+        });
+    transfer::send(dest, job, &mark, opened).map(|()| Outcome::Uploaded)
+}
+
+/// Whether the destination already has `desc` (HEAD: 200 yes, 404 no).
+pub(super) fn head_blob(dest: &Destination<'_, '_>, desc: &Descriptor) -> Result<bool> {
+    let session = dest.session;
+    let head = session.request(
+        "HEAD",
+        &format!("/v2/{}/blobs/{}", dest.repository.path(), desc.digest),
+    )?;
+    let response = session.send(head)?;
+    match response.status {
+        200 => {
+            response.drain();
+            Ok(true)
+        }
+        404 => {
+            response.drain();
+            Ok(false)
+        }
+        _ => Err(status::error_from_response("HEAD", response)),
+    }
+}
+
+enum MountAnswer<'c> {
+    Mounted,
+    /// A session instead of a mount, with its Location and minimum chunk length.
+    Opened(Arc<Session<'c>>, Url, Option<u64>),
+}
+
+fn try_mount<'c>(
+    dest: &Destination<'_, 'c>,
+    from: &Repository,
+    desc: &Descriptor,
+) -> Result<MountAnswer<'c>> {
+    let session = dest.mount_session(from);
+    let mut url = session.url(&uploads_path(dest.repository))?;
+    url.query_pairs_mut()
+        .append_pair("from", from.path())
+        .append_pair("mount", &desc.digest);
+    let request = Request::new("POST", url).header("Content-Length", "0");
+    let response = session.send(request)?;
+    match response.status {
+        201 => {
+            response.drain();
+            Ok(MountAnswer::Mounted)
+        }
+        202 => {
+            let opened = UploadSession::opened(&session, &response, "POST")?;
+            let (location, min_chunk) = (opened.location, opened.min_chunk);
+            response.drain();
+            Ok(MountAnswer::Opened(session, location, min_chunk))
+        }
+        _ => Err(status::error_from_response("POST", response)),
+    }
+}
+
+/// Opens an upload session: POST, 202 and its Location.
+pub fn start_session(session: &Session<'_>, repository: &Repository) -> Result<Url> {
+    UploadSession::start(session, repository).map(|u| u.location)
+}
