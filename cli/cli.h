@@ -95,6 +95,11 @@ struct cli {
     bool no_default_cert_dirs;
     const char **proxies; /* HOST=URL */
     int nproxies;
+    uint32_t upload_strategy; /* an rr_upload_strategy, with upload_strategy_set */
+    bool upload_strategy_set;
+    uint64_t chunk_size; /* 0: the library's default */
+    uint64_t monolithic_threshold;
+    bool monolithic_threshold_set;
     const char *user;
     const char *password;
     char *password_buf; /* from --password-stdin */

@@ -73,6 +73,14 @@ int configure_client(struct cli *c, rr_client *client) {
     for (int i = 0; rc == RR_OK && i < c->nproxies; i++) {
         rc = set_for_host(client, c->proxies[i], rr_client_set_proxy);
     }
+    /* A chunk size alone means chunked uploads of that size. */
+    if (rc == RR_OK && (c->upload_strategy_set || c->chunk_size != 0)) {
+        uint32_t strategy = c->upload_strategy_set ? c->upload_strategy : RR_UPLOAD_CHUNKED;
+        rc = rr_client_set_upload_strategy(client, NULL, strategy, c->chunk_size);
+    }
+    if (rc == RR_OK && c->monolithic_threshold_set) {
+        rc = rr_client_set_monolithic_threshold(client, NULL, c->monolithic_threshold);
+    }
     if (rc == RR_OK && c->no_keychain) {
         rc = rr_client_set_keychain(client, false);
     }

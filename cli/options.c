@@ -23,6 +23,9 @@ enum option_id {
     O_CERT_DIR,
     O_NO_DEFAULT_CERT_DIRS,
     O_PROXY,
+    O_UPLOAD_STRATEGY,
+    O_CHUNK_SIZE,
+    O_MONOLITHIC_THRESHOLD,
     O_USER,
     O_PASSWORD,
     O_PASSWORD_STDIN,
@@ -56,6 +59,9 @@ static const struct option_spec option_specs[] = {
     {"--cert-dir", NULL, O_CERT_DIR, true, 0},
     {"--no-default-cert-dirs", NULL, O_NO_DEFAULT_CERT_DIRS, false, 0},
     {"--proxy", NULL, O_PROXY, true, 0},
+    {"--upload-strategy", NULL, O_UPLOAD_STRATEGY, true, 0},
+    {"--chunk-size", NULL, O_CHUNK_SIZE, true, 0},
+    {"--monolithic-threshold", NULL, O_MONOLITHIC_THRESHOLD, true, 0},
     {"--username", "-u", O_USER, true, 0},
     {"--password", "-p", O_PASSWORD, true, 0},
     {"--password-stdin", NULL, O_PASSWORD_STDIN, false, 0},
@@ -93,6 +99,45 @@ static bool parse_jobs(const char *s, uint32_t *out) {
     }
     *out = (uint32_t)v;
     return true;
+}
+
+/* A size in bytes: digits, optionally followed by K, M or G (KiB, MiB, GiB). */
+static bool parse_size(const char *s, uint64_t *out) {
+    if (s[0] < '0' || s[0] > '9') {
+        return false;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k') {
+        shift = 10;
+    } else if (*end == 'M' || *end == 'm') {
+        shift = 20;
+    } else if (*end == 'G' || *end == 'g') {
+        shift = 30;
+    }
+    if (shift != 0) {
+        end++;
+    }
+    if (errno != 0 || *end != '\0' || v > (UINT64_MAX >> shift)) {
+        return false;
+    }
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
+static bool parse_strategy(const char *s, uint32_t *out) {
+    static const char *const names[] = {"auto", "monolithic", "streamed", "chunked"};
+    static const uint32_t values[] = {RR_UPLOAD_AUTO, RR_UPLOAD_MONOLITHIC, RR_UPLOAD_STREAMED,
+                                      RR_UPLOAD_CHUNKED};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = values[i];
+            return true;
+        }
+    }
+    return false;
 }
 
 int usage_error(const struct cli *c, const char *fmt, ...) {
@@ -152,6 +197,28 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
                                value);
         }
         c->proxies[c->nproxies++] = value;
+        break;
+    case O_UPLOAD_STRATEGY:
+        if (!parse_strategy(value, &c->upload_strategy)) {
+            return usage_error(c,
+                               "--upload-strategy takes auto, monolithic, streamed or chunked, "
+                               "not '%s'",
+                               value);
+        }
+        c->upload_strategy_set = true;
+        break;
+    case O_CHUNK_SIZE:
+        if (!parse_size(value, &c->chunk_size) || c->chunk_size == 0) {
+            return usage_error(c, "--chunk-size takes a size such as 4M or 65536, not '%s'",
+                               value);
+        }
+        break;
+    case O_MONOLITHIC_THRESHOLD:
+        if (!parse_size(value, &c->monolithic_threshold)) {
+            return usage_error(
+                c, "--monolithic-threshold takes a size such as 1M or 0, not '%s'", value);
+        }
+        c->monolithic_threshold_set = true;
         break;
     case O_USER:
         c->user = value;

@@ -110,6 +110,15 @@ skopeo inspect --raw --tls-verify=false --no-creds "docker://$reg/$ns/index:v1" 
 [[ sha256:$(sha256_of "$tmp/pushed-index.json") == "$RR_TEST_INDEX_DIGEST" ]] ||
     fail "the pushed index does not hash to $RR_TEST_INDEX_DIGEST"
 
+# The same index again, to a repository where no blob is, in chunks of 64 KiB: the
+# request log (-v) shows PATCHes with Content-Range, and the digests are the same.
+run --check push-chunked -v --chunk-size 64K push "$index_layout" "$reg/$ns/chunked:v1" ||
+    fail "push --chunk-size 64K exited with $?"
+[[ $(digest_out push-chunked) == "$RR_TEST_INDEX_DIGEST" ]] ||
+    fail "push --chunk-size 64K printed '$(out push-chunked)', expected $RR_TEST_INDEX_DIGEST"
+patches=$(grep -cE '^rr: PATCH .*/chunked/blobs/uploads/' "$tmp/push-chunked.err" || true)
+((patches >= 2)) || fail "push --chunk-size 64K made $patches PATCH requests, expected several"
+
 expect arm64-digest 0 digest --platform linux/arm64 "$RR_TEST_INDEX"
 arm64=$(out arm64-digest)
 [[ $arm64 =~ ^$sha$ && $arm64 != "$RR_TEST_INDEX_DIGEST" ]] || fail "digest --platform gave '$arm64'"
