@@ -61,7 +61,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110 requires senders to use.
-fn httpdate_parse(s: &str) -> Option<SystemTime> {
+pub(crate) fn httpdate_parse(s: &str) -> Option<SystemTime> {
     let parts: Vec<&str> = s.split_whitespace().collect();
     if parts.len() != 6 || parts[5] != "GMT" {
         return None;
