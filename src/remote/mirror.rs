@@ -38,7 +38,8 @@ pub fn read<T>(
     };
     let next_name = |i: usize| match sources.mirrors.get(i + 1) {
         Some(m) => format!("the next mirror, {m}"),
-        None => format!("{}", sources.primary),
+        None if sources.primary == *repository => format!("the origin, {}", sources.primary),
+        None => format!("its location, {}", sources.primary),
     };
     for (i, mirror) in sources.mirrors.iter().enumerate() {
         let host = mirror.registry().as_str();
@@ -81,7 +82,8 @@ pub fn read<T>(
 /// What a mirror's manifest must be besides its digest: JSON. A manifest read by tag has
 /// no digest to check, and a mirror that mangled it is left for the next source.
 pub fn check_manifest(bytes: &[u8], mirror: &Repository) -> Result<()> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+    // Into a value, not skipped over: skipping would not check the strings' UTF-8.
+    serde_json::from_slice::<serde_json::Value>(bytes)
         .map(|_| ())
         .map_err(|e| {
             Error::invalid_response(format!(
