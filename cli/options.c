@@ -17,6 +17,9 @@ enum option_id {
     O_JOBS,
     O_INSECURE,
     O_CA,
+    O_MIRROR,
+    O_REGISTRIES_CONF,
+    O_DEFAULT_REGISTRIES_CONF,
     O_USER,
     O_PASSWORD,
     O_PASSWORD_STDIN,
@@ -44,6 +47,9 @@ static const struct option_spec option_specs[] = {
     {"--jobs", "-j", O_JOBS, true, 0},
     {"--insecure", NULL, O_INSECURE, true, 0},
     {"--ca", NULL, O_CA, true, 0},
+    {"--mirror", NULL, O_MIRROR, true, 0},
+    {"--registries-conf", NULL, O_REGISTRIES_CONF, true, 0},
+    {"--default-registries-conf", NULL, O_DEFAULT_REGISTRIES_CONF, false, 0},
     {"--username", "-u", O_USER, true, 0},
     {"--password", "-p", O_PASSWORD, true, 0},
     {"--password-stdin", NULL, O_PASSWORD_STDIN, false, 0},
@@ -115,6 +121,20 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
         break;
     case O_CA:
         c->ca_files[c->nca++] = value;
+        break;
+    case O_MIRROR: {
+        const char *eq = strchr(value, '=');
+        if (eq == NULL || eq == value || eq[1] == '\0') {
+            return usage_error(c, "--mirror takes REGISTRY=MIRROR, not '%s'", value);
+        }
+        c->mirrors[c->nmirrors++] = value;
+        break;
+    }
+    case O_REGISTRIES_CONF:
+        c->registries_confs[c->nconfs++] = value;
+        break;
+    case O_DEFAULT_REGISTRIES_CONF:
+        c->default_registries_conf = true;
         break;
     case O_USER:
         c->user = value;
@@ -196,6 +216,8 @@ int parse_args(int argc, char **argv, struct cli *c) {
     c->args = xmalloc(slots * sizeof *c->args);
     c->insecure = xmalloc(slots * sizeof *c->insecure);
     c->ca_files = xmalloc(slots * sizeof *c->ca_files);
+    c->mirrors = xmalloc(slots * sizeof *c->mirrors);
+    c->registries_confs = xmalloc(slots * sizeof *c->registries_confs);
     c->progress = PROGRESS_AUTO;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
@@ -280,6 +302,8 @@ void free_cli(struct cli *c) {
     free(c->args);
     free(c->insecure);
     free(c->ca_files);
+    free(c->mirrors);
+    free(c->registries_confs);
     if (c->password_buf != NULL) {
         memset(c->password_buf, 0, strlen(c->password_buf));
         free(c->password_buf);
