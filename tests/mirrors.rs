@@ -2,7 +2,8 @@
 //! and go-containerregistry's registry as mirrors (seeded by copying into a `cache/`
 //! namespace), a fault proxy in front of a mirror where one must fail. A mirror that
 //! lacks the image, one that is down and one that serves corrupted bytes all end in a
-//! verified pull from the origin; a mirror that has it serves it; registries.conf files
+//! verified pull from the origin (and a copy elsewhere uploads from the origin); a mirror
+//! that has it serves it; registries.conf files
 //! are read; writes send nothing to a mirror.
 
 mod common;
@@ -82,6 +83,14 @@ fn pull_verified(c: &Client, reference: &str, expected: &rr::image::Image) -> te
     dir
 }
 
+/// The digests of the config and the layers of `img`.
+fn blobs_of(img: &rr::image::Image) -> Vec<String> {
+    std::iter::once(&img.manifest().config)
+        .chain(img.layers())
+        .map(|d| d.digest.clone())
+        .collect()
+}
+
 /// GETs of `/v2/<repo>/blobs/...` the origin answered with 200.
 fn origin_blob_gets(origin: &Registry, repo: &str) -> Vec<String> {
     requests_for(origin, repo)
@@ -156,11 +165,10 @@ fn a_mirror_that_corrupts_blobs_or_manifests_ends_in_a_verified_pull_from_the_or
     for server in [Server::DistributionV3, Server::Ggcr] {
         eprintln!("mirror on {server}");
         let mirror = seeded_mirror(server, origin, &reference);
-        // Every layer GET gets a flipped byte: the reader sees it at the end of the body.
-        let rules = img
-            .layers()
+        // Every blob GET gets a flipped byte: the reader sees it at the end of the body.
+        let rules = blobs_of(&img)
             .iter()
-            .map(|l| Rule::new(Some("GET"), &l.digest, Fault::FlipByte(100), usize::MAX))
+            .map(|d| Rule::new(Some("GET"), d, Fault::FlipByte(100), usize::MAX))
             .collect();
         let proxy = FaultProxy::start(&mirror.host(), rules);
         let (c, lines) = logged_client();
@@ -182,14 +190,14 @@ fn a_mirror_that_corrupts_blobs_or_manifests_ends_in_a_verified_pull_from_the_or
         let flipped = proxy.seen().iter().filter(|r| r.fault.is_some()).count();
         assert_eq!(
             flipped,
-            img.layers().len(),
-            "each layer once from the mirror"
+            blobs_of(&img).len(),
+            "each blob once from the mirror"
         );
         let from_origin = origin_blob_gets(origin, &repo).len() - before;
         assert_eq!(
             from_origin,
-            img.layers().len(),
-            "the layers came from the origin"
+            blobs_of(&img).len(),
+            "the config and the layers came from the origin"
         );
         // A second pull does not ask the mirror for those layers again.
         proxy.clear_seen();
@@ -211,6 +219,8 @@ fn a_mirror_that_corrupts_blobs_or_manifests_ends_in_a_verified_pull_from_the_or
             )
             .unwrap();
         let opened = remote::image(&fresh, &reference).unwrap();
+        let config = opened.config().unwrap();
+        assert_eq!(sha256_digest(config), img.manifest().config.digest);
         let out = temp_dir();
         let path = out.path().join("layer0");
         opened.layer_save(0, &path).unwrap();
@@ -281,6 +291,35 @@ fn a_missing_a_down_and_a_corrupting_mirror_in_a_row_end_at_the_origin() {
         img.layers().len(),
         "the layers, and only they, came from the origin"
     );
+}
+
+#[test]
+fn a_copy_whose_source_mirror_corrupts_blobs_uploads_them_from_the_origin() {
+    let case = "copy-source";
+    let (origin, reference, img) = origin_image(case);
+    let mirror = seeded_mirror(Server::DistributionV3, origin, &reference);
+    let rules = blobs_of(&img)
+        .iter()
+        .map(|d| Rule::new(Some("GET"), d, Fault::FlipByte(3), usize::MAX))
+        .collect();
+    let proxy = FaultProxy::start(&mirror.host(), rules);
+    let dest = Registry::start_with(Options::new(Server::Ggcr, Mode::Open));
+    let (c, lines) = logged_client();
+    c.add_mirror(
+        &origin.host(),
+        &format!("{}/cache", proxy.host()),
+        PullFrom::All,
+    )
+    .unwrap();
+    let copied = format!("{}/copied/app:v1", dest.host());
+    write::copy(&c, &reference, &copied).unwrap_or_else(|e| panic!("{e}: {:#?}", lines.all()));
+    assert_eq!(
+        proxy.seen().iter().filter(|r| r.fault.is_some()).count(),
+        blobs_of(&img).len(),
+        "each blob was read from the mirror once"
+    );
+    // What the destination holds is the image, blob for blob.
+    pull_verified(&client(), &copied, &img);
 }
 
 #[test]
