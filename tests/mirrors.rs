@@ -3,8 +3,8 @@
 //! namespace), a fault proxy in front of a mirror where one must fail. A mirror that
 //! lacks the image, one that is down and one that serves corrupted bytes all end in a
 //! verified pull from the origin (and a copy elsewhere uploads from the origin); a mirror
-//! that has it serves it; registries.conf files
-//! are read; writes send nothing to a mirror.
+//! that has it serves it; registries.conf files are read; writes send nothing to a
+//! mirror.
 
 mod common;
 
