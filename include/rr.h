@@ -619,13 +619,15 @@ rr_status rr_client_set_log_callback(rr_client *client, rr_log_fn fn, void *user
  *
  * A repository falls under the entry with the longest prefix (whole path components;
  * `*.domain` for the registries below a domain); its reads (manifests, HEADs, blobs,
- * child manifests; by tag or by digest as `pull-from-mirror` allows) go to the entry's
- * mirrors in order, then to its `location`: a mirror is asked once per request, and one
- * that fails or lacks the content is passed over (a line in the log callback says so).
+ * child manifests; not tag lists or the catalog) go to the entry's mirrors in order,
+ * then to its `location`. A read by tag uses the mirrors whose `pull-from-mirror` is
+ * `all` or `tag-only`, a read by digest (blobs and an index's children are) those with
+ * `all` or `digest-only`. A mirror is asked once per request, and one that fails or
+ * lacks the content is passed over (a line in the log callback says so).
  * Digests are verified as always, a mirror's blob bytes always, and a mirror that served
  * a blob wrong is not asked for it again. Writes, mounts and the checks before a write go
  * to the reference's own registry only: nothing is written to a mirror. A `blocked`
- * entry makes reads RR_ERR_DENIED. `insecure` applies to the whole host of the entry's
+ * entry makes those reads RR_ERR_DENIED. `insecure` applies to the whole host of the entry's
  * location or mirror, as `rr_client_set_insecure`. Keys rr does not use
  * (`unqualified-search-registries`, `[aliases]`, `short-name-mode`, ...) are ignored.
  *
@@ -917,7 +919,9 @@ uint64_t rr_image_layer_size(const rr_image *img, size_t i);
 /**
  * Streams layer `i`'s compressed bytes to `fn`, as they arrive, never holding the whole
  * layer in memory; the digest and size are checked at the end (RR_ERR_DIGEST_MISMATCH:
- * the host has then seen bad bytes and must discard them). Reports progress over the
+ * the host has then seen bad bytes and must discard them; when a pull mirror served
+ * them, that mirror is not asked for the layer again, and a second call reads it from
+ * the next mirror or the registry). Reports progress over the
  * layer's size; a progress callback's non-zero return gives RR_ERR_CANCELLED.
  * RR_ERR_INVALID_ARGUMENT when `i` is out of range or `fn` is NULL. `fn` is called on
  * the calling thread.

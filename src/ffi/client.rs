@@ -411,13 +411,15 @@ pub enum rr_mirror_pull {
 ///
 /// A repository falls under the entry with the longest prefix (whole path components;
 /// `*.domain` for the registries below a domain); its reads (manifests, HEADs, blobs,
-/// child manifests; by tag or by digest as `pull-from-mirror` allows) go to the entry's
-/// mirrors in order, then to its `location`: a mirror is asked once per request, and one
-/// that fails or lacks the content is passed over (a line in the log callback says so).
+/// child manifests; not tag lists or the catalog) go to the entry's mirrors in order,
+/// then to its `location`. A read by tag uses the mirrors whose `pull-from-mirror` is
+/// `all` or `tag-only`, a read by digest (blobs and an index's children are) those with
+/// `all` or `digest-only`. A mirror is asked once per request, and one that fails or
+/// lacks the content is passed over (a line in the log callback says so).
 /// Digests are verified as always, a mirror's blob bytes always, and a mirror that served
 /// a blob wrong is not asked for it again. Writes, mounts and the checks before a write go
 /// to the reference's own registry only: nothing is written to a mirror. A `blocked`
-/// entry makes reads RR_ERR_DENIED. `insecure` applies to the whole host of the entry's
+/// entry makes those reads RR_ERR_DENIED. `insecure` applies to the whole host of the entry's
 /// location or mirror, as `rr_client_set_insecure`. Keys rr does not use
 /// (`unqualified-search-registries`, `[aliases]`, `short-name-mode`, ...) are ignored.
 ///
