@@ -116,7 +116,8 @@ fn read(headers: &[(String, String)], now: SystemTime) -> RateLimit {
             .or_else(|| param(&fields, "reset"))
             .or_else(|| param(&fields, "t"));
     }
-    rl.reset = reset_seconds.map(|s| now + Duration::from_secs(s));
+    // A reset past what the clock can hold is no reset at all.
+    rl.reset = reset_seconds.and_then(|s| now.checked_add(Duration::from_secs(s)));
     rl
 }
 
@@ -134,7 +135,11 @@ pub fn limited_until(response: &Response, now: SystemTime) -> Option<SystemTime>
     // A date is kept as it is (going through a wait from now would lose its seconds).
     retry_after
         .and_then(httpdate_parse)
-        .or_else(|| retry_after.and_then(parse_retry_after).map(|d| now + d))
+        .or_else(|| {
+            retry_after
+                .and_then(parse_retry_after)
+                .and_then(|d| now.checked_add(d))
+        })
         .or_else(|| read(&response.headers, now).reset)
 }
 
@@ -248,6 +253,21 @@ mod tests {
             (Some(500), Some(12), Some(3600))
         );
         assert_eq!(rl.reset, Some(NOW + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn resets_past_the_clock_are_dropped() {
+        let rl = parse(
+            &h(&[
+                ("RateLimit-Remaining", "1"),
+                ("RateLimit-Reset", "18446744073709551615"),
+            ]),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(rl.reset, None);
+        let r = response(&[("Retry-After", "18446744073709551615")]);
+        assert_eq!(limited_until(&r, SystemTime::now()), None);
     }
 
     #[test]

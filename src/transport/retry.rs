@@ -78,7 +78,14 @@ pub(crate) fn httpdate_parse(s: &str) -> Option<SystemTime> {
         .split(':')
         .map(|p| p.parse().ok())
         .collect::<Option<Vec<_>>>()?;
-    if hms.len() != 3 || !(1..=31).contains(&day) || year < 1970 {
+    // Years past 9999 are not dates a server means, and would overflow the arithmetic.
+    if hms.len() != 3
+        || !(1..=31).contains(&day)
+        || !(1970..=9999).contains(&year)
+        || hms[0] > 23
+        || hms[1] > 59
+        || hms[2] > 60
+    {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).
@@ -124,6 +131,12 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+        // Nothing a server sends overflows the arithmetic.
+        assert_eq!(httpdate_parse("Sun, 06 Nov 99999999999 08:49:37 GMT"), None);
+        assert_eq!(
+            httpdate_parse("Sun, 06 Nov 1994 18446744073709551615:49:37 GMT"),
+            None
+        );
     }
 
     #[test]
