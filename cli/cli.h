@@ -100,6 +100,11 @@ struct cli {
     uint64_t chunk_size; /* 0: the library's default */
     uint64_t monolithic_threshold;
     bool monolithic_threshold_set;
+    const char **mirrors; /* REGISTRY=MIRROR, as given */
+    int nmirrors;
+    const char **registries_confs;
+    int nconfs;
+    bool default_registries_conf;
     const char *user;
     const char *password;
     char *password_buf; /* from --password-stdin */
@@ -194,6 +199,8 @@ extern volatile sig_atomic_t interrupted;
 void catch_interrupts(void);
 /* Applies the global options to `client`; returns an exit status. */
 int configure_client(struct cli *c, rr_client *client);
+/* With -v: the rate limit each registry announced, one line each, after the command. */
+void report_rate_limits(rr_client *client);
 /* Sets -u/-p (when given) for the registry of `reference` (a reference or a repository). */
 int auth_for(const struct cli *c, rr_client *client, const char *reference);
 /* Normalises `reference` into a malloc'd string; on failure returns the status. */

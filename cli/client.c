@@ -81,6 +81,20 @@ int configure_client(struct cli *c, rr_client *client) {
     if (rc == RR_OK && c->monolithic_threshold_set) {
         rc = rr_client_set_monolithic_threshold(client, NULL, c->monolithic_threshold);
     }
+    /* The files Podman reads, then those given, then single mirrors: later entries of a
+       prefix replace earlier ones, and --mirror adds to what the files say. */
+    if (rc == RR_OK && c->default_registries_conf) {
+        rc = rr_client_load_registries_conf(client, NULL);
+    }
+    for (int i = 0; rc == RR_OK && i < c->nconfs; i++) {
+        rc = rr_client_load_registries_conf(client, c->registries_confs[i]);
+    }
+    for (int i = 0; rc == RR_OK && i < c->nmirrors; i++) {
+        const char *eq = strchr(c->mirrors[i], '='); /* checked by the option parser */
+        char *registry = xstrndup(c->mirrors[i], (size_t)(eq - c->mirrors[i]));
+        rc = rr_client_add_mirror(client, registry, eq + 1, RR_MIRROR_PULL_ALL);
+        free(registry);
+    }
     if (rc == RR_OK && c->no_keychain) {
         rc = rr_client_set_keychain(client, false);
     }
@@ -92,6 +106,39 @@ int configure_client(struct cli *c, rr_client *client) {
         rc = rr_client_set_progress_callback(client, progress_callback, &c->prog);
     }
     return rc == RR_OK ? EXIT_SUCCESS : report(rc);
+}
+
+void report_rate_limits(rr_client *client) {
+    rr_string_list *list = NULL;
+    if (rr_client_rate_limit_registries(client, &list) != RR_OK) {
+        return;
+    }
+    for (size_t i = 0; i < rr_string_list_len(list); i++) {
+        const char *registry = rr_string_list_get(list, i);
+        int64_t limit = -1, remaining = -1, window = -1;
+        if (rr_client_rate_limit(client, registry, &limit, &remaining, &window) != RR_OK) {
+            continue;
+        }
+        /* -1 is what the registry did not say. */
+        char text[160];
+        int n = snprintf(text, sizeof text, "rate limit of %s:", registry);
+        if (remaining >= 0 && n > 0 && (size_t)n < sizeof text) {
+            n += snprintf(text + n, sizeof text - (size_t)n, " %lld", (long long)remaining);
+            if (limit >= 0 && (size_t)n < sizeof text) {
+                n += snprintf(text + n, sizeof text - (size_t)n, " of %lld", (long long)limit);
+            }
+            if ((size_t)n < sizeof text) {
+                n += snprintf(text + n, sizeof text - (size_t)n, " left");
+            }
+        } else if (limit >= 0 && n > 0 && (size_t)n < sizeof text) {
+            n += snprintf(text + n, sizeof text - (size_t)n, " %lld", (long long)limit);
+        }
+        if (window >= 0 && n > 0 && (size_t)n < sizeof text) {
+            snprintf(text + n, sizeof text - (size_t)n, " per %lld s", (long long)window);
+        }
+        console_line("%s", text);
+    }
+    rr_string_list_free(list);
 }
 
 int auth_for(const struct cli *c, rr_client *client, const char *reference) {

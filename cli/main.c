@@ -89,6 +89,7 @@ static int run_with_client(struct cli *c) {
         double started = console_now();
         status = c->cmd->run(c, client);
         if (c->verbose) {
+            report_rate_limits(client);
             console_line("%s: exit status %d after %.0f ms", c->cmd->name, status,
                          (console_now() - started) * 1000.0);
         }

@@ -26,6 +26,9 @@ enum option_id {
     O_UPLOAD_STRATEGY,
     O_CHUNK_SIZE,
     O_MONOLITHIC_THRESHOLD,
+    O_MIRROR,
+    O_REGISTRIES_CONF,
+    O_DEFAULT_REGISTRIES_CONF,
     O_USER,
     O_PASSWORD,
     O_PASSWORD_STDIN,
@@ -62,6 +65,9 @@ static const struct option_spec option_specs[] = {
     {"--upload-strategy", NULL, O_UPLOAD_STRATEGY, true, 0},
     {"--chunk-size", NULL, O_CHUNK_SIZE, true, 0},
     {"--monolithic-threshold", NULL, O_MONOLITHIC_THRESHOLD, true, 0},
+    {"--mirror", NULL, O_MIRROR, true, 0},
+    {"--registries-conf", NULL, O_REGISTRIES_CONF, true, 0},
+    {"--default-registries-conf", NULL, O_DEFAULT_REGISTRIES_CONF, false, 0},
     {"--username", "-u", O_USER, true, 0},
     {"--password", "-p", O_PASSWORD, true, 0},
     {"--password-stdin", NULL, O_PASSWORD_STDIN, false, 0},
@@ -220,6 +226,20 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
         }
         c->monolithic_threshold_set = true;
         break;
+    case O_MIRROR: {
+        const char *eq = strchr(value, '=');
+        if (eq == NULL || eq == value || eq[1] == '\0') {
+            return usage_error(c, "--mirror takes REGISTRY=MIRROR, not '%s'", value);
+        }
+        c->mirrors[c->nmirrors++] = value;
+        break;
+    }
+    case O_REGISTRIES_CONF:
+        c->registries_confs[c->nconfs++] = value;
+        break;
+    case O_DEFAULT_REGISTRIES_CONF:
+        c->default_registries_conf = true;
+        break;
     case O_USER:
         c->user = value;
         break;
@@ -306,6 +326,8 @@ int parse_args(int argc, char **argv, struct cli *c) {
     c->registry_cas = xmalloc(slots * sizeof *c->registry_cas);
     c->cert_dirs = xmalloc(slots * sizeof *c->cert_dirs);
     c->proxies = xmalloc(slots * sizeof *c->proxies);
+    c->mirrors = xmalloc(slots * sizeof *c->mirrors);
+    c->registries_confs = xmalloc(slots * sizeof *c->registries_confs);
     c->progress = PROGRESS_AUTO;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
@@ -393,6 +415,8 @@ void free_cli(struct cli *c) {
     free(c->registry_cas);
     free(c->cert_dirs);
     free(c->proxies);
+    free(c->mirrors);
+    free(c->registries_confs);
     if (c->password_buf != NULL) {
         memset(c->password_buf, 0, strlen(c->password_buf));
         free(c->password_buf);

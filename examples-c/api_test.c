@@ -3,7 +3,8 @@
  * against rr_version(), status names, NULL and invalid UTF-8 arguments,
  * the size query of rr_reference_normalize, NULL getters, and the
  * last-error state after failing and successful calls, the per-registry TLS and
- * proxy setters. For the write path:
+ * proxy setters, the mirror and rate-limit functions (a registries.conf file
+ * written here). For the write path:
  * argument checks of rr_write, rr_write_index, rr_copy, rr_tag, rr_delete and
  * rr_check_push_permission (all rejected before any request), the image and
  * index builders on a tar file written here, and OCI layouts in a temporary
@@ -1042,11 +1043,104 @@ static void test_write_path(void) {
     remove_tree(tmp);
 }
 
+/* Writes `text` to DIR/NAME; returns the path (static buffer) or NULL. */
+static const char *write_conf(const char *dir, const char *name, const char *text) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        return NULL;
+    }
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void test_mirrors_and_rate_limits(void) {
+    int64_t limit = 7, remaining = 7, window = 7;
+    rr_string_list *list = NULL;
+    CHECK_RC(rr_client_load_registries_conf(NULL, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_load_registries_conf(NULL client)", "client");
+    CHECK_RC(rr_client_add_mirror(NULL, "r.example", "m.example", RR_MIRROR_PULL_ALL),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_add_mirror(NULL client)", "client");
+    CHECK_RC(rr_client_rate_limit(NULL, "r.example", &limit, &remaining, &window),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_rate_limit_registries(NULL, &list), RR_ERR_INVALID_ARGUMENT);
+    CHECK(list == NULL);
+
+    rr_client *client = NULL;
+    CHECK_RC(rr_client_new(&client), RR_OK);
+    if (client == NULL) {
+        return;
+    }
+    CHECK_RC(rr_client_add_mirror(client, NULL, "m.example", RR_MIRROR_PULL_ALL),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_add_mirror(NULL registry)", "registry");
+    CHECK_RC(rr_client_add_mirror(client, "r.example", NULL, RR_MIRROR_PULL_ALL),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_add_mirror(NULL mirror)", "mirror");
+    CHECK_RC(rr_client_add_mirror(client, "r.example", "\xff\xfe", RR_MIRROR_PULL_ALL),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_add_mirror(client, "r.example", "m.example", 3), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_add_mirror(pull_from 3)", "pull_from");
+    CHECK_RC(rr_client_add_mirror(client, "r.example", "https://m.example", RR_MIRROR_PULL_ALL),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_add_mirror(client, "r.example", "m.example/cache",
+                                  RR_MIRROR_PULL_DIGEST_ONLY),
+             RR_OK);
+    check_no_error("rr_client_add_mirror");
+
+    CHECK_RC(rr_client_load_registries_conf(client, "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_load_registries_conf(invalid UTF-8)", "path");
+    CHECK_RC(rr_client_load_registries_conf(client, "/nonexistent/registries.conf"), RR_ERR_IO);
+    check_error_mentions("rr_client_load_registries_conf(missing file)",
+                         "/nonexistent/registries.conf");
+    char dir[] = "/tmp/rr-api-conf-XXXXXX";
+    if (mkdtemp(dir) != NULL) {
+        const char *v1 = write_conf(dir, "v1.conf", "[registries.search]\nregistries = ['r.io']\n");
+        CHECK(v1 != NULL);
+        if (v1 != NULL) {
+            CHECK_RC(rr_client_load_registries_conf(client, v1), RR_ERR_INVALID_ARGUMENT);
+            check_error_mentions("rr_client_load_registries_conf(v1)", "v1 format");
+            remove(v1);
+        }
+        const char *v2 = write_conf(dir, "v2.conf",
+                                    "[[registry]]\nlocation = \"docker.io\"\n"
+                                    "[[registry.mirror]]\nlocation = \"mirror.example/hub\"\n"
+                                    "pull-from-mirror = \"tag-only\"\n");
+        CHECK(v2 != NULL);
+        if (v2 != NULL) {
+            CHECK_RC(rr_client_load_registries_conf(client, v2), RR_OK);
+            check_no_error("rr_client_load_registries_conf");
+            remove(v2);
+        }
+        rmdir(dir);
+    }
+
+    CHECK_RC(rr_client_rate_limit(client, NULL, &limit, &remaining, &window),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_rate_limit(NULL registry)", "registry");
+    CHECK_RC(rr_client_rate_limit(client, "not a registry", &limit, &remaining, &window),
+             RR_ERR_INVALID_REFERENCE);
+    /* Nothing seen yet: not found, and the out-parameters are left alone. */
+    CHECK_RC(rr_client_rate_limit(client, "r.example", &limit, &remaining, &window),
+             RR_ERR_NOT_FOUND);
+    CHECK(limit == 7 && remaining == 7 && window == 7);
+    CHECK_RC(rr_client_rate_limit_registries(client, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_rate_limit_registries(NULL out)", "out");
+    CHECK_RC(rr_client_rate_limit_registries(client, &list), RR_OK);
+    CHECK(list != NULL && rr_string_list_len(list) == 0);
+    rr_string_list_free(list);
+    rr_client_free(client);
+}
+
 int main(void) {
     test_version();
     test_status_names();
     test_null_arguments();
     test_tls_and_proxy_setters();
+    test_mirrors_and_rate_limits();
     test_normalize();
     test_null_getters();
     test_sha256();

@@ -289,6 +289,58 @@ func WithProxy(registry, proxyURL string) Option {
 	}
 }
 
+// MirrorPull says which reads a mirror serves, as registries.conf's pull-from-mirror.
+type MirrorPull uint32
+
+const (
+	// MirrorPullAll: reads by tag and by digest ("all").
+	MirrorPullAll MirrorPull = C.RR_MIRROR_PULL_ALL
+	// MirrorPullDigestOnly: reads by digest only ("digest-only"); blobs and an index's
+	// children are read by digest.
+	MirrorPullDigestOnly MirrorPull = C.RR_MIRROR_PULL_DIGEST_ONLY
+	// MirrorPullTagOnly: reads by tag only ("tag-only").
+	MirrorPullTagOnly MirrorPull = C.RR_MIRROR_PULL_TAG_ONLY
+)
+
+// WithMirror adds the pull mirror mirror ("host[:port][/namespace]") after the mirrors
+// of registry ("host[:port][/namespace]", "docker.io" for Docker Hub): reads of a
+// repository below registry try the same path below the mirror first, each mirror once
+// per request, passing over one that fails or lacks the content (the logger says so),
+// then registry itself. Digests are verified as always; writes never go to a mirror. A
+// plain-http mirror needs WithInsecure (loopback ones do not). May be given several
+// times: mirrors are tried in that order.
+func WithMirror(registry, mirror string, pull MirrorPull) Option {
+	return func(cl *Client) error {
+		var a cstrs
+		defer a.free()
+		r, m := a.str(registry, "the registry"), a.str(mirror, "the mirror")
+		if a.err != nil {
+			return a.err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_add_mirror(cl.c, r, m, C.uint32_t(pull)) })
+	}
+}
+
+// WithRegistriesConf reads pull mirrors, remapped locations, insecure and blocked from a
+// containers-registries.conf(5) file in its v2 format ([[registry]] and
+// [[registry.mirror]] tables, with pull-from-mirror), from the *.conf files of a
+// directory, or, for "", from the files Podman reads ($CONTAINERS_REGISTRIES_CONF, else
+// ~/.config/containers/registries.conf if it exists, else /etc/containers/registries.conf,
+// with their registries.conf.d drop-ins). Later entries of a prefix replace earlier ones.
+// StatusIO when a file cannot be read, StatusInvalidArgument when it holds what rr cannot
+// follow (the v1 format, among others); nothing is taken from it then.
+func WithRegistriesConf(path string) Option {
+	return func(cl *Client) error {
+		var a cstrs
+		defer a.free()
+		p := a.optStr(path, "the registries.conf path")
+		if a.err != nil {
+			return a.err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_load_registries_conf(cl.c, p) })
+	}
+}
+
 // WithBasicAuth sets the username and password for registry ("host[:port]",
 // "index.docker.io" for Docker Hub); they come before every other credential source.
 func WithBasicAuth(registry, username, password string) Option {
@@ -476,6 +528,40 @@ func (cl *Client) List(repository string) ([]string, error) {
 func (cl *Client) Catalog(registry string) ([]string, error) {
 	var l *C.rr_string_list
 	err := cl.withRef(registry, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_catalog(c, r, &l) })
+	if err != nil {
+		return nil, err
+	}
+	return stringList(l), nil
+}
+
+// RateLimit is what a registry announced about its rate limit on the last manifest
+// response that said anything (RateLimit-Limit, RateLimit-Remaining, Docker Hub's
+// "100;w=21600" form). A value it did not give is -1.
+type RateLimit struct {
+	Limit         int64 // requests allowed per window
+	Remaining     int64 // requests left in the current window
+	WindowSeconds int64 // the window
+}
+
+// RateLimit returns the last rate limit registry ("host[:port]", "index.docker.io" for
+// Docker Hub; a mirror's host for reads through it) announced to this client. An error
+// with StatusNotFound when it announced none.
+func (cl *Client) RateLimit(registry string) (RateLimit, error) {
+	var limit, remaining, window C.int64_t
+	err := cl.withRef(registry, func(c *C.rr_client, r *C.char) C.rr_status {
+		return C.rr_client_rate_limit(c, r, &limit, &remaining, &window)
+	})
+	if err != nil {
+		return RateLimit{}, err
+	}
+	return RateLimit{Limit: int64(limit), Remaining: int64(remaining), WindowSeconds: int64(window)}, nil
+}
+
+// RateLimitRegistries returns the registries that announced a rate limit to this
+// client, sorted.
+func (cl *Client) RateLimitRegistries() ([]string, error) {
+	var l *C.rr_string_list
+	err := cl.do(func() C.rr_status { return C.rr_client_rate_limit_registries(cl.ptr(), &l) })
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ seconds=${1:-30}
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(reference www_authenticate manifest link_header platform docker_config)
+  targets=(reference www_authenticate manifest link_header platform docker_config registries_conf rate_limit)
 fi
 
 if ! cargo +nightly --version >/dev/null 2>&1; then

@@ -3,9 +3,11 @@
 
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, ImageManifest};
+use crate::remote::progress::BlobMark;
 use crate::source::{BlobSource, LocalBlob, LocalStore, StoredManifest};
 use once_cell::sync::OnceCell;
-use std::io::Write;
+use std::cell::RefCell;
+use std::io::{Seek, Write};
 use std::path::Path;
 
 /// Configs larger than this are refused rather than held in memory.
@@ -112,7 +114,9 @@ impl Image {
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let desc = self.layer(index)?;
-        stream_blob(&self.source, desc, sink)
+        // The host has the bytes as they come: a read that failed on a mirror cannot start
+        // over here; the mirror is skipped for this layer on the next call.
+        stream_blob(&self.source, desc, None, sink)
     }
 
     /// Writes layer `index` to `path` atomically: a temporary file beside it, renamed over
@@ -120,8 +124,16 @@ impl Image {
     pub fn layer_save(&self, index: usize, path: &Path) -> Result<()> {
         let desc = self.layer(index)?;
         save_atomically(path, |file| {
-            stream_blob(&self.source, desc, &mut |chunk| {
-                file.write_all(chunk)
+            let file = RefCell::new(file);
+            let mut start_over = || {
+                let mut f = file.borrow_mut();
+                f.set_len(0)
+                    .and_then(|()| f.rewind())
+                    .map_err(|e| Error::io(format!("rewinding {}", path.display()), &e))
+            };
+            stream_blob(&self.source, desc, Some(&mut start_over), &mut |chunk| {
+                file.borrow_mut()
+                    .write_all(chunk)
                     .map_err(|e| Error::io(format!("writing {}", path.display()), &e))
             })
         })
@@ -129,10 +141,13 @@ impl Image {
 }
 
 /// Streams `desc` from `source`, verified, with progress over its size when the source
-/// has a client to report to.
+/// has a client to report to. With `start_over` (which makes the sink empty again), a
+/// read that failed on a mirror is made again from the next source; progress then counts
+/// only past where the first read had reached.
 pub(crate) fn stream_blob(
     source: &BlobSource,
     desc: &Descriptor,
+    mut start_over: Option<&mut dyn FnMut() -> Result<()>>,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
     let (contexts, op) = source.own_contexts()?;
@@ -141,19 +156,37 @@ pub(crate) fn stream_blob(
         op.progress.announce();
         op.ctx.check_cancelled()?;
     }
-    source.pump_blob(
-        desc,
-        &contexts,
-        op.as_ref().map(|o| &*o.ctx),
-        &mut |chunk| {
-            sink(chunk)?;
-            if let Some(op) = &op {
-                op.progress.advance(chunk.len() as u64);
-                op.ctx.check_cancelled()?;
+    let mark = BlobMark::default();
+    let can_start_over = start_over.is_some();
+    let mut started = false;
+    let mut once = || {
+        if started {
+            if let Some(f) = start_over.as_mut() {
+                f()?;
             }
-            Ok(())
-        },
-    )
+        }
+        started = true;
+        let mut done = 0u64;
+        source.pump_blob(
+            desc,
+            &contexts,
+            op.as_ref().map(|o| &*o.ctx),
+            &mut |chunk| {
+                sink(chunk)?;
+                if let Some(op) = &op {
+                    done += chunk.len() as u64;
+                    op.progress.reach(&mark, done);
+                    op.ctx.check_cancelled()?;
+                }
+                Ok(())
+            },
+        )
+    };
+    if can_start_over {
+        source.retrying_mirrors(&desc.digest, once)
+    } else {
+        once()
+    }
 }
 
 /// Runs `fill` on a temporary file in `path`'s directory and renames it to `path` when

@@ -179,18 +179,22 @@ fn write(client: &Client, dir: &Path, artifact: Artifact<'_>, name: Option<&str>
             return Ok(());
         }
         op.ctx.check_cancelled()?;
-        save_atomically(&path, |file| {
-            let mut done = 0u64;
-            let sink = &mut |chunk: &[u8]| {
-                file.write_all(chunk)
-                    .map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
-                done += chunk.len() as u64;
-                op.progress.reach(&mark, done);
-                Ok(())
-            };
-            planned
-                .source
-                .pump_blob(desc, &contexts, Some(&op.ctx), sink)
+        // A read that failed on a mirror leaves no file, and is made again from the next
+        // source; the mark keeps progress from counting twice.
+        planned.source.retrying_mirrors(&desc.digest, || {
+            save_atomically(&path, |file| {
+                let mut done = 0u64;
+                let sink = &mut |chunk: &[u8]| {
+                    file.write_all(chunk)
+                        .map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
+                    done += chunk.len() as u64;
+                    op.progress.reach(&mark, done);
+                    Ok(())
+                };
+                planned
+                    .source
+                    .pump_blob(desc, &contexts, Some(&op.ctx), sink)
+            })
         })
     })?;
 

@@ -4,7 +4,8 @@
 //! Modules follow the concepts of the distribution protocol:
 //! references (`name`), platforms (`platform`), manifests and media types (`manifest`),
 //! credentials (`authn`), the HTTP and auth handshake (`transport`), the remote
-//! operations (`remote`) and the image model (`image`, `index`, `convert`).
+//! operations (`remote`), pull mirrors from registries.conf (`registries`) and the image
+//! model (`image`, `index`, `convert`).
 
 pub mod authn;
 pub mod builder;
@@ -20,6 +21,7 @@ pub mod name;
 pub mod parallel;
 pub mod plan;
 pub mod platform;
+pub mod registries;
 pub mod remote;
 pub mod source;
 pub mod transport;

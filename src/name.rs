@@ -125,6 +125,24 @@ impl Repository {
     pub fn new(registry: Registry, path: String) -> Repository {
         Repository { registry, path }
     }
+    /// The repository `path` on `registry`, the path checked as a parsed one is but taken
+    /// as it is: no Docker Hub `library/` is added, since the path is already a full one
+    /// (a mirror's repository, rewritten from a registries.conf location).
+    pub fn with_path(registry: Registry, path: &str) -> Result<Repository> {
+        validate_path(path)
+            .and_then(|()| {
+                if path.len() > MAX_PATH_LEN {
+                    Err(format!(
+                        "the repository path is {} characters long; at most {MAX_PATH_LEN} are allowed",
+                        path.len()
+                    ))
+                } else {
+                    Ok(())
+                }
+            })
+            .map_err(|why| Error::invalid_reference(format!("invalid repository {path:?}: {why}")))?;
+        Ok(Repository::new(registry, path.to_string()))
+    }
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

@@ -8,7 +8,7 @@ use crate::manifest::{self, Descriptor, MANIFEST_SIZE_LIMIT};
 use crate::name::Repository;
 use crate::remote::blob::{self, Verify};
 use crate::remote::client::{Client, Operation};
-use crate::remote::manifest_fetch;
+use crate::remote::{manifest_fetch, mirror};
 use crate::transport::Context;
 use std::collections::HashMap;
 use std::io::Read;
@@ -244,7 +244,12 @@ impl BlobSource {
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let what = format!("blob {} of {}", desc.digest, self.describe());
-        let hashing = if desc.size >= BACKGROUND_HASH_MIN && desc.data.is_none() {
+        // Through mirrors the reader itself must hash, to tell a mirror's bad bytes from
+        // the origin's (`blob::open_in`): hashing here as well would do it twice.
+        let hashing = if desc.size >= BACKGROUND_HASH_MIN
+            && desc.data.is_none()
+            && !self.source_of(&desc.digest).reads_through_mirrors()
+        {
             HashingThread::start()
         } else {
             None
@@ -270,8 +275,43 @@ impl BlobSource {
     ) -> Result<Vec<u8>> {
         let what = format!("blob {} of {}", desc.digest, self.describe());
         blob::check_small(desc, limit, &what)?;
-        let mut reader = self.open_blob(desc, contexts)?;
-        blob::read_small_from(&mut reader, desc, &what)
+        self.retrying_mirrors(&desc.digest, || {
+            let mut reader = self.open_blob(desc, contexts)?;
+            blob::read_small_from(&mut reader, desc, &what)
+        })
+    }
+
+    /// Whether reads of this source's blobs may be served by mirrors.
+    fn reads_through_mirrors(&self) -> bool {
+        match self {
+            BlobSource::Remote { client, repository } => client.has_mirrors_for(repository),
+            _ => false,
+        }
+    }
+
+    /// Runs `attempt` (a whole read of blob `digest`, from its start) again for as long as
+    /// it fails on a mirror: that mirror is then recorded as failing the blob and skipped,
+    /// so the next attempt reads from the next mirror or the origin. A failure that no
+    /// mirror caused is returned as it is.
+    pub fn retrying_mirrors<T>(
+        &self,
+        digest: &str,
+        mut attempt: impl FnMut() -> Result<T>,
+    ) -> Result<T> {
+        let source = self.source_of(digest);
+        let BlobSource::Remote { client, .. } = &source else {
+            return attempt();
+        };
+        let shared = client.shared();
+        loop {
+            let before = shared.mirror_failures(digest);
+            match attempt() {
+                Err(e)
+                    if e.kind != ErrorKind::Cancelled
+                        && shared.mirror_failures(digest) > before => {}
+                other => return other,
+            }
+        }
     }
 
     /// The bytes and media type of a child manifest `desc`: embedded data, a GET by digest
@@ -292,13 +332,13 @@ impl BlobSource {
                         desc.media_type.as_str()
                     };
                     let ctx = contexts.for_client(client)?;
-                    let session = ctx.session(
-                        repository.registry(),
-                        Some(repository.path()),
-                        vec![repository.scope("pull")],
-                    );
-                    let fetched = manifest_fetch::get(&session, repository, &desc.digest, accept)?;
-                    check_child_size(desc, fetched.bytes.len(), self)?;
+                    let fetched = mirror::read(&ctx, repository, true, None, |ctx, at, _| {
+                        let session =
+                            ctx.session(at.registry(), Some(at.path()), vec![at.scope("pull")]);
+                        let fetched = manifest_fetch::get(&session, at, &desc.digest, accept)?;
+                        check_child_size(desc, fetched.bytes.len(), self)?;
+                        Ok(fetched)
+                    })?;
                     return Ok((fetched.bytes, fetched.media_type));
                 }
                 BlobSource::Local(store) => {

@@ -639,3 +639,152 @@ fn tls_and_proxy_setters_refuse_null_bad_utf8_and_bad_values() {
     }
     unsafe { rr_client_free(c) };
 }
+
+#[test]
+fn mirror_and_rate_limit_functions_refuse_null_bad_utf8_and_bad_values() {
+    let c = new_client();
+    let s = |v: &str| CString::new(v).unwrap();
+    let bad = [0xffu8, 0xfe, 0];
+    let bad = bad.as_ptr() as *const c_char;
+    let reg = s("reg.local:5000");
+    let mirror = s("mirror.local/cache");
+    let mut n = 0i64;
+    let mut list = ptr::null_mut();
+
+    type Call<'a> = Box<dyn Fn() -> rr_status + 'a>;
+    let calls: Vec<(Call, &str)> = vec![
+        (
+            Box::new(|| unsafe { rr_client_load_registries_conf(ptr::null_mut(), ptr::null()) }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_load_registries_conf(c, bad) }),
+            "path",
+        ),
+        (
+            Box::new(|| unsafe {
+                rr_client_add_mirror(ptr::null_mut(), reg.as_ptr(), mirror.as_ptr(), 0)
+            }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_mirror(c, ptr::null(), mirror.as_ptr(), 0) }),
+            "registry",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_mirror(c, reg.as_ptr(), ptr::null(), 0) }),
+            "mirror",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_mirror(c, reg.as_ptr(), bad, 0) }),
+            "mirror",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_add_mirror(c, reg.as_ptr(), mirror.as_ptr(), 3) }),
+            "pull_from",
+        ),
+        (
+            Box::new(|| unsafe {
+                rr_client_add_mirror(c, reg.as_ptr(), s("https://m.local").as_ptr(), 0)
+            }),
+            "scheme",
+        ),
+        (
+            Box::new(|| unsafe {
+                rr_client_rate_limit(
+                    ptr::null(),
+                    reg.as_ptr(),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                )
+            }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe {
+                rr_client_rate_limit(
+                    c,
+                    ptr::null(),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                )
+            }),
+            "registry",
+        ),
+        (
+            Box::new(|| unsafe {
+                rr_client_rate_limit(c, bad, ptr::null_mut(), ptr::null_mut(), ptr::null_mut())
+            }),
+            "registry",
+        ),
+        (
+            Box::new(|| unsafe {
+                let mut unused = ptr::null_mut();
+                rr_client_rate_limit_registries(ptr::null(), &mut unused)
+            }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_rate_limit_registries(c, ptr::null_mut()) }),
+            "out",
+        ),
+    ];
+    for (call, name) in calls {
+        let status = call();
+        assert_eq!(status, rr_status::RR_ERR_INVALID_ARGUMENT, "{name}");
+        assert!(message().contains(name), "{name}: {}", message());
+    }
+
+    // A file that is not there, a bad registry, nothing seen yet.
+    assert_eq!(
+        unsafe { rr_client_load_registries_conf(c, s("/nonexistent/registries.conf").as_ptr()) },
+        rr_status::RR_ERR_IO
+    );
+    assert!(
+        message().contains("/nonexistent/registries.conf"),
+        "{}",
+        message()
+    );
+    assert_eq!(
+        unsafe {
+            rr_client_rate_limit(
+                c,
+                s("bad host").as_ptr(),
+                &mut n,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        },
+        rr_status::RR_ERR_INVALID_REFERENCE
+    );
+    assert_eq!(
+        unsafe { rr_client_rate_limit(c, reg.as_ptr(), &mut n, ptr::null_mut(), ptr::null_mut()) },
+        rr_status::RR_ERR_NOT_FOUND
+    );
+    assert_eq!(n, 0, "no out-parameter is written on failure");
+
+    // The good cases: each pull_from, and an empty list of rate-limited registries.
+    for pull in [
+        rr_mirror_pull::RR_MIRROR_PULL_ALL,
+        rr_mirror_pull::RR_MIRROR_PULL_DIGEST_ONLY,
+        rr_mirror_pull::RR_MIRROR_PULL_TAG_ONLY,
+    ] {
+        assert_eq!(
+            unsafe { rr_client_add_mirror(c, reg.as_ptr(), mirror.as_ptr(), pull as u32) },
+            rr_status::RR_OK,
+            "{}",
+            message()
+        );
+    }
+    assert_eq!(
+        unsafe { rr_client_rate_limit_registries(c, &mut list) },
+        rr_status::RR_OK
+    );
+    assert_eq!(unsafe { rr_string_list_len(list) }, 0);
+    unsafe {
+        rr_string_list_free(list);
+        rr_client_free(c);
+    }
+}

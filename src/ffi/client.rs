@@ -2,8 +2,10 @@
 
 use super::callbacks::{HostAuth, HostLog, HostProgress};
 use super::credential::rr_auth_fn;
+use super::list::{rr_string_list, string_list};
 use super::{check_out, free_handle, guard, handle, into_handle, opt_str_arg, rr_status, str_arg};
 use crate::error::Error;
+use crate::registries::PullFrom;
 use crate::remote::client::{UploadStrategy, DEFAULT_MONOLITHIC_THRESHOLD};
 use crate::remote::Client;
 use std::ffi::{c_char, c_void};
@@ -474,6 +476,165 @@ pub unsafe extern "C" fn rr_client_set_log_callback(
 ) -> rr_status {
     with_client!("rr_client_set_log_callback", client, |c| {
         c.set_log(r#fn.map(|f| Arc::new(HostLog::new(f, userdata)) as _));
+        Ok(())
+    })
+}
+
+/// Which reads a mirror added with `rr_client_add_mirror` serves, as registries.conf's
+/// `pull-from-mirror` says it. Passed as a `uint32_t`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rr_mirror_pull {
+    /// Reads by tag and by digest (`all`).
+    RR_MIRROR_PULL_ALL = 0,
+    /// Reads by digest only (`digest-only`): a mirror's tags may lag behind the origin's.
+    RR_MIRROR_PULL_DIGEST_ONLY = 1,
+    /// Reads by tag only (`tag-only`).
+    RR_MIRROR_PULL_TAG_ONLY = 2,
+}
+
+/// Reads pull mirrors, remapped locations and `insecure` from a containers-registries.conf(5)
+/// file in its v2 format (`[[registry]]` tables with `prefix`, `location`, `insecure`,
+/// `blocked`, `mirror-by-digest-only` and `[[registry.mirror]]` tables with `location`,
+/// `insecure`, `pull-from-mirror`), as Podman, Buildah and Skopeo do. `path` is a file, or
+/// a directory whose `*.conf` files are read in name order (a registries.conf.d), or NULL
+/// for the files containers/image reads: `$CONTAINERS_REGISTRIES_CONF`, else
+/// `$HOME/.config/containers/registries.conf` if it exists (then only the drop-ins of
+/// `$HOME/.config/containers/registries.conf.d`), else `/etc/containers/registries.conf`
+/// (if it exists) and the drop-ins of `/etc/containers/registries.conf.d` then of the
+/// user's. Each entry replaces an earlier one with the same prefix. Nothing is read
+/// unless the host calls this.
+///
+/// A repository falls under the entry with the longest prefix (whole path components;
+/// `*.domain` for the registries below a domain); its reads (manifests, HEADs, blobs,
+/// child manifests; not tag lists or the catalog) go to the entry's mirrors in order,
+/// then to its `location`. A read by tag uses the mirrors whose `pull-from-mirror` is
+/// `all` or `tag-only`, a read by digest (blobs and an index's children are) those with
+/// `all` or `digest-only`. A mirror is asked once per request, and one that fails or
+/// lacks the content is passed over (a line in the log callback says so).
+/// Digests are verified as always, a mirror's blob bytes always, and a mirror that served
+/// a blob wrong is not asked for it again. Writes, mounts and the checks before a write go
+/// to the reference's own registry only: nothing is written to a mirror. A `blocked`
+/// entry makes those reads RR_ERR_DENIED. `insecure` applies to the whole host of the entry's
+/// location or mirror, as `rr_client_set_insecure`. Keys rr does not use
+/// (`unqualified-search-registries`, `[aliases]`, `short-name-mode`, ...) are ignored.
+///
+/// RR_ERR_IO when a file cannot be read (a missing file given by `path` or by
+/// `$CONTAINERS_REGISTRIES_CONF`; a missing default file is fine); RR_ERR_INVALID_ARGUMENT,
+/// naming the file and the entry, when it is not TOML, is in the v1 format
+/// (`[registries.search]`, ...), or has an entry containers/image would refuse or a
+/// prefix naming a tag or digest. On failure nothing is taken from any of the files. An
+/// addition to the API contract.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `path` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_load_registries_conf(
+    client: *mut rr_client,
+    path: *const c_char,
+) -> rr_status {
+    with_client!("rr_client_load_registries_conf", client, |c| c
+        .load_registries_conf(opt_str_arg(path, "path")?))
+}
+
+/// Adds the pull mirror `mirror` (`host[:port][/namespace]`) after the mirrors of the
+/// registries.conf entry whose prefix is `registry` (`host[:port][/namespace]`,
+/// `docker.io` meaning Docker Hub), making that entry when there is none. A repository
+/// below the prefix maps to the same path below the mirror's namespace:
+/// `rr_client_add_mirror(c, "docker.io", "mirror.example.com/hub", RR_MIRROR_PULL_ALL)`
+/// reads `ubuntu` from `mirror.example.com/hub/library/ubuntu` first. `pull_from` is one
+/// of `rr_mirror_pull`. Reads go as `rr_client_load_registries_conf` describes; a plain-http
+/// mirror needs `rr_client_set_insecure` (loopback ones do not). The strings are copied.
+/// RR_ERR_INVALID_ARGUMENT for an empty or wildcard value, a scheme, a tag or digest, a
+/// `pull_from` out of range or one set on an entry with `mirror-by-digest-only`. An
+/// addition to the API contract.
+///
+/// # Safety
+/// `client` must be NULL or a live client; the strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_add_mirror(
+    client: *mut rr_client,
+    registry: *const c_char,
+    mirror: *const c_char,
+    pull_from: u32,
+) -> rr_status {
+    with_client!("rr_client_add_mirror", client, |c| {
+        let registry = str_arg(registry, "registry")?;
+        let mirror = str_arg(mirror, "mirror")?;
+        // Read as a plain integer: a value out of range must not become an enum.
+        let pull_from = match pull_from {
+            0 => PullFrom::All,
+            1 => PullFrom::DigestOnly,
+            2 => PullFrom::TagOnly,
+            other => {
+                return Err(Error::invalid_argument(format!(
+                    "pull_from is {other}; it is one of RR_MIRROR_PULL_ALL (0), \
+                     RR_MIRROR_PULL_DIGEST_ONLY (1), RR_MIRROR_PULL_TAG_ONLY (2)"
+                )))
+            }
+        };
+        c.add_mirror(registry, mirror, pull_from)
+    })
+}
+
+/// The rate limit `registry` (`host[:port]`, `index.docker.io` for Docker Hub; for reads
+/// through a mirror, the mirror's host) announced on the last manifest response (GET or
+/// HEAD, a 429 included) that carried rate-limit headers: `RateLimit-Limit` and
+/// `RateLimit-Remaining` (also Docker Hub's `100;w=21600` form, `RateLimit-Policy` and
+/// the combined `RateLimit`). `*limit` gets the requests allowed per window, `*remaining`
+/// those left, `*window_seconds` the window (`w=`); each is -1 when the registry did not
+/// say, and each pointer may be NULL when that value is not wanted. RR_ERR_NOT_FOUND when
+/// no such response came from `registry` through this client; RR_ERR_INVALID_REFERENCE
+/// when `registry` does not parse. An addition to the API contract.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `registry` NULL or NUL-terminated; the
+/// out-pointers NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_rate_limit(
+    client: *const rr_client,
+    registry: *const c_char,
+    limit: *mut i64,
+    remaining: *mut i64,
+    window_seconds: *mut i64,
+) -> rr_status {
+    guard("rr_client_rate_limit", || {
+        let c = &handle(client, "client")?.client;
+        let registry = str_arg(registry, "registry")?;
+        let Some(rl) = c.rate_limit(registry)? else {
+            return Err(Error::not_found(format!(
+                "no rate limit was announced by {registry} to this client"
+            )));
+        };
+        let value = |v: Option<u64>| v.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        for (out, v) in [
+            (limit, rl.limit),
+            (remaining, rl.remaining),
+            (window_seconds, rl.window_seconds),
+        ] {
+            if !out.is_null() {
+                *out = value(v);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The registries (`host[:port]`) that announced a rate limit to this client, sorted, as
+/// `rr_client_rate_limit` takes them. `*out` is owned by the caller
+/// (`rr_string_list_free`). An addition to the API contract.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_rate_limit_registries(
+    client: *const rr_client,
+    out: *mut *mut rr_string_list,
+) -> rr_status {
+    guard("rr_client_rate_limit_registries", || {
+        let c = &handle(client, "client")?.client;
+        check_out(out, "out")?;
+        *out = string_list(c.rate_limited_registries());
         Ok(())
     })
 }

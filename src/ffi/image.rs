@@ -194,7 +194,9 @@ pub type rr_write_fn =
 
 /// Streams layer `i`'s compressed bytes to `fn`, as they arrive, never holding the whole
 /// layer in memory; the digest and size are checked at the end (RR_ERR_DIGEST_MISMATCH:
-/// the host has then seen bad bytes and must discard them). Reports progress over the
+/// the host has then seen bad bytes and must discard them; when a pull mirror served
+/// them, that mirror is not asked for the layer again, and a second call reads it from
+/// the next mirror or the registry). Reports progress over the
 /// layer's size; a progress callback's non-zero return gives RR_ERR_CANCELLED.
 /// RR_ERR_INVALID_ARGUMENT when `i` is out of range or `fn` is NULL. `fn` is called on
 /// the calling thread.

@@ -12,7 +12,8 @@ pub struct rr_string_list {
     items: Vec<CString>,
 }
 
-fn wrap(items: Vec<String>) -> *mut rr_string_list {
+/// A list handle owned by the caller.
+pub(crate) fn string_list(items: Vec<String>) -> *mut rr_string_list {
     into_handle(rr_string_list {
         items: items.iter().map(|s| c_string(s)).collect(),
     })
@@ -36,7 +37,7 @@ pub unsafe extern "C" fn rr_list(
         let client = &handle(client, "client")?.client;
         let repository = str_arg(repository, "repository")?;
         check_out(out, "out")?;
-        *out = wrap(list::list(client, repository)?);
+        *out = string_list(list::list(client, repository)?);
         Ok(())
     })
 }
@@ -56,7 +57,7 @@ pub unsafe extern "C" fn rr_catalog(
         let client = &handle(client, "client")?.client;
         let registry = str_arg(registry, "registry")?;
         check_out(out, "out")?;
-        *out = wrap(list::catalog(client, registry)?);
+        *out = string_list(list::catalog(client, registry)?);
         Ok(())
     })
 }

@@ -1,6 +1,7 @@
 //! Reading a blob out of a registry: never the whole blob in memory, size and SHA-256
 //! checked against the descriptor, the body read to its end so corruption is seen.
 
+use super::mirror::{self, At, MirrorBody};
 use crate::digest::{HashingThread, VerifyingReader};
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::Descriptor;
@@ -15,7 +16,10 @@ pub const CHUNK: usize = crate::digest::HASH_STAGE;
 
 /// GETs blob `desc` of `repository` within `ctx` and returns a reader that yields its
 /// bytes, resumes with `Range` when the body breaks off, and fails (with the library's
-/// error inside the `io::Error`) when the bytes do not match `desc`.
+/// error inside the `io::Error`) when the bytes do not match `desc`. The blob comes from
+/// the first of the repository's mirrors that serves it (`mirror::read`), else from the
+/// repository; a mirror's bytes are always checked against the digest, whatever `verify`
+/// asks, since only the reader can tell which source was wrong.
 pub fn open_in(
     ctx: &Arc<Context>,
     repository: &Repository,
@@ -46,6 +50,35 @@ pub fn open_in_from(
             data[from as usize..].to_vec(),
         )));
     }
+    // From the middle of a blob a mirror's bytes cannot be checked against the digest, so
+    // a resumed read goes to the repository itself.
+    if from > 0 {
+        return open_at(ctx, repository, desc, verify, from);
+    }
+    mirror::read(
+        ctx,
+        repository,
+        true,
+        Some(&desc.digest),
+        |ctx, at, source| match source {
+            At::Primary => open_at(ctx, at, desc, verify, 0),
+            At::Mirror => Ok(Box::new(MirrorBody {
+                inner: open_at(ctx, at, desc, Verify::Digest, 0)?,
+                ctx: ctx.clone(),
+                digest: desc.digest.clone(),
+                mirror: at.to_string(),
+            })),
+        },
+    )
+}
+
+fn open_at(
+    ctx: &Arc<Context>,
+    repository: &Repository,
+    desc: &Descriptor,
+    verify: Verify,
+    from: u64,
+) -> Result<Box<dyn Read + Send>> {
     let mut resuming = ResumingReader {
         ctx: ctx.clone(),
         repository: repository.clone(),

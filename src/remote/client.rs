@@ -5,8 +5,10 @@ use super::progress::{Progress, ProgressSink};
 use crate::error::{Error, Result};
 use crate::name::Registry;
 use crate::platform::Platform;
+use crate::registries::{self, DefaultFiles, PullFrom, Registries};
 use crate::transport::log::LoggingExchange;
 use crate::transport::proxy::ProxyChoice;
+use crate::transport::rate_limit::RateLimit;
 use crate::transport::tls::{self, ClientPair, RegistryTlsSettings};
 use crate::transport::ureq_backend::{self, BackendConfig, UreqBackend};
 use crate::transport::{
@@ -134,6 +136,8 @@ struct Options {
     certs_dirs: Vec<PathBuf>,
     default_certs_dirs: bool,
     retry: RetryPolicy,
+    /// registries.conf entries: mirrors and remapped locations for reads.
+    registries: Arc<Registries>,
     connect_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
     credentials: CredentialSettings,
@@ -189,6 +193,7 @@ impl Client {
                     certs_dirs: Vec::new(),
                     default_certs_dirs: true,
                     retry: RetryPolicy::default(),
+                    registries: Arc::new(Registries::default()),
                     connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
                     idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
                     credentials: CredentialSettings {
@@ -407,6 +412,50 @@ impl Client {
         }
         Ok(())
     }
+    /// Reads a containers-registries.conf(5) file (v2 format), or every `*.conf` file of
+    /// a directory in name order, or with None the files containers/image reads
+    /// (`registries::DefaultFiles`). Its `[[registry]]` entries replace those of the same
+    /// prefix read before; their `insecure` hosts are added as `set_insecure` does. The
+    /// whole load is refused, and nothing changes, when any file is unreadable (RR_ERR_IO)
+    /// or holds something rr cannot follow (RR_ERR_INVALID_ARGUMENT).
+    pub fn load_registries_conf(&self, path: Option<&str>) -> Result<()> {
+        let entries = match path {
+            Some(p) => registries::load_path(std::path::Path::new(p))?,
+            None => DefaultFiles::find(&|k| std::env::var(k).ok()).load()?,
+        };
+        let mut o = self.write();
+        let mut next = (*o.registries).clone();
+        next.merge(entries);
+        for host in next.insecure_hosts() {
+            if !o.insecure.contains(&host) {
+                o.insecure.push(host);
+            }
+        }
+        o.registries = Arc::new(next);
+        Ok(())
+    }
+
+    /// Adds `mirror` (`host[:port][/namespace]`) after the mirrors of the registries.conf
+    /// entry for `registry` (`host[:port][/namespace]`), making one when there is none.
+    pub fn add_mirror(&self, registry: &str, mirror: &str, pull_from: PullFrom) -> Result<()> {
+        let mut o = self.write();
+        let mut next = (*o.registries).clone();
+        next.add_mirror(registry, mirror, pull_from)?;
+        o.registries = Arc::new(next);
+        Ok(())
+    }
+
+    /// The last rate limit `registry` announced on a manifest response, if any.
+    pub fn rate_limit(&self, registry: &str) -> Result<Option<RateLimit>> {
+        let key = registry_key(registry)?;
+        Ok(self.inner.shared.rate_limit(&key))
+    }
+
+    /// The registries that announced a rate limit, sorted.
+    pub fn rate_limited_registries(&self) -> Vec<String> {
+        self.inner.shared.rate_limited_registries()
+    }
+
     pub fn set_retry(&self, max_attempts: u32, initial_backoff_ms: u32) -> Result<()> {
         if max_attempts == 0 {
             return Err(Error::invalid_argument(
@@ -505,6 +554,8 @@ impl Client {
             self.inner.shared.clone(),
         );
         ctx.cancelled = cancelled;
+        ctx.registries = o.registries.clone();
+        ctx.log = o.log.clone();
         let progress = Arc::new(Progress::new(o.progress.clone(), ctx.cancelled.clone()));
         Ok(Operation {
             ctx: Arc::new(ctx),
@@ -528,6 +579,19 @@ fn registry_key(registry: &str) -> Result<String> {
 }
 
 impl Client {
+    /// The caches every operation of this client shares.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// Whether a registries.conf entry gives `repository` mirrors.
+    pub(crate) fn has_mirrors_for(&self, repository: &crate::name::Repository) -> bool {
+        self.read()
+            .registries
+            .find(&repository.to_string())
+            .is_some_and(|(e, _)| !e.mirrors.is_empty())
+    }
+
     /// Whether both are handles on the same client.
     pub fn same_as(&self, other: &Client) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

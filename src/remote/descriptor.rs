@@ -3,6 +3,7 @@
 
 use super::client::Client;
 use super::manifest_fetch;
+use super::mirror::{self, At};
 use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::index::Index;
@@ -21,21 +22,25 @@ pub struct Descriptor {
     client: Client,
 }
 
-pub fn pull_scope(reference: &Reference) -> Vec<String> {
-    vec![reference.repository().scope("pull")]
-}
-
 pub fn get(client: &Client, reference: &Reference) -> Result<Descriptor> {
     get_with_accept(client, reference, manifest::ACCEPT_ALL)
 }
 
+/// GET through the repository's mirrors, if any (`mirror::read`): the digest is computed
+/// from the bytes wherever they come from (and checked when the reference is a digest),
+/// and a mirror's manifest that is not JSON is left for the next source.
 fn get_with_accept(client: &Client, reference: &Reference, accept: &str) -> Result<Descriptor> {
     let op = client.operation()?;
     let repo = reference.repository();
-    let session = op
-        .ctx
-        .session(repo.registry(), Some(repo.path()), pull_scope(reference));
-    let fetched = manifest_fetch::get(&session, repo, reference.identifier_str(), accept)?;
+    let by_digest = reference.digest().is_some();
+    let fetched = mirror::read(&op.ctx, repo, by_digest, None, |ctx, at, from| {
+        let session = ctx.session(at.registry(), Some(at.path()), vec![at.scope("pull")]);
+        let fetched = manifest_fetch::get(&session, at, reference.identifier_str(), accept)?;
+        if from == At::Mirror {
+            mirror::check_manifest(&fetched.bytes, at)?;
+        }
+        Ok(fetched)
+    })?;
     Ok(Descriptor {
         media_type: fetched.media_type,
         digest: fetched.digest,
@@ -46,13 +51,16 @@ fn get_with_accept(client: &Client, reference: &Reference, accept: &str) -> Resu
     })
 }
 
+/// HEAD through the repository's mirrors, if any: what a mirror reports for a tag is taken
+/// as a GET by tag from it would be; for a digest, its answer must name that digest.
 pub fn head(client: &Client, reference: &Reference) -> Result<Descriptor> {
     let op = client.operation()?;
     let repo = reference.repository();
-    let session = op
-        .ctx
-        .session(repo.registry(), Some(repo.path()), pull_scope(reference));
-    let h = manifest_fetch::head(&session, repo, reference.identifier_str())?;
+    let by_digest = reference.digest().is_some();
+    let h = mirror::read(&op.ctx, repo, by_digest, None, |ctx, at, _| {
+        let session = ctx.session(at.registry(), Some(at.path()), vec![at.scope("pull")]);
+        manifest_fetch::head(&session, at, reference.identifier_str())
+    })?;
     Ok(Descriptor {
         media_type: h.media_type,
         digest: h.digest,

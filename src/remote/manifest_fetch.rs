@@ -1,11 +1,12 @@
 //! GET and HEAD of `/v2/<name>/manifests/<reference>`: exact bytes, locally computed
-//! digest, verified when the reference is a digest.
+//! digest, verified when the reference is a digest. Every answer's rate-limit headers
+//! are kept as the registry's last seen (`transport::rate_limit`).
 
 use crate::digest;
 use crate::error::{Error, Result};
 use crate::manifest::{self, MANIFEST_SIZE_LIMIT};
 use crate::name::Repository;
-use crate::transport::{redact, Session};
+use crate::transport::{rate_limit, redact, status, Request, Response, Session};
 
 #[derive(Debug, Clone)]
 pub struct FetchedManifest {
@@ -18,6 +19,23 @@ fn path(repository: &Repository, identifier: &str) -> String {
     format!("/v2/{}/manifests/{}", repository.path(), identifier)
 }
 
+/// Sends a manifest request, keeps the rate limit its answer announces (a 429's too),
+/// and accepts only 200.
+fn send(session: &Session<'_>, request: Request) -> Result<Response> {
+    let method = request.method;
+    let response = session.send(request)?;
+    rate_limit::record(
+        &session.context().shared,
+        session.registry().as_str(),
+        &response,
+    );
+    if response.status == 200 {
+        Ok(response)
+    } else {
+        Err(status::error_from_response(method, response))
+    }
+}
+
 /// GETs a manifest. `identifier` is a tag or a digest; a digest is verified.
 pub fn get(
     session: &Session<'_>,
@@ -28,7 +46,7 @@ pub fn get(
     let request = session
         .request("GET", &path(repository, identifier))?
         .header("Accept", accept);
-    let mut response = session.send_expect(request, &[200])?;
+    let mut response = send(session, request)?;
     let url = redact::url(&response.url);
     let bytes = response.read_limited(MANIFEST_SIZE_LIMIT, &format!("manifest {url}"))?;
     let media_type = manifest::effective_media_type(response.header("content-type"), &bytes);
@@ -62,7 +80,7 @@ pub fn head(
     let request = session
         .request("HEAD", &path(repository, identifier))?
         .header("Accept", manifest::ACCEPT_ALL);
-    let response = session.send_expect(request, &[200])?;
+    let response = send(session, request)?;
     let url = redact::url(&response.url);
     let missing = |h: &str| {
         Error::invalid_response(format!("HEAD {url}: the response has no usable {h} header"))

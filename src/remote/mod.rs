@@ -6,6 +6,7 @@ pub mod client;
 pub mod descriptor;
 pub mod list;
 pub mod manifest_fetch;
+pub mod mirror;
 pub mod progress;
 pub mod upload;
 pub mod write;

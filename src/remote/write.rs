@@ -80,7 +80,14 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
             contexts: &contexts,
             progress: &op.progress,
         };
-        upload::upload(&dest, &job).map(|_| ()).map_err(|e| {
+        // A source blob that a mirror served wrong is only found out once it has been
+        // sent (the destination refuses it, or the mirror's read fails): the mirror is
+        // then skipped for it, and the upload is made again from the next source. (An
+        // upload made again counts its progress again, up to the operation's total.)
+        let uploaded = blob
+            .source
+            .retrying_mirrors(&blob.desc.digest, || upload::upload(&dest, &job));
+        uploaded.map(|_| ()).map_err(|e| {
             if e.message.contains(&blob.desc.digest) {
                 e
             } else {

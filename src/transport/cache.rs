@@ -1,9 +1,12 @@
 //! What a client remembers across its operations: how each registry answered its ping
-//! (the scheme and the challenge) and the tokens it was given.
+//! (the scheme and the challenge), the tokens it was given, the rate limits registries
+//! announced, and which mirrors failed it.
 
 use super::challenge::Challenge;
-use std::collections::HashMap;
+use super::rate_limit::RateLimit;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What the ping of a registry taught us; kept for the client's lifetime.
 #[derive(Debug, Clone)]
@@ -12,6 +15,12 @@ pub(crate) struct Ping {
     pub(crate) challenge: Option<Challenge>,
 }
 
+/// How long a mirror that could not be reached is left out of reads.
+pub const MIRROR_DOWN_FOR: Duration = Duration::from_secs(60);
+/// At most this many blobs are remembered as served wrong by a mirror; past it the record
+/// starts again (a long-lived client must not grow without bound).
+const MIRROR_FAILURES_KEPT: usize = 4096;
+
 /// State shared by every operation of one client.
 #[derive(Default)]
 pub struct Shared {
@@ -19,12 +28,71 @@ pub struct Shared {
     /// One ping at a time per registry: threads starting together wait for the first.
     pub(crate) ping_gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     pub(crate) tokens: Mutex<HashMap<String, String>>,
+    /// The last rate limit each registry (`host[:port]`, lower case) announced on a
+    /// manifest response.
+    pub(crate) rate_limits: Mutex<BTreeMap<String, RateLimit>>,
+    /// Mirrors (`host[:port]`) that could not be reached, and when.
+    mirrors_down: Mutex<HashMap<String, Instant>>,
+    /// Per blob digest, the mirror repositories whose read of it failed after it had
+    /// started (a body that broke off, bytes that did not hash to the digest): they are
+    /// not asked for it again.
+    mirror_failures: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl Shared {
     /// Forgets tokens, e.g. when the client's credentials change.
     pub fn clear_tokens(&self) {
         lock(&self.tokens).clear();
+    }
+
+    /// The last rate limit `registry` announced, if any.
+    pub fn rate_limit(&self, registry: &str) -> Option<RateLimit> {
+        lock(&self.rate_limits)
+            .get(&registry.to_ascii_lowercase())
+            .copied()
+    }
+
+    /// The registries a rate limit was seen from, sorted.
+    pub fn rate_limited_registries(&self) -> Vec<String> {
+        lock(&self.rate_limits).keys().cloned().collect()
+    }
+
+    pub(crate) fn mark_mirror_down(&self, host: &str) {
+        lock(&self.mirrors_down).insert(host.to_string(), Instant::now());
+    }
+
+    /// How long ago `host` was found unreachable, while that still counts.
+    pub(crate) fn mirror_down_since(&self, host: &str) -> Option<Duration> {
+        let mut down = lock(&self.mirrors_down);
+        let since = down.get(host)?.elapsed();
+        if since >= MIRROR_DOWN_FOR {
+            down.remove(host);
+            return None;
+        }
+        Some(since)
+    }
+
+    pub(crate) fn record_mirror_failure(&self, digest: &str, mirror_repository: &str) {
+        let mut failures = lock(&self.mirror_failures);
+        if failures.len() >= MIRROR_FAILURES_KEPT && !failures.contains_key(digest) {
+            failures.clear();
+        }
+        let list = failures.entry(digest.to_string()).or_default();
+        if !list.iter().any(|m| m == mirror_repository) {
+            list.push(mirror_repository.to_string());
+        }
+    }
+
+    pub(crate) fn mirror_failed(&self, digest: &str, mirror_repository: &str) -> bool {
+        lock(&self.mirror_failures)
+            .get(digest)
+            .is_some_and(|l| l.iter().any(|m| m == mirror_repository))
+    }
+
+    /// How many mirrors failed a read of `digest` so far: a read that fails while this
+    /// grows failed on a mirror, and may be tried again from the next source.
+    pub fn mirror_failures(&self, digest: &str) -> usize {
+        lock(&self.mirror_failures).get(digest).map_or(0, Vec::len)
     }
 }
 

@@ -5,11 +5,13 @@
 use super::cache::Shared;
 use super::credentials::{CredentialSettings, OperationCredentials};
 use super::http::{Exchange, Request, Response};
-use super::retry::{is_retryable_error, is_retryable_status, RetryPolicy};
+use super::log::LogSink;
+use super::retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::error::{Error, Result};
 use crate::name::Registry;
+use crate::registries::Registries;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Everything one operation needs to talk to registries.
@@ -23,7 +25,13 @@ pub struct Context {
     pub shared: Arc<Shared>,
     /// Set when the host cancels (its progress callback returned non-zero).
     pub cancelled: Arc<AtomicBool>,
+    /// The registries.conf entries: where reads may be served from besides the origin.
+    pub registries: Arc<Registries>,
+    /// The host's request log, for the lines that are not one exchange (a mirror left
+    /// behind).
+    pub log: Option<Arc<dyn LogSink>>,
     pub(crate) op_credentials: OperationCredentials,
+    single_attempt: OnceLock<Arc<Context>>,
 }
 
 impl Context {
@@ -43,7 +51,42 @@ impl Context {
             credentials,
             shared,
             cancelled: Arc::new(AtomicBool::new(false)),
+            registries: Arc::new(Registries::default()),
+            log: None,
             op_credentials: OperationCredentials::default(),
+            single_attempt: OnceLock::new(),
+        }
+    }
+
+    /// This context sending each request once (no retries, no resumed bodies), for
+    /// sources that are not the authority on what they serve: a mirror that fails is left
+    /// for the next source at once rather than waited for. Cancelled with this one.
+    pub fn single_attempt(&self) -> Arc<Context> {
+        self.single_attempt
+            .get_or_init(|| {
+                let mut ctx = Context::new(
+                    self.exchange.clone(),
+                    self.user_agent.clone(),
+                    self.insecure.clone(),
+                    RetryPolicy {
+                        max_attempts: 1,
+                        ..self.retry
+                    },
+                    self.credentials.clone(),
+                    self.shared.clone(),
+                );
+                ctx.cancelled = self.cancelled.clone();
+                ctx.registries = self.registries.clone();
+                ctx.log = self.log.clone();
+                Arc::new(ctx)
+            })
+            .clone()
+    }
+
+    /// A line in the host's request log, when it keeps one.
+    pub fn log_line(&self, text: &str) {
+        if let Some(log) = &self.log {
+            log.line(text);
         }
     }
 
@@ -83,6 +126,9 @@ impl Context {
         loop {
             self.check_cancelled()?;
             match self.exchange.exchange(request) {
+                // A rate limit that lasts longer than the longest wait is not waited out
+                // in vain: its answer (which says until when) comes back at once.
+                Ok(resp) if resp.status == 429 && self.outlasts_waiting(&resp) => return Ok(resp),
                 Ok(resp) if is_retryable_status(resp.status) && attempt < max => {
                     let wait = self.retry.wait_after(attempt, Some(&resp));
                     resp.drain();
@@ -96,6 +142,15 @@ impl Context {
             }
             attempt += 1;
         }
+    }
+}
+
+impl Context {
+    fn outlasts_waiting(&self, response: &Response) -> bool {
+        response
+            .header("retry-after")
+            .and_then(parse_retry_after)
+            .is_some_and(|d| d > self.retry.max_wait)
     }
 }
 

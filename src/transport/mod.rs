@@ -1,6 +1,7 @@
 //! The HTTP side of talking to a registry: the exchange itself (`http`, `ureq_backend`),
 //! TLS and proxies (`tls`, `certs_d`, `proxy`), the ping and scheme choice, the auth handshake (`challenge`, `token`), redirects with
-//! credential hygiene, retries, and turning refusals into errors (`status`).
+//! credential hygiene, retries, turning refusals into errors (`status`), and the rate limits
+//! registries announce (`rate_limit`).
 
 pub mod cache;
 pub mod certs_d;
@@ -10,6 +11,7 @@ pub mod credentials;
 pub mod http;
 pub mod log;
 pub mod proxy;
+pub mod rate_limit;
 pub mod redact;
 pub mod retry;
 pub mod session;

@@ -74,7 +74,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110 requires senders to use.
-fn httpdate_parse(s: &str) -> Option<SystemTime> {
+pub(crate) fn httpdate_parse(s: &str) -> Option<SystemTime> {
     let parts: Vec<&str> = s.split_whitespace().collect();
     if parts.len() != 6 || parts[5] != "GMT" {
         return None;
@@ -91,7 +91,14 @@ fn httpdate_parse(s: &str) -> Option<SystemTime> {
         .split(':')
         .map(|p| p.parse().ok())
         .collect::<Option<Vec<_>>>()?;
-    if hms.len() != 3 || !(1..=31).contains(&day) || year < 1970 {
+    // Years past 9999 are not dates a server means, and would overflow the arithmetic.
+    if hms.len() != 3
+        || !(1..=31).contains(&day)
+        || !(1970..=9999).contains(&year)
+        || hms[0] > 23
+        || hms[1] > 59
+        || hms[2] > 60
+    {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).
@@ -137,6 +144,12 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+        // Nothing a server sends overflows the arithmetic.
+        assert_eq!(httpdate_parse("Sun, 06 Nov 99999999999 08:49:37 GMT"), None);
+        assert_eq!(
+            httpdate_parse("Sun, 06 Nov 1994 18446744073709551615:49:37 GMT"),
+            None
+        );
     }
 
     #[test]

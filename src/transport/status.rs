@@ -2,7 +2,7 @@
 //! body (`{"errors":[{"code","message","detail"}]}`) and the class a caller acts on.
 
 use super::http::Response;
-use super::redact;
+use super::{rate_limit, redact};
 use crate::error::{Error, ErrorKind};
 use serde::Deserialize;
 
@@ -121,7 +121,14 @@ pub fn error_from_response(method: &str, mut response: Response) -> Error {
         ),
     };
     let kind = kind_for(status, code.as_deref());
-    let message = format!("{method} {shown_url}: {status} {detail}");
+    let mut message = format!("{method} {shown_url}: {status} {detail}");
+    if kind == ErrorKind::TooManyRequests {
+        message = format!(
+            "{} ({})",
+            message.trim_end(),
+            rate_limit::describe_429(&response)
+        );
+    }
     let mut err = Error::new(kind, message.trim_end()).with_http(status, code);
     err.retry_after = retry_after;
     err
@@ -155,6 +162,37 @@ mod tests {
         assert_eq!(
             e.message,
             "GET https://r.io/v2/app/manifests/v9?sig=REDACTED: 404 MANIFEST_UNKNOWN: manifest unknown"
+        );
+    }
+
+    #[test]
+    fn a_429_says_until_when_it_is_limited() {
+        let mut r = response(
+            429,
+            r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}"#,
+        );
+        r.headers = vec![
+            ("Retry-After".into(), "Sun, 06 Nov 2044 08:49:37 GMT".into()),
+            ("ratelimit-limit".into(), "100;w=21600".into()),
+            ("ratelimit-remaining".into(), "0;w=21600".into()),
+        ];
+        let e = error_from_response("GET", r);
+        assert_eq!(e.kind, ErrorKind::TooManyRequests);
+        assert!(
+            e.message.ends_with(
+                "TOOMANYREQUESTS: You have reached your pull rate limit. (rate limited until \
+                 2044-11-06T08:49:37Z; limit 100 per 21600 s, 0 remaining)"
+            ),
+            "{}",
+            e.message
+        );
+        let e = error_from_response("HEAD", response(429, ""));
+        assert!(
+            e.message.ends_with(
+                "429 Too Many Requests (rate limited; the registry did not say until when)"
+            ),
+            "{}",
+            e.message
         );
     }
 

@@ -2,12 +2,13 @@
 //! request (one per connection, `Connection: close`) and, for requests that match a
 //! rule, answers with the fault instead: error statuses (with `Retry-After`), connection
 //! resets after K body bytes, truncated or corrupted bodies, stalls, and redirects to
-//! another origin that records whether `Authorization` arrived; for uploads, what proxies
-//! and registries in the wild do: request bodies over N bytes refused with 413 (answered
-//! without reading the body, then the connection closed), PATCH chunks over N bytes
-//! refused with `OCI-Chunk-Min-Length` advertised, request bodies cut off partway, answers
-//! lost after the registry acted, and upload status answered with an off-by-one Range.
-//! Everything it sees is recorded for the test to assert on.
+//! another origin that records whether `Authorization` arrived; response headers a
+//! registry does not send (rate limits); for uploads, what proxies and registries in the
+//! wild do: request bodies over N bytes refused with 413 (answered without reading the
+//! body, then the connection closed), PATCH chunks over N bytes refused with
+//! `OCI-Chunk-Min-Length` advertised, request bodies cut off partway, answers lost after
+//! the registry acted, and upload status answered with an off-by-one Range. Everything it
+//! sees is recorded for the test to assert on.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -57,6 +58,15 @@ pub enum Fault {
     /// Forward, and answer with the `Range: 0-N` header of the answer made `0-(N+1)`: an
     /// upload status that counts the bytes held, as ECR and zot send, not the last byte.
     OffByOneRange,
+    /// Forward, with these headers added to the response (replacing any of the same
+    /// name): rate-limit headers, for instance.
+    AddHeaders(Vec<(String, String)>),
+    /// Answer with this status and these headers (and a JSON error body naming the code
+    /// `TOOMANYREQUESTS` for 429, `UNAVAILABLE` otherwise), without forwarding.
+    StatusWithHeaders {
+        status: u16,
+        headers: Vec<(String, String)>,
+    },
 }
 
 impl Fault {
@@ -75,6 +85,26 @@ impl Fault {
             retry_after: Some(retry_after.to_string()),
         }
     }
+
+    /// `AddHeaders` from `(name, value)` pairs.
+    pub fn add_headers(headers: &[(&str, &str)]) -> Fault {
+        Fault::AddHeaders(owned(headers))
+    }
+
+    /// `StatusWithHeaders` from `(name, value)` pairs.
+    pub fn status_with_headers(status: u16, headers: &[(&str, &str)]) -> Fault {
+        Fault::StatusWithHeaders {
+            status,
+            headers: owned(headers),
+        }
+    }
+}
+
+fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A fault applied to requests whose method matches (or any, when None) and whose
@@ -349,6 +379,30 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
         Some(Fault::RefuseChunksOver { max, .. }) if head.method == "PATCH" && length > *max => {
             return refuse_body(client, length, *max);
         }
+        Some(Fault::StatusWithHeaders { status, headers }) => {
+            io::copy(&mut (&mut reader).take(length), &mut io::sink())?;
+            let code = if *status == 429 {
+                "TOOMANYREQUESTS"
+            } else {
+                "UNAVAILABLE"
+            };
+            let body = format!(
+                "{{\"errors\":[{{\"code\":\"{code}\",\"message\":\"injected {status}\"}}]}}"
+            );
+            let mut resp = format!(
+                "HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (n, v) in headers {
+                resp.push_str(&format!("{n}: {v}\r\n"));
+            }
+            resp.push_str("\r\n");
+            if head.method != "HEAD" {
+                resp.push_str(&body);
+            }
+            client.write_all(resp.as_bytes())?;
+            return Ok(());
+        }
         Some(Fault::RedirectToOtherOrigin) => {
             io::copy(&mut (&mut reader).take(length), &mut io::sink())?;
             let resp = format!(
@@ -403,9 +457,15 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
     let Some((status_line, resp_headers)) = read_head(&mut up_reader)? else {
         return Ok(());
     };
+    let added: &[(String, String)] = match &fault {
+        Some(Fault::AddHeaders(h)) => h,
+        _ => &[],
+    };
     let mut resp = format!("{status_line}\r\n");
     for (n, v) in &resp_headers {
-        if n.eq_ignore_ascii_case("connection") {
+        if n.eq_ignore_ascii_case("connection")
+            || added.iter().any(|(a, _)| a.eq_ignore_ascii_case(n))
+        {
             continue;
         }
         if n.eq_ignore_ascii_case("range") && matches!(fault, Some(Fault::OffByOneRange)) {
@@ -418,6 +478,9 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
         if head.method == "POST" && head.path.contains("/blobs/uploads/") {
             resp.push_str(&format!("OCI-Chunk-Min-Length: {min_length}\r\n"));
         }
+    }
+    for (n, v) in added {
+        resp.push_str(&format!("{n}: {v}\r\n"));
     }
     resp.push_str("Connection: close\r\n\r\n");
     client.write_all(resp.as_bytes())?;

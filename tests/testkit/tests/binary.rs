@@ -77,6 +77,18 @@ fn serve_detached_seeded_then_stop() {
         resp.header("Docker-Content-Digest"),
         Some(env["RR_TEST_IMAGE_DIGEST"].as_str())
     );
+    // The same image through the rate-limit proxy, with Docker Hub's headers added.
+    let limited = &env["RR_TEST_RATELIMITED_REGISTRY"];
+    assert_eq!(
+        env["RR_TEST_RATELIMITED_IMAGE"],
+        format!("{limited}/demo/app:v1")
+    );
+    let resp = ureq::head(&format!("http://{limited}/v2/demo/app/manifests/v1"))
+        .set("Accept", rr_testkit::MANIFEST_ACCEPT)
+        .call()
+        .unwrap();
+    assert_eq!(resp.header("ratelimit-limit"), Some("100;w=21600"));
+    assert_eq!(resp.header("ratelimit-remaining"), Some("76;w=21600"));
 
     let out = Command::new(BIN)
         .args(["stop", "--env-file"])

@@ -17,6 +17,12 @@
 //! the env file and exits 0, so it can be a ctest FIXTURES_SETUP step.
 //! `stop` sends SIGTERM to `RR_TEST_PID` from the env file and waits for it
 //! to exit (SIGKILL after the timeout). A missing env file is not an error.
+//!
+//! An open registry also gets a fault proxy in front of it that adds Docker
+//! Hub's rate-limit headers (`ratelimit-limit: 100;w=21600`,
+//! `ratelimit-remaining: 76;w=21600`) to every manifest response:
+//! `RR_TEST_RATELIMITED_REGISTRY` is its `host:port`, and with `--seed`
+//! `RR_TEST_RATELIMITED_IMAGE` the seeded image through it.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -26,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rr_testkit::{Mode, Options, Registry, Seeded, Server};
+use rr_testkit::{Fault, FaultProxy, Mode, Options, Registry, Rule, Seeded, Server};
 
 const USAGE: &str = "usage:
   rr-testkit serve --mode open|basic|tls|token [--mtls] [--seed] --env-file PATH [--max-seconds N] [--detach [--log PATH]]
@@ -137,7 +143,32 @@ fn serve(args: &[String]) -> Result<(), String> {
         ..Options::new(Server::Distribution28, mode)
     });
     let seeded = o.seed.then(|| reg.seed_standard());
-    write_env_file(&env_file, &env_lines(&reg, seeded.as_ref()))?;
+    // Kept until the registry stops; requests to it end with the process.
+    let rate_limited = (mode == Mode::Open && !o.mtls).then(|| {
+        FaultProxy::start(
+            &reg.host(),
+            vec![Rule::new(
+                None,
+                "/manifests/",
+                Fault::add_headers(&[
+                    ("ratelimit-limit", "100;w=21600"),
+                    ("ratelimit-remaining", "76;w=21600"),
+                ]),
+                usize::MAX,
+            )],
+        )
+    });
+    let mut lines = env_lines(&reg, seeded.as_ref());
+    if let Some(proxy) = &rate_limited {
+        lines.push(("RR_TEST_RATELIMITED_REGISTRY".into(), proxy.host()));
+        if let Some(s) = &seeded {
+            lines.push((
+                "RR_TEST_RATELIMITED_IMAGE".into(),
+                s.app.reference.replacen(&reg.host(), &proxy.host(), 1),
+            ));
+        }
+    }
+    write_env_file(&env_file, &lines)?;
     eprintln!(
         "rr-testkit: {mode} registry on {} (pid {}), env file {}",
         reg.host(),
@@ -160,6 +191,7 @@ fn serve(args: &[String]) -> Result<(), String> {
     eprintln!("rr-testkit: stopping ({reason})");
     let crashed = !reg.is_running();
     let tail = reg.log_tail(20);
+    drop(rate_limited);
     reg.stop();
     drop(reg);
     let _ = fs::remove_file(&env_file);
