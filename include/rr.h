@@ -1253,31 +1253,6 @@ rr_status rr_list(rr_client *client, const char *repository, rr_string_list **ou
 rr_status rr_catalog(rr_client *client, const char *registry, rr_string_list **out);
 
 /**
- * The number of strings; 0 when `l` is NULL.
- *
- * # Safety
- * `l` must be NULL or a live list.
- */
-size_t rr_string_list_len(const rr_string_list *l);
-
-/**
- * String `i`, or NULL when `l` is NULL or `i` is out of range. Belongs to `l`; valid
- * until `rr_string_list_free(l)`.
- *
- * # Safety
- * `l` must be NULL or a live list.
- */
-const char *rr_string_list_get(const rr_string_list *l, size_t i);
-
-/**
- * Releases a list. NULL is ignored. Must not be called twice with the same value.
- *
- * # Safety
- * `l` must be NULL or a list from `rr_list`/`rr_catalog`.
- */
-void rr_string_list_free(rr_string_list *l);
-
-/**
  * Normalises `reference`: `"ubuntu"` becomes `"index.docker.io/library/ubuntu:latest"`.
  *
  * Writes the NUL-terminated result into `buf` (of `cap` bytes). When `needed` is not NULL
@@ -1305,6 +1280,31 @@ const char *rr_status_name(int32_t status);
  * Agrees with the `RR_VERSION_*` macros of the header it was built with.
  */
 const char *rr_version(void);
+
+/**
+ * The number of strings; 0 when `l` is NULL.
+ *
+ * # Safety
+ * `l` must be NULL or a live list.
+ */
+size_t rr_string_list_len(const rr_string_list *l);
+
+/**
+ * String `i`, or NULL when `l` is NULL or `i` is out of range. Belongs to `l`; valid
+ * until `rr_string_list_free(l)`.
+ *
+ * # Safety
+ * `l` must be NULL or a live list.
+ */
+const char *rr_string_list_get(const rr_string_list *l, size_t i);
+
+/**
+ * Releases a list. NULL is ignored. Must not be called twice with the same value.
+ *
+ * # Safety
+ * `l` must be NULL or a list from `rr_list`, `rr_catalog` or another call that returns one.
+ */
+void rr_string_list_free(rr_string_list *l);
 
 /**
  * Makes every request of the client go through `fn`: one exchange per call, redirects

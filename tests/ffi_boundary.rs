@@ -10,6 +10,7 @@ use rr::ffi::list::*;
 use rr::ffi::reference::*;
 use rr::ffi::rr_status;
 use rr::ffi::status::*;
+use rr::ffi::string_list::*;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 

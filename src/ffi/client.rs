@@ -2,7 +2,7 @@
 
 use super::callbacks::{HostAuth, HostLog, HostProgress};
 use super::credential::rr_auth_fn;
-use super::list::{rr_string_list, string_list};
+use super::string_list::{rr_string_list, string_list};
 use super::{check_out, free_handle, guard, handle, into_handle, opt_str_arg, rr_status, str_arg};
 use crate::error::Error;
 use crate::registries::PullFrom;

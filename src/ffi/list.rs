@@ -1,23 +1,10 @@
-//! `rr_list`, `rr_catalog` and the `rr_string_list` they return.
+//! `rr_list` and `rr_catalog`: tags and repositories, as an `rr_string_list`.
 
 use super::client::rr_client;
-use super::{
-    c_string, check_out, free_handle, guard, guard_getter, handle, into_handle, rr_status, str_arg,
-};
+use super::string_list::{rr_string_list, string_list};
+use super::{check_out, guard, handle, rr_status, str_arg};
 use crate::remote::list;
-use std::ffi::{c_char, CString};
-
-/// A list of strings (tags or repositories). Immutable; safe to read from many threads.
-pub struct rr_string_list {
-    items: Vec<CString>,
-}
-
-/// A list handle owned by the caller.
-pub(crate) fn string_list(items: Vec<String>) -> *mut rr_string_list {
-    into_handle(rr_string_list {
-        items: items.iter().map(|s| c_string(s)).collect(),
-    })
-}
+use std::ffi::c_char;
 
 /// Every tag of `repository` (`registry/repository`, no tag or digest: those are
 /// RR_ERR_INVALID_REFERENCE), every page of them, each tag once: `Link` headers are
@@ -60,36 +47,4 @@ pub unsafe extern "C" fn rr_catalog(
         *out = string_list(list::catalog(client, registry)?);
         Ok(())
     })
-}
-
-/// The number of strings; 0 when `l` is NULL.
-///
-/// # Safety
-/// `l` must be NULL or a live list.
-#[no_mangle]
-pub unsafe extern "C" fn rr_string_list_len(l: *const rr_string_list) -> usize {
-    guard_getter(0, || l.as_ref().map_or(0, |l| l.items.len()))
-}
-
-/// String `i`, or NULL when `l` is NULL or `i` is out of range. Belongs to `l`; valid
-/// until `rr_string_list_free(l)`.
-///
-/// # Safety
-/// `l` must be NULL or a live list.
-#[no_mangle]
-pub unsafe extern "C" fn rr_string_list_get(l: *const rr_string_list, i: usize) -> *const c_char {
-    guard_getter(std::ptr::null(), || {
-        l.as_ref()
-            .and_then(|l| l.items.get(i))
-            .map_or(std::ptr::null(), |s| s.as_ptr())
-    })
-}
-
-/// Releases a list. NULL is ignored. Must not be called twice with the same value.
-///
-/// # Safety
-/// `l` must be NULL or a list from `rr_list`/`rr_catalog`.
-#[no_mangle]
-pub unsafe extern "C" fn rr_string_list_free(l: *mut rr_string_list) {
-    free_handle(l)
 }

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod list;
 pub mod reference;
 pub mod status;
+pub mod string_list;
 pub mod transport;
 pub mod write;
 

@@ -6,7 +6,7 @@ use crate::digest;
 use crate::error::{Error, Result};
 use crate::manifest::{self, MANIFEST_SIZE_LIMIT};
 use crate::name::Repository;
-use crate::transport::{rate_limit, redact, status, Request, Response, Session};
+use crate::transport::{redact, status, Request, Response, Session};
 
 #[derive(Debug, Clone)]
 pub struct FetchedManifest {
@@ -24,11 +24,10 @@ fn path(repository: &Repository, identifier: &str) -> String {
 fn send(session: &Session<'_>, request: Request) -> Result<Response> {
     let method = request.method;
     let response = session.send(request)?;
-    rate_limit::record(
-        &session.context().shared,
-        session.registry().as_str(),
-        &response,
-    );
+    session
+        .context()
+        .shared
+        .record_rate_limit(session.registry().as_str(), &response);
     if response.status == 200 {
         Ok(response)
     } else {

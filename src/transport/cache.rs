@@ -3,10 +3,11 @@
 //! announced, and which mirrors failed it.
 
 use super::challenge::Challenge;
+use super::http::Response;
 use super::rate_limit::RateLimit;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What the ping of a registry taught us; kept for the client's lifetime.
 #[derive(Debug, Clone)]
@@ -43,6 +44,14 @@ impl Shared {
     /// Forgets tokens, e.g. when the client's credentials change.
     pub fn clear_tokens(&self) {
         lock(&self.tokens).clear();
+    }
+
+    /// Keeps what `response` says about `registry`'s rate limit as the last seen, when it
+    /// says anything.
+    pub fn record_rate_limit(&self, registry: &str, response: &Response) {
+        if let Some(rl) = super::rate_limit::parse(&response.headers, SystemTime::now()) {
+            lock(&self.rate_limits).insert(registry.to_ascii_lowercase(), rl);
+        }
     }
 
     /// The last rate limit `registry` announced, if any.

@@ -6,11 +6,22 @@
 //! asks for `registry.example:443`, which is the same server); and a directory that
 //! may not be looked at is skipped (a rootless user under a root-only `/etc/docker`).
 
-use super::tls::{ClientPair, SETUP_FAILED};
 use crate::error::{Error, Result};
 use std::ffi::OsString;
 use std::io::ErrorKind as IoKind;
 use std::path::{Path, PathBuf};
+
+/// How the message of a TLS set-up failure (a certs.d directory or a file that cannot be
+/// used) begins; `tls::is_permanent_failure` knows it, so it is not retried.
+pub(crate) const SETUP_FAILED: &str = "TLS setup";
+
+/// A client certificate and its private key, both PEM files. The certificate file may
+/// hold the chain after the leaf.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientPair {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
 
 /// The roots searched when the host has not turned them off, highest priority first,
 /// as containers-certs.d(5) orders them: the user's

@@ -4,7 +4,6 @@
 //! `ratelimit-limit: 100;w=21600` among them. The last values seen on a manifest response
 //! are kept per registry in the client's cache, and a 429 says until when it holds.
 
-use super::cache::{lock, Shared};
 use super::http::Response;
 use super::retry::{httpdate_parse, parse_retry_after};
 use std::time::{Duration, SystemTime};
@@ -119,14 +118,6 @@ fn read(headers: &[(String, String)], now: SystemTime) -> RateLimit {
     // A reset past what the clock can hold is no reset at all.
     rl.reset = reset_seconds.and_then(|s| now.checked_add(Duration::from_secs(s)));
     rl
-}
-
-/// Keeps what `response` says about `registry`'s rate limit as the last seen, when it
-/// says anything.
-pub fn record(shared: &Shared, registry: &str, response: &Response) {
-    if let Some(rl) = parse(&response.headers, SystemTime::now()) {
-        lock(&shared.rate_limits).insert(registry.to_ascii_lowercase(), rl);
-    }
 }
 
 /// Until when a 429 holds: its `Retry-After`, else the window's reset.

@@ -4,7 +4,8 @@
 //! nothing for insecure registries. PEM files are read with rustls-pki-types' reader;
 //! rustls itself checks that a key belongs to its certificate (`with_client_auth_cert`).
 
-use super::certs_d;
+pub use super::certs_d::ClientPair;
+use super::certs_d::{self, SETUP_FAILED};
 use crate::error::{Error, ErrorKind, Result};
 use once_cell::sync::Lazy;
 use rustls::client::danger::ServerCertVerifier;
@@ -19,7 +20,6 @@ use std::sync::Arc;
 pub(crate) const VERIFY_FAILED: &str = "TLS certificate verification failed";
 pub(crate) const CLIENT_CERT_REQUIRED: &str = "TLS client certificate required";
 pub(crate) const CLIENT_CERT_REFUSED: &str = "TLS client certificate refused";
-pub(crate) const SETUP_FAILED: &str = "TLS setup";
 
 /// Whether a transport error's message says it is one of the TLS failures above.
 pub(crate) fn is_permanent_failure(message: &str) -> bool {
@@ -31,14 +31,6 @@ pub(crate) fn is_permanent_failure(message: &str) -> bool {
     ]
     .iter()
     .any(|w| message.contains(w))
-}
-
-/// A client certificate and its private key, both PEM files. The certificate file may
-/// hold the chain after the leaf.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ClientPair {
-    pub cert: PathBuf,
-    pub key: PathBuf,
 }
 
 /// What the API set for one registry (`host[:port]`).
