@@ -13,7 +13,6 @@ use common::*;
 use rr::remote::{write, Client, ProgressSink, UploadStrategy};
 use rr::ErrorKind;
 use rr_testkit::{run_skopeo, Fault, FaultProxy, Registry, Rule, SeenRequest, Server};
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -22,13 +21,10 @@ use std::time::{Duration, Instant};
 const BIG: usize = 64 << 20;
 const MIB: u64 = 1 << 20;
 
-/// Says on the terminal that `case` is skipped for `server` and why: the test harness
-/// captures `eprintln!`, not writes to the stderr handle.
+/// Says (on the terminal, and in scripts/test.sh's list) that `case` is skipped for
+/// `server` and why.
 fn skip(case: &str, server: Server, why: &str) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "uploads: SKIPPED {case} on {server}: {why}"
-    );
+    rr_testkit::skip(server, &format!("uploads: {case}"), why);
 }
 
 /// An image of one 64 MiB tar layer (as a file) and its config, built once.

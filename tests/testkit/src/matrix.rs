@@ -40,12 +40,13 @@ pub fn shared_seeded_in(server: Server, mode: Mode) -> &'static (Registry, Seede
     })
 }
 
-/// Records that `case` does not run on `server`, and why: on stderr, and in the file named
+/// Records that `case` does not run on `server`, and why: on the terminal, and in the file named
 /// by `$RR_TEST_SKIPS` (scripts/test.sh prints it after the tests), so that no skip is
 /// silent.
 pub fn skip(server: Server, case: &str, reason: &str) {
     let line = format!("skipped on {server}: {case}: {reason}");
-    eprintln!("{line}");
+    // The test harness captures `eprintln!`, not writes to the stderr handle: this shows.
+    let _ = writeln!(std::io::stderr(), "{line}");
     if let Some(path) = std::env::var_os("RR_TEST_SKIPS") {
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
