@@ -99,25 +99,77 @@ enum Next {
     After(String),
 }
 
-/// The entries gathered so far, each once.
-#[derive(Default)]
-struct Entries {
-    list: Vec<String>,
-    seen: HashSet<String>,
+/// The entries a listing remembers, to drop those a registry lists again.
+enum Seen {
+    /// Every entry so far: a whole listing is held in memory anyway.
+    All(HashSet<String>),
+    /// The first page and the latest one, for a listing handed out page by page with
+    /// memory bounded by a page: a registry that repeats entries repeats its first page
+    /// (it ignores `last`, or has nothing after it) or overlaps the page before.
+    Window {
+        first: Option<HashSet<String>>,
+        latest: HashSet<String>,
+        pages: usize,
+    },
 }
 
-impl Entries {
-    /// Adds a page; whether it repeated an entry already listed.
-    fn add(&mut self, page: Vec<String>) -> bool {
-        let mut repeated = false;
-        for entry in page {
-            if self.seen.insert(entry.clone()) {
-                self.list.push(entry);
-            } else {
-                repeated = true;
+impl Seen {
+    fn all() -> Seen {
+        Seen::All(HashSet::new())
+    }
+    fn window() -> Seen {
+        Seen::Window {
+            first: None,
+            latest: HashSet::new(),
+            pages: 0,
+        }
+    }
+    fn contains(&self, entry: &str) -> bool {
+        match self {
+            Seen::All(all) => all.contains(entry),
+            Seen::Window { first, latest, .. } => {
+                latest.contains(entry) || first.as_ref().is_some_and(|f| f.contains(entry))
             }
         }
-        repeated
+    }
+    /// Splits a page into the entries not listed before (each once, in page order), and
+    /// whether it repeated any.
+    fn fresh(&self, page: Vec<String>) -> (Vec<String>, bool) {
+        let total = page.len();
+        let mut in_page = HashSet::new();
+        let fresh: Vec<String> = page
+            .into_iter()
+            .filter(|e| !self.contains(e) && in_page.insert(e.clone()))
+            .collect();
+        let repeated = fresh.len() < total;
+        (fresh, repeated)
+    }
+    /// Remembers the entries of a page handed out.
+    fn record(&mut self, page: &[String]) {
+        match self {
+            Seen::All(all) => all.extend(page.iter().cloned()),
+            Seen::Window {
+                first,
+                latest,
+                pages,
+            } => {
+                *pages += 1;
+                let set: HashSet<String> = page.iter().cloned().collect();
+                if first.is_none() {
+                    *first = Some(set);
+                } else {
+                    *latest = set;
+                }
+            }
+        }
+    }
+    /// Whether every entry handed out so far is remembered, so that the listing can be
+    /// asked again from the start without listing any twice.
+    fn remembers_everything(&self) -> bool {
+        match self {
+            Seen::All(_) => true,
+            Seen::Window { pages, .. } => *pages <= 2,
+        }
     }
 }
 
@@ -147,16 +199,20 @@ fn refuses_page_size(response: &Response, asked: Option<u32>) -> bool {
     response.status == 400 && asked.is_some()
 }
 
+/// Lists `path` page by page, handing each page's new entries (never empty, never an
+/// entry handed out before that `seen` remembers) to `on_page`, whose error stops the
+/// listing and is returned.
 fn paginate(
     session: &Session<'_>,
     path: &str,
     page_size: Option<u32>,
     what: &str,
+    mut seen: Seen,
     parse: impl Fn(&[u8]) -> Result<Vec<String>>,
-) -> Result<Vec<String>> {
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
     let base = session.url(path)?;
     let start_origin = base.origin();
-    let mut entries = Entries::default();
     let mut request = PageRequest {
         n: page_size,
         last: None,
@@ -166,6 +222,8 @@ fn paginate(
     // the whole listing without `n` after a registry ignored `last`.
     let mut page_size_refused = false;
     let mut asked_whole = false;
+    // Whether the registry has answered a `last=` request with entries after it.
+    let mut last_honoured = false;
     let mut visited = HashSet::new();
     for _ in 0..MAX_PAGES {
         if !visited.insert(url.to_string()) {
@@ -192,14 +250,24 @@ fn paginate(
         let count = page.len();
         let final_entry = page.last().cloned();
         let followed_last = request.last.is_some();
-        let repeated = entries.add(page);
+        let (fresh, repeated) = seen.fresh(page);
         if repeated && followed_last {
-            // The registry ignored `last` and answered from the start again.
-            if asked_whole {
-                return Ok(entries.list);
+            if last_honoured || asked_whole {
+                // A registry that honoured `last` before and now repeats entries has
+                // nothing after it (go-containerregistry's answers with its first page);
+                // after the whole listing there is nothing more either.
+                return hand_out(&mut seen, fresh, on_page);
+            }
+            // The registry ignored `last` and answered from the start again: ask once
+            // for the whole listing, without `n`, and skip what was handed out.
+            if !seen.remembers_everything() {
+                return Err(Error::invalid_response(format!(
+                    "{what}: the registry ignores `last` after several pages, so the \
+                     listing cannot go on page by page without repeating entries; list it \
+                     whole, or without a page size"
+                )));
             }
             asked_whole = true;
-            entries = Entries::default();
             request = PageRequest {
                 n: None,
                 last: None,
@@ -207,12 +275,16 @@ fn paginate(
             url = request.url(&base);
             continue;
         }
+        if followed_last && count > 0 {
+            last_honoured = true;
+        }
+        hand_out(&mut seen, fresh, on_page)?;
         let link = match response.header("link") {
             Some(link) => next_link(link, &response.url)?,
             None => None,
         };
         match next_after(link, request.n, count, final_entry.as_deref()) {
-            Next::Done => return Ok(entries.list),
+            Next::Done => return Ok(()),
             Next::Link(next) => {
                 if next.origin() != start_origin {
                     return Err(Error::invalid_response(format!(
@@ -235,8 +307,39 @@ fn paginate(
     )))
 }
 
-/// Every tag of `repository` (`registry/repository`, no tag or digest).
-pub fn list(client: &Client, repository: &str) -> Result<Vec<String>> {
+/// Hands a page's new entries to the caller (none: nothing to say) and remembers them.
+fn hand_out(
+    seen: &mut Seen,
+    fresh: Vec<String>,
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    seen.record(&fresh);
+    on_page(fresh)
+}
+
+/// Tags pages are `{"name": ..., "tags": [...]}`.
+fn parse_tags(what: &str, body: &[u8]) -> Result<Vec<String>> {
+    let page: TagsPage = serde_json::from_slice(body)
+        .map_err(|e| Error::invalid_response(format!("{what}: a page is not valid JSON: {e}")))?;
+    Ok(page.tags.unwrap_or_default())
+}
+
+/// Catalog pages are `{"repositories": [...]}`.
+fn parse_catalog(what: &str, body: &[u8]) -> Result<Vec<String>> {
+    let page: CatalogPage = serde_json::from_slice(body)
+        .map_err(|e| Error::invalid_response(format!("{what}: a page is not valid JSON: {e}")))?;
+    Ok(page.repositories.unwrap_or_default())
+}
+
+fn tags(
+    client: &Client,
+    repository: &str,
+    seen: Seen,
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
     let repo = Repository::parse(repository)?;
     let op = client.operation()?;
     let session = op
@@ -248,17 +351,18 @@ pub fn list(client: &Client, repository: &str) -> Result<Vec<String>> {
         &format!("/v2/{}/tags/list", repo.path()),
         client.page_size(),
         &what,
-        |body| {
-            let page: TagsPage = serde_json::from_slice(body).map_err(|e| {
-                Error::invalid_response(format!("{what}: a page is not valid JSON: {e}"))
-            })?;
-            Ok(page.tags.unwrap_or_default())
-        },
+        seen,
+        |body| parse_tags(&what, body),
+        on_page,
     )
 }
 
-/// Every repository of `registry` (`host[:port]`).
-pub fn catalog(client: &Client, registry: &str) -> Result<Vec<String>> {
+fn repositories(
+    client: &Client,
+    registry: &str,
+    seen: Seen,
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
     let reg = Registry::parse(registry)?;
     let op = client.operation()?;
     let session = op
@@ -270,13 +374,51 @@ pub fn catalog(client: &Client, registry: &str) -> Result<Vec<String>> {
         "/v2/_catalog",
         client.page_size(),
         &what,
-        |body| {
-            let page: CatalogPage = serde_json::from_slice(body).map_err(|e| {
-                Error::invalid_response(format!("{what}: a page is not valid JSON: {e}"))
-            })?;
-            Ok(page.repositories.unwrap_or_default())
-        },
+        seen,
+        |body| parse_catalog(&what, body),
+        on_page,
     )
+}
+
+/// Every tag of `repository` (`registry/repository`, no tag or digest), each once.
+pub fn list(client: &Client, repository: &str) -> Result<Vec<String>> {
+    let mut all = Vec::new();
+    tags(client, repository, Seen::all(), &mut |page| {
+        all.extend(page);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Every tag of `repository`, handed to `on_page` a registry page at a time as the pages
+/// arrive, so that memory stays bounded by a page whatever the number of tags. An entry a
+/// registry repeats from its first page or the page before is dropped. An error from
+/// `on_page` stops the listing (no further request) and is returned.
+pub fn list_pages(
+    client: &Client,
+    repository: &str,
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
+    tags(client, repository, Seen::window(), on_page)
+}
+
+/// Every repository of `registry` (`host[:port]`), each once.
+pub fn catalog(client: &Client, registry: &str) -> Result<Vec<String>> {
+    let mut all = Vec::new();
+    repositories(client, registry, Seen::all(), &mut |page| {
+        all.extend(page);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Every repository of `registry`, a page at a time, as `list_pages`.
+pub fn catalog_pages(
+    client: &Client,
+    registry: &str,
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
+    repositories(client, registry, Seen::window(), on_page)
 }
 
 #[cfg(test)]
@@ -340,9 +482,31 @@ mod tests {
 
     #[test]
     fn entries_are_kept_once_and_repeats_are_reported() {
-        let mut entries = Entries::default();
-        assert!(!entries.add(vec!["a".into(), "b".into()]));
-        assert!(entries.add(vec!["b".into(), "c".into()]));
-        assert_eq!(entries.list, vec!["a", "b", "c"]);
+        let mut seen = Seen::all();
+        let (fresh, repeated) = seen.fresh(vec!["a".into(), "b".into(), "a".into()]);
+        assert_eq!(
+            (fresh.clone(), repeated),
+            (vec!["a".into(), "b".into()], true)
+        );
+        seen.record(&fresh);
+        let (fresh, repeated) = seen.fresh(vec!["b".into(), "c".into()]);
+        assert_eq!((fresh, repeated), (vec!["c".to_string()], true));
+        assert!(seen.remembers_everything());
+    }
+
+    #[test]
+    fn a_window_remembers_the_first_and_the_latest_page() {
+        let mut seen = Seen::window();
+        let page = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        seen.record(&page(&["a", "b"]));
+        assert!(seen.remembers_everything());
+        seen.record(&page(&["c", "d"]));
+        assert!(seen.remembers_everything());
+        seen.record(&page(&["e", "f"]));
+        assert!(!seen.remembers_everything());
+        // The first page (what a registry repeats) and the latest one are still known; the
+        // middle one is forgotten, which is what bounds the memory.
+        assert_eq!(seen.fresh(page(&["a", "f", "g"])), (page(&["g"]), true));
+        assert_eq!(seen.fresh(page(&["c"])), (page(&["c"]), false));
     }
 }
