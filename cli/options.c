@@ -14,6 +14,7 @@
 
 enum option_id {
     O_PLATFORM,
+    O_OS_FEATURE,
     O_JOBS,
     O_INSECURE,
     O_CA,
@@ -35,6 +36,8 @@ enum option_id {
     O_NAME,
     O_CONFIG,
     O_OCI,
+    O_PAGE_SIZE,
+    O_MEDIA_TYPE,
 };
 
 struct option_spec {
@@ -47,6 +50,7 @@ struct option_spec {
 
 static const struct option_spec option_specs[] = {
     {"--platform", NULL, O_PLATFORM, true, 0},
+    {"--os-feature", NULL, O_OS_FEATURE, true, 0},
     {"--jobs", "-j", O_JOBS, true, 0},
     {"--insecure", NULL, O_INSECURE, true, 0},
     {"--ca", NULL, O_CA, true, 0},
@@ -68,6 +72,8 @@ static const struct option_spec option_specs[] = {
     {"--name", NULL, O_NAME, true, OPT_NAME},
     {"--config", NULL, O_CONFIG, true, OPT_CONFIG},
     {"--oci", NULL, O_OCI, false, OPT_OCI},
+    {"--page-size", NULL, O_PAGE_SIZE, true, OPT_PAGE_SIZE},
+    {"--media-type", NULL, O_MEDIA_TYPE, true, OPT_MEDIA_TYPE},
 };
 
 static const struct option_spec *find_option(const char *key) {
@@ -81,14 +87,15 @@ static const struct option_spec *find_option(const char *key) {
     return NULL;
 }
 
-static bool parse_jobs(const char *s, uint32_t *out) {
+/* A whole number from `min` to `max` (no sign, no spaces). */
+static bool parse_count(const char *s, unsigned long min, unsigned long max, uint32_t *out) {
     if (s[0] < '0' || s[0] > '9') {
         return false;
     }
     errno = 0;
     char *end = NULL;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < 1 || v > 256) {
+    if (errno != 0 || *end != '\0' || v < min || v > max) {
         return false;
     }
     *out = (uint32_t)v;
@@ -117,8 +124,11 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
     case O_PLATFORM:
         c->platform = value;
         break;
+    case O_OS_FEATURE:
+        c->os_features[c->nos_features++] = value;
+        break;
     case O_JOBS:
-        if (!parse_jobs(value, &c->jobs)) {
+        if (!parse_count(value, 1, 256, &c->jobs)) {
             return usage_error(c, "--jobs needs a number from 1 to 256, not '%s'", value);
         }
         break;
@@ -192,6 +202,14 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
     case O_OCI:
         c->oci = true;
         break;
+    case O_PAGE_SIZE:
+        if (!parse_count(value, 1, 1000, &c->page_size)) {
+            return usage_error(c, "--page-size needs a number from 1 to 1000, not '%s'", value);
+        }
+        break;
+    case O_MEDIA_TYPE:
+        c->media_type = value;
+        break;
     }
     return 0;
 }
@@ -239,6 +257,7 @@ int parse_args(int argc, char **argv, struct cli *c) {
     c->registry_cas = xmalloc(slots * sizeof *c->registry_cas);
     c->cert_dirs = xmalloc(slots * sizeof *c->cert_dirs);
     c->proxies = xmalloc(slots * sizeof *c->proxies);
+    c->os_features = xmalloc(slots * sizeof *c->os_features);
     c->progress = PROGRESS_AUTO;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
@@ -326,6 +345,7 @@ void free_cli(struct cli *c) {
     free(c->registry_cas);
     free(c->cert_dirs);
     free(c->proxies);
+    free(c->os_features);
     if (c->password_buf != NULL) {
         memset(c->password_buf, 0, strlen(c->password_buf));
         free(c->password_buf);

@@ -221,7 +221,7 @@ impl Index {
                 .iter()
                 .map(|p| {
                     p.as_ref()
-                        .map_or("linux/amd64 (implied)".to_string(), |p| p.to_string())
+                        .map_or("linux/amd64 (implied)".to_string(), |p| p.describe())
                 })
                 .collect();
             return Err(Error::not_found(format!(
