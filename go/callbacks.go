@@ -111,10 +111,12 @@ func rrgoWrite(h C.uintptr_t, buf *C.uint8_t, n C.size_t) (rc C.int32_t) {
 }
 
 // pageWriter is the per-call userdata of rr_list_pages and rr_catalog_pages: each page
-// goes to the goroutine ranging over the iterator, one at a time, and a closed stop
-// ends the listing at the next page.
+// goes to the goroutine ranging over the iterator, and the callback returns only when the
+// loop body is done with it (next) or has left the loop (stop closed), so that librr
+// makes no request the loop did not ask for.
 type pageWriter struct {
 	pages    chan []string
+	next     chan struct{}
 	stop     chan struct{}
 	panicked bool
 	panicVal any
@@ -144,6 +146,11 @@ func rrgoPage(h C.uintptr_t, entries **C.char, n C.size_t) (rc C.int32_t) {
 	}
 	select {
 	case pw.pages <- page:
+	case <-pw.stop:
+		return 1
+	}
+	select {
+	case <-pw.next:
 		return 0
 	case <-pw.stop:
 		return 1

@@ -447,7 +447,8 @@ func (cl *Client) Catalog(registry string) ([]string, error) {
 // its first page or the page before is dropped (List drops every repeat). A failure ends
 // the sequence with one (nil, err), after the pages before it. Leaving the loop early
 // (break, return, a panic) stops the listing before its next request. The listing runs
-// on a goroutine of its own, which waits for the loop to take each page.
+// on a goroutine of its own, which waits for the loop body to be done with each page
+// before it asks for the next.
 func (cl *Client) ListPages(repository string) iter.Seq2[[]string, error] {
 	return cl.pages(repository, "the repository", func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status {
 		return C.rrgo_list_pages(c, s, h)
@@ -474,7 +475,7 @@ func (cl *Client) pages(arg, what string, list func(c *C.rr_client, s *C.char, h
 			yield(nil, a.err)
 			return
 		}
-		pw := &pageWriter{pages: make(chan []string), stop: make(chan struct{})}
+		pw := &pageWriter{pages: make(chan []string), next: make(chan struct{}), stop: make(chan struct{})}
 		h := cgo.NewHandle(pw)
 		defer h.Delete()
 		type result struct {
@@ -520,6 +521,7 @@ func (cl *Client) pages(arg, what string, list func(c *C.rr_client, s *C.char, h
 				}
 				return // the StatusCancelled of the stop is no failure
 			}
+			pw.next <- struct{}{}
 		}
 		r := finish()
 		if r.panicked {

@@ -3,6 +3,7 @@ package rr_test
 import (
 	"encoding/json"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -223,7 +224,13 @@ func TestListPages(t *testing.T) {
 		t.Fatalf("CatalogPages repeated an entry: %v", repos)
 	}
 
-	// Leaving the loop stops the listing; the client goes on working.
+	// Leaving the loop stops the listing before its next request; the client goes on.
+	catalogRequests := func() int {
+		log, err := os.ReadFile(openReg["RR_TEST_LOG"])
+		noErr(t, err)
+		return strings.Count(string(log), "GET /v2/_catalog")
+	}
+	before := catalogRequests()
 	seen := 0
 	for page, err := range one.CatalogPages(openReg["RR_TEST_REGISTRY"]) {
 		noErr(t, err)
@@ -232,6 +239,9 @@ func TestListPages(t *testing.T) {
 	}
 	if seen != 1 {
 		t.Fatalf("saw %d entries before the break", seen)
+	}
+	if n := catalogRequests() - before; n != 1 {
+		t.Fatalf("%d catalog requests for one page taken", n)
 	}
 	// A panic in the loop body goes up as it is, after the listing stopped.
 	v := catchPanic(func() {
