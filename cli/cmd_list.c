@@ -75,8 +75,8 @@ const struct command cmd_ls = {
     .synopsis = "ls [--page-size N] REPO",
     .summary = "list the tags of a repository",
     .help = "Prints every tag of REPO (REGISTRY/REPOSITORY, no tag), one per line, following\n"
-            "the registry's pagination to the end. Each page is printed as it arrives, so\n"
-            "memory stays bounded by a page; after a failure part-way the tags printed so\n"
+            "the registry's pagination to the end. Each page is printed as it arrives, and\n"
+            "the list is never held whole; after a failure part-way the tags printed so\n"
             "far stand, and the exit status says what failed.\n"
             "\n"
             "  --page-size N   ask for pages of N tags (1-1000; default: the registry's\n"

@@ -434,17 +434,16 @@ func (cl *Client) Catalog(registry string) ([]string, error) {
 	return stringList(l), nil
 }
 
-// ListPages gives the tags of repository a registry page at a time, as they arrive, so
-// that memory stays bounded by a page (a repository with 100 000 tags is never held
-// whole):
+// ListPages gives the tags of repository a registry page at a time, as they arrive, each
+// once: librr holds the page at hand and an 8-byte hash of each tag given, never the
+// whole list (a repository with 100 000 tags costs about 2 MiB besides one page):
 //
 //	for page, err := range cl.ListPages(repo) {
 //		if err != nil { ... }     // the last value: the listing failed
 //		for _, tag := range page { ... }
 //	}
 //
-// The page size is the registry's own or WithPageSize's. A tag the registry repeats from
-// its first page or the page before is dropped (List drops every repeat). A failure ends
+// The page size is the registry's own or WithPageSize's. A failure ends
 // the sequence with one (nil, err), after the pages before it. Leaving the loop early
 // (break, return, a panic) stops the listing before its next request. The listing runs
 // on a goroutine of its own, which waits for the loop body to be done with each page

@@ -99,78 +99,48 @@ enum Next {
     After(String),
 }
 
-/// The entries a listing remembers, to drop those a registry lists again.
+/// The entries a listing remembers, to list none twice and to know what to skip when a
+/// registry that ignores `last` is asked for the whole listing again.
 enum Seen {
     /// Every entry so far: a whole listing is held in memory anyway.
     All(HashSet<String>),
-    /// The first page and the latest one, for a listing handed out page by page with
-    /// memory bounded by a page: a registry that repeats entries repeats its first page
-    /// (it ignores `last`, or has nothing after it) or overlaps the page before.
-    Window {
-        first: Option<HashSet<String>>,
-        latest: HashSet<String>,
-        pages: usize,
-    },
+    /// A hash of every entry handed out, for a listing handed out page by page: 8 bytes
+    /// an entry instead of the entry (a repository of 100 000 tags costs about 2 MiB,
+    /// not the tags), while the pages themselves are let go. Two tags of one repository
+    /// sharing a 64-bit hash (about 1 in 10^9 for 100 000 tags) would drop the second.
+    Hashes(HashSet<u64>),
 }
 
 impl Seen {
     fn all() -> Seen {
         Seen::All(HashSet::new())
     }
-    fn window() -> Seen {
-        Seen::Window {
-            first: None,
-            latest: HashSet::new(),
-            pages: 0,
-        }
+    fn hashes() -> Seen {
+        Seen::Hashes(HashSet::new())
     }
-    fn contains(&self, entry: &str) -> bool {
+    /// Adds `entry`; whether it was new.
+    fn insert(&mut self, entry: &str) -> bool {
         match self {
-            Seen::All(all) => all.contains(entry),
-            Seen::Window { first, latest, .. } => {
-                latest.contains(entry) || first.as_ref().is_some_and(|f| f.contains(entry))
-            }
+            Seen::All(all) => all.insert(entry.to_string()),
+            Seen::Hashes(hashes) => hashes.insert(text_hash(entry)),
         }
     }
-    /// Splits a page into the entries not listed before (each once, in page order), and
+    /// Keeps the entries of a page not listed before (each once, in page order), and
     /// whether it repeated any.
-    fn fresh(&self, page: Vec<String>) -> (Vec<String>, bool) {
+    fn fresh(&mut self, page: Vec<String>) -> (Vec<String>, bool) {
         let total = page.len();
-        let mut in_page = HashSet::new();
-        let fresh: Vec<String> = page
-            .into_iter()
-            .filter(|e| !self.contains(e) && in_page.insert(e.clone()))
-            .collect();
+        let fresh: Vec<String> = page.into_iter().filter(|e| self.insert(e)).collect();
         let repeated = fresh.len() < total;
         (fresh, repeated)
     }
-    /// Remembers the entries of a page handed out.
-    fn record(&mut self, page: &[String]) {
-        match self {
-            Seen::All(all) => all.extend(page.iter().cloned()),
-            Seen::Window {
-                first,
-                latest,
-                pages,
-            } => {
-                *pages += 1;
-                let set: HashSet<String> = page.iter().cloned().collect();
-                if first.is_none() {
-                    *first = Some(set);
-                } else {
-                    *latest = set;
-                }
-            }
-        }
-    }
-    /// Whether every entry handed out so far is remembered, so that the listing can be
-    /// asked again from the start without listing any twice.
-    fn remembers_everything(&self) -> bool {
-        match self {
-            Seen::All(_) => true,
-            Seen::Window { pages, .. } => *pages <= 2,
-        }
-    }
+}
+
+/// A 64-bit hash of a listed entry or a URL (fixed keys: the same for the same text).
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// Decides where to go after a page of `count` entries ending with `final_entry`, asked
@@ -200,8 +170,7 @@ fn refuses_page_size(response: &Response, asked: Option<u32>) -> bool {
 }
 
 /// Lists `path` page by page, handing each page's new entries (never empty, never an
-/// entry handed out before that `seen` remembers) to `on_page`, whose error stops the
-/// listing and is returned.
+/// entry handed out before) to `on_page`, whose error stops the listing and is returned.
 fn paginate(
     session: &Session<'_>,
     path: &str,
@@ -222,11 +191,11 @@ fn paginate(
     // the whole listing without `n` after a registry ignored `last`.
     let mut page_size_refused = false;
     let mut asked_whole = false;
-    // Whether the registry has answered a `last=` request with entries after it.
-    let mut last_honoured = false;
+    // The loop guard keeps a hash of each URL asked for, not the URL: 8 bytes a page, so
+    // that a page-by-page listing of many small pages stays small too.
     let mut visited = HashSet::new();
     for _ in 0..MAX_PAGES {
-        if !visited.insert(url.to_string()) {
+        if !visited.insert(text_hash(url.as_str())) {
             return Err(Error::invalid_response(format!(
                 "{what}: the registry's pagination loops back to {}",
                 redact::url(&url)
@@ -252,20 +221,14 @@ fn paginate(
         let followed_last = request.last.is_some();
         let (fresh, repeated) = seen.fresh(page);
         if repeated && followed_last {
-            if last_honoured || asked_whole {
-                // A registry that honoured `last` before and now repeats entries has
-                // nothing after it (go-containerregistry's answers with its first page);
-                // after the whole listing there is nothing more either.
-                return hand_out(&mut seen, fresh, on_page);
-            }
-            // The registry ignored `last` and answered from the start again: ask once
-            // for the whole listing, without `n`, and skip what was handed out.
-            if !seen.remembers_everything() {
-                return Err(Error::invalid_response(format!(
-                    "{what}: the registry ignores `last` after several pages, so the \
-                     listing cannot go on page by page without repeating entries; list it \
-                     whole, or without a page size"
-                )));
+            // The registry ignored `last` and answered from the start again (or, as
+            // go-containerregistry's does after its last tag, with its first page; its
+            // catalog answers in no order at all): ask once for the whole listing, without
+            // `n`, and hand out only what was not handed out before.
+            // The new entries of this page are handed out too: they count as seen now.
+            hand_out(fresh, on_page)?;
+            if asked_whole {
+                return Ok(());
             }
             asked_whole = true;
             request = PageRequest {
@@ -275,10 +238,7 @@ fn paginate(
             url = request.url(&base);
             continue;
         }
-        if followed_last && count > 0 {
-            last_honoured = true;
-        }
-        hand_out(&mut seen, fresh, on_page)?;
+        hand_out(fresh, on_page)?;
         let link = match response.header("link") {
             Some(link) => next_link(link, &response.url)?,
             None => None,
@@ -307,16 +267,11 @@ fn paginate(
     )))
 }
 
-/// Hands a page's new entries to the caller (none: nothing to say) and remembers them.
-fn hand_out(
-    seen: &mut Seen,
-    fresh: Vec<String>,
-    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
-) -> Result<()> {
+/// Hands a page's new entries to the caller; an empty page says nothing.
+fn hand_out(fresh: Vec<String>, on_page: &mut dyn FnMut(Vec<String>) -> Result<()>) -> Result<()> {
     if fresh.is_empty() {
         return Ok(());
     }
-    seen.record(&fresh);
     on_page(fresh)
 }
 
@@ -390,16 +345,16 @@ pub fn list(client: &Client, repository: &str) -> Result<Vec<String>> {
     Ok(all)
 }
 
-/// Every tag of `repository`, handed to `on_page` a registry page at a time as the pages
-/// arrive, so that memory stays bounded by a page whatever the number of tags. An entry a
-/// registry repeats from its first page or the page before is dropped. An error from
-/// `on_page` stops the listing (no further request) and is returned.
+/// Every tag of `repository`, each once, handed to `on_page` a registry page at a time as
+/// the pages arrive: only the page at hand is held, and an 8-byte hash of each tag handed
+/// out (to list none twice). An error from `on_page` stops the listing (no further
+/// request) and is returned.
 pub fn list_pages(
     client: &Client,
     repository: &str,
     on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
 ) -> Result<()> {
-    tags(client, repository, Seen::window(), on_page)
+    tags(client, repository, Seen::hashes(), on_page)
 }
 
 /// Every repository of `registry` (`host[:port]`), each once.
@@ -418,7 +373,7 @@ pub fn catalog_pages(
     registry: &str,
     on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
 ) -> Result<()> {
-    repositories(client, registry, Seen::window(), on_page)
+    repositories(client, registry, Seen::hashes(), on_page)
 }
 
 #[cfg(test)]
@@ -482,31 +437,17 @@ mod tests {
 
     #[test]
     fn entries_are_kept_once_and_repeats_are_reported() {
-        let mut seen = Seen::all();
-        let (fresh, repeated) = seen.fresh(vec!["a".into(), "b".into(), "a".into()]);
-        assert_eq!(
-            (fresh.clone(), repeated),
-            (vec!["a".into(), "b".into()], true)
-        );
-        seen.record(&fresh);
-        let (fresh, repeated) = seen.fresh(vec!["b".into(), "c".into()]);
-        assert_eq!((fresh, repeated), (vec!["c".to_string()], true));
-        assert!(seen.remembers_everything());
-    }
-
-    #[test]
-    fn a_window_remembers_the_first_and_the_latest_page() {
-        let mut seen = Seen::window();
         let page = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        seen.record(&page(&["a", "b"]));
-        assert!(seen.remembers_everything());
-        seen.record(&page(&["c", "d"]));
-        assert!(seen.remembers_everything());
-        seen.record(&page(&["e", "f"]));
-        assert!(!seen.remembers_everything());
-        // The first page (what a registry repeats) and the latest one are still known; the
-        // middle one is forgotten, which is what bounds the memory.
-        assert_eq!(seen.fresh(page(&["a", "f", "g"])), (page(&["g"]), true));
-        assert_eq!(seen.fresh(page(&["c"])), (page(&["c"]), false));
+        for mut seen in [Seen::all(), Seen::hashes()] {
+            assert_eq!(
+                seen.fresh(page(&["a", "b", "a"])),
+                (page(&["a", "b"]), true)
+            );
+            assert_eq!(seen.fresh(page(&["c", "d"])), (page(&["c", "d"]), false));
+            // Anything handed out before, however far back, is dropped.
+            assert_eq!(seen.fresh(page(&["a", "d", "e"])), (page(&["e"]), true));
+        }
+        assert_eq!(text_hash("t000"), text_hash("t000"));
+        assert_ne!(text_hash("t000"), text_hash("t001"));
     }
 }
