@@ -436,7 +436,7 @@ func (cl *Client) Catalog(registry string) ([]string, error) {
 
 // ListPages gives the tags of repository a registry page at a time, as they arrive, each
 // once: librr holds the page at hand and an 8-byte hash of each tag given, never the
-// whole list (a repository with 100 000 tags costs about 2 MiB besides one page):
+// whole list (a repository with 100 000 tags costs about 1 MiB besides one page):
 //
 //	for page, err := range cl.ListPages(repo) {
 //		if err != nil { ... }     // the last value: the listing failed

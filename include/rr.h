@@ -1454,7 +1454,7 @@ rr_status rr_catalog(rr_client *client, const char *registry, rr_string_list **o
  * Every tag of `repository`, each once, as `rr_list` finds them, given to `fn` one
  * registry page at a time as the pages arrive: the library holds the page at hand and an
  * 8-byte hash of each tag given (to give none twice), never the whole list, so a
- * repository with 100 000 tags costs about 2 MiB besides one page. The page size is the
+ * repository with 100 000 tags costs about 1 MiB besides one page. The page size is the
  * registry's own, or what `rr_client_set_page_size` asks for.
  *
  * `fn` is called on the calling thread, never with an empty page (a repository without

@@ -105,9 +105,9 @@ enum Seen {
     /// Every entry so far: a whole listing is held in memory anyway.
     All(HashSet<String>),
     /// A hash of every entry handed out, for a listing handed out page by page: 8 bytes
-    /// an entry instead of the entry (a repository of 100 000 tags costs about 2 MiB,
-    /// not the tags), while the pages themselves are let go. Two tags of one repository
-    /// sharing a 64-bit hash (about 1 in 10^9 for 100 000 tags) would drop the second.
+    /// an entry instead of the entry (100 000 tags cost about 1 MiB of hash table, not the
+    /// tags), while the pages themselves are let go. Two tags of one repository sharing a
+    /// 64-bit hash (about 1 in 10^9 for 100 000 tags) would drop the second.
     Hashes(HashSet<u64>),
 }
 
