@@ -46,6 +46,8 @@ enum {
     OPT_NAME = 1u << 1,   /* pull, push */
     OPT_CONFIG = 1u << 2, /* build */
     OPT_OCI = 1u << 3,    /* pull */
+    OPT_PAGE_SIZE = 1u << 4,  /* ls, catalog */
+    OPT_MEDIA_TYPE = 1u << 5, /* put-manifest */
 };
 
 /* Positional arguments whose registry -u/-p apply to (struct command.auth_args). */
@@ -81,6 +83,8 @@ struct cli {
     const char **args;    /* positional arguments after the command */
     int nargs;
     const char *platform;
+    const char **os_features; /* --os-feature, asked of an index's child with --platform */
+    int nos_features;
     uint32_t jobs;
     const char **insecure;
     int ninsecure;
@@ -119,6 +123,8 @@ struct cli {
     bool oci;
     const char *name;
     const char *config_file;
+    uint32_t page_size; /* --page-size; 0: the registry's own */
+    const char *media_type;
     unsigned given;             /* command-specific options given (OPT_*) */
     const char *first_specific; /* the first of those, for the error message */
     struct progress prog;
@@ -128,6 +134,7 @@ struct cli {
 
 extern const struct command cmd_ls, cmd_catalog;                 /* cmd_list.c */
 extern const struct command cmd_digest, cmd_manifest, cmd_config; /* cmd_read.c */
+extern const struct command cmd_put_manifest;                     /* cmd_put.c */
 extern const struct command cmd_pull;                             /* cmd_pull.c */
 extern const struct command cmd_push;                             /* cmd_push.c */
 extern const struct command cmd_build, cmd_append;                /* cmd_build.c */
@@ -207,17 +214,24 @@ int auth_for(const struct cli *c, rr_client *client, const char *reference);
 rr_status normalize(const char *reference, char **out);
 /* The tag of a normalised reference (malloc'd), or NULL for a digest reference. */
 char *tag_of(const char *normalized);
-bool is_index_media_type(const char *media_type);
+/* Whether --platform or --os-feature asks for a platform (else the default, linux/amd64). */
+bool platform_given(const struct cli *c);
+/* The platform asked for, as the messages say it ("linux/amd64", "... with os.features F"). */
+const char *platform_label(const struct cli *c);
+/* The image of `idx` for the platform asked for (--platform with --os-feature). */
+rr_status index_image_for_platform(const struct cli *c, const rr_index *idx, rr_image **out);
 
 /* ---- files and stdout (io.c) --------------------------------------------------- */
 
-/* Reads a whole (small) file into a malloc'd buffer. Prints why and returns false on failure. */
+/* Reads a whole (small) file, or stdin for "-", into a malloc'd buffer. Prints why and
+   returns false on failure. */
 bool read_small_file(const char *path, uint8_t **out, size_t *out_len);
 /* Prints one line on stdout ("-" for a NULL the library should never give). */
 void print_line(const char *s);
 /* Writes bytes to stdout; false (after a message) on failure. */
 bool write_stdout(const uint8_t *bytes, size_t len);
-/* Prints every string of `list`, one per line, frees it and returns EXIT_SUCCESS. */
-int print_list(rr_string_list *list);
+/* Prints `count` strings, one per line, and flushes stdout; false (after a message) when
+   stdout fails. */
+bool print_lines(const char *const *lines, size_t count);
 
 #endif /* RR_CLI_H */

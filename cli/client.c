@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L /* sigaction */
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,10 +48,75 @@ static rr_status set_for_host(rr_client *client, const char *host_value,
     return rc;
 }
 
+bool platform_given(const struct cli *c) {
+    return c->platform != NULL || c->nos_features > 0;
+}
+
+const char *platform_label(const struct cli *c) {
+    static char label[512];
+    const char *platform = c->platform != NULL ? c->platform : "linux/amd64";
+    size_t used = (size_t)snprintf(label, sizeof label, "%s", platform);
+    for (int i = 0; i < c->nos_features && used < sizeof label; i++) {
+        used += (size_t)snprintf(label + used, sizeof label - used, "%s%s",
+                                 i == 0 ? " with os.features " : ",", c->os_features[i]);
+    }
+    return label;
+}
+
+/*
+ * Fills `spec` with --platform (default linux/amd64) cut at its '/' and ':' into the
+ * fields a platform string has, and the --os-feature values, which no string carries.
+ * Returns the copy of the string the fields point into (the caller frees it). The
+ * library checks every field; a string without '/' gives an empty architecture, which it
+ * refuses as it refuses the string.
+ */
+static char *platform_spec_of(const struct cli *c, rr_platform_spec *spec) {
+    const char *platform = c->platform != NULL ? c->platform : "linux/amd64";
+    char *buf = xstrndup(platform, strlen(platform));
+    memset(spec, 0, sizeof *spec);
+    char *colon = strchr(buf, ':');
+    if (colon != NULL) {
+        *colon = '\0';
+        spec->os_version = colon + 1;
+    }
+    spec->os = buf;
+    char *slash = strchr(buf, '/');
+    spec->architecture = slash != NULL ? slash + 1 : "";
+    if (slash != NULL) {
+        *slash = '\0';
+        char *variant = strchr(slash + 1, '/');
+        if (variant != NULL) {
+            *variant = '\0';
+            spec->variant = variant + 1;
+        }
+    }
+    spec->os_features = c->os_features;
+    spec->os_feature_count = (size_t)c->nos_features;
+    return buf;
+}
+
+rr_status index_image_for_platform(const struct cli *c, const rr_index *idx, rr_image **out) {
+    if (c->nos_features == 0) {
+        return rr_index_image_for_platform(idx, c->platform != NULL ? c->platform : "linux/amd64",
+                                           out);
+    }
+    rr_platform_spec spec;
+    char *buf = platform_spec_of(c, &spec);
+    rr_status rc = rr_index_image_for_platform_spec(idx, &spec, out);
+    free(buf);
+    return rc;
+}
+
 int configure_client(struct cli *c, rr_client *client) {
     rr_status rc = rr_client_set_user_agent(client, "rr-cli/" RR_TOOL_VERSION);
     if (rc == RR_OK && c->platform != NULL) {
         rc = rr_client_set_platform(client, c->platform);
+    }
+    if (rc == RR_OK && c->nos_features > 0) {
+        rr_platform_spec spec;
+        char *buf = platform_spec_of(c, &spec);
+        rc = rr_client_set_platform_spec(client, &spec);
+        free(buf);
     }
     if (rc == RR_OK && c->jobs != 0) {
         rc = rr_client_set_jobs(client, c->jobs);
@@ -187,9 +253,4 @@ char *tag_of(const char *normalized) {
     const char *slash = strrchr(normalized, '/');
     const char *colon = strrchr(slash != NULL ? slash : normalized, ':');
     return colon != NULL ? xstrndup(colon + 1, strlen(colon + 1)) : NULL;
-}
-
-bool is_index_media_type(const char *media_type) {
-    return media_type != NULL && (strstr(media_type, "image.index") != NULL ||
-                                  strstr(media_type, "manifest.list") != NULL);
 }

@@ -9,8 +9,11 @@
 
 static const char global_options_help[] =
     "Options (before or after the command):\n"
-    "  --platform OS/ARCH[/VARIANT]  the platform an index resolves to (default\n"
-    "                                linux/amd64); for build, the image's platform\n"
+    "  --platform OS/ARCH[/VARIANT][:OS_VERSION]  the platform an index resolves\n"
+    "                                to (default linux/amd64); for build, the\n"
+    "                                image's platform\n"
+    "  --os-feature NAME             an os.features entry the index's child must\n"
+    "                                list too (repeatable; e.g. win32k)\n"
     "  -j, --jobs N                  parallel blob transfers (1-256, default 4)\n"
     "  --insecure HOST[:PORT]        allow plain HTTP and unverified TLS for HOST\n"
     "                                (repeatable; loopback registries need none)\n"

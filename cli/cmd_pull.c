@@ -47,8 +47,7 @@ static int pull_image(struct cli *c, rr_client *client, const rr_descriptor *des
                       const char *dir, const char *name, struct pulled *p) {
     struct step s;
     if (index) {
-        step_begin(&s, c, "resolve the index for %s",
-                   c->platform != NULL ? c->platform : "linux/amd64");
+        step_begin(&s, c, "resolve the index for %s", platform_label(c));
     } else {
         step_begin(&s, c, "open the image");
     }
@@ -95,7 +94,7 @@ static int run_pull(struct cli *c, rr_client *client) {
     if (status != EXIT_SUCCESS) {
         goto out;
     }
-    bool index = is_index_media_type(rr_descriptor_media_type(desc));
+    bool index = rr_media_type_kind(rr_descriptor_media_type(desc)) == RR_MANIFEST_INDEX;
     if (c->all && !index) {
         note(c, "%s is an image, not an index: pulling the image", ref);
     }

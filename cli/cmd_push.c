@@ -63,7 +63,7 @@ static int push_child(struct cli *c, rr_client *client, const rr_index *layout, 
     rr_image *img = NULL;
     rr_index *idx = NULL;
     int status = EXIT_SUCCESS;
-    if (!is_index_media_type(rr_index_child_media_type(layout, i))) {
+    if (rr_media_type_kind(rr_index_child_media_type(layout, i)) != RR_MANIFEST_INDEX) {
         rc = rr_index_child_image(layout, i, &img);
         if (rc != RR_OK) {
             return report(rc);
@@ -73,7 +73,7 @@ static int push_child(struct cli *c, rr_client *client, const rr_index *layout, 
         if (rc != RR_OK) {
             return report(rc);
         }
-        if (c->platform == NULL) {
+        if (!platform_given(c)) {
             transfer_begin(&s, c, "push", "push the index %s (%zu children) to %s",
                            rr_index_digest(idx), rr_index_child_count(idx), ref);
             status = transfer_end(&s, c, rr_write_index(client, ref, idx));
@@ -83,8 +83,8 @@ static int push_child(struct cli *c, rr_client *client, const rr_index *layout, 
             rr_index_free(idx);
             return status;
         }
-        step_begin(&s, c, "resolve the index for %s", c->platform);
-        status = step_end(&s, rr_index_image_for_platform(idx, c->platform, &img));
+        step_begin(&s, c, "resolve the index for %s", platform_label(c));
+        status = step_end(&s, index_image_for_platform(c, idx, &img));
         rr_index_free(idx);
         if (status != EXIT_SUCCESS) {
             return status;

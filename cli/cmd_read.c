@@ -20,8 +20,8 @@ static int get_resolved(struct cli *c, rr_client *client, const char *reference,
     if (status != EXIT_SUCCESS) {
         return status;
     }
-    if (c->platform != NULL && is_index_media_type(rr_descriptor_media_type(desc))) {
-        step_begin(&s, c, "resolve the index for %s", c->platform);
+    if (platform_given(c) && rr_media_type_kind(rr_descriptor_media_type(desc)) == RR_MANIFEST_INDEX) {
+        step_begin(&s, c, "resolve the index for %s", platform_label(c));
         status = step_end(&s, rr_descriptor_image(desc, img));
         if (status != EXIT_SUCCESS) {
             rr_descriptor_free(desc);
@@ -38,7 +38,7 @@ static int run_digest(struct cli *c, rr_client *client) {
     rr_descriptor *desc = NULL;
     rr_image *img = NULL;
     int status;
-    if (c->platform == NULL) {
+    if (!platform_given(c)) {
         /* A HEAD is enough: the digest of what the reference names. */
         step_begin(&s, c, "head %s", ref);
         status = step_end(&s, rr_head(client, ref, &desc));

@@ -9,10 +9,10 @@ static int run_copy(struct cli *c, rr_client *client) {
     const char *dst = c->args[1];
     struct step s;
     int status;
-    if (c->platform != NULL) {
+    if (platform_given(c)) {
         /* One platform's image only (an index resolves to it). */
         rr_image *img = NULL;
-        step_begin(&s, c, "open %s for %s", src, c->platform);
+        step_begin(&s, c, "open %s for %s", src, platform_label(c));
         status = step_end(&s, rr_image_open(client, src, &img));
         if (status == EXIT_SUCCESS) {
             status = push_image(c, client, img, dst, "copy");

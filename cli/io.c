@@ -8,11 +8,12 @@
 
 #include "cli.h"
 
-/* The largest file read whole: a --config file, a few KiB. */
+/* The largest file read whole: a --config file or a manifest, a few KiB. */
 #define MAX_SMALL_FILE (16u << 20)
 
 bool read_small_file(const char *path, uint8_t **out, size_t *out_len) {
-    FILE *f = fopen(path, "rb");
+    bool from_stdin = strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (f == NULL) {
         console_line("%s: %s", path, strerror(errno));
         return false;
@@ -46,7 +47,9 @@ bool read_small_file(const char *path, uint8_t **out, size_t *out_len) {
         console_line("%s: read error", path);
         ok = false;
     }
-    fclose(f);
+    if (!from_stdin) {
+        fclose(f);
+    }
     if (!ok) {
         free(buf);
         return false;
@@ -68,14 +71,17 @@ bool write_stdout(const uint8_t *bytes, size_t len) {
     return true;
 }
 
-int print_list(rr_string_list *list) {
-    size_t n = rr_string_list_len(list);
-    for (size_t i = 0; i < n; i++) {
-        const char *s = rr_string_list_get(list, i);
-        if (s != NULL) {
-            puts(s);
+bool print_lines(const char *const *lines, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        if (lines[i] != NULL && puts(lines[i]) == EOF) {
+            console_line("stdout: %s", strerror(errno));
+            return false;
         }
     }
-    rr_string_list_free(list);
-    return EXIT_SUCCESS;
+    /* A page at a time reaches a pipe as it arrives, not when a buffer fills. */
+    if (fflush(stdout) == EOF) {
+        console_line("stdout: %s", strerror(errno));
+        return false;
+    }
+    return true;
 }

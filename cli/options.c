@@ -14,6 +14,7 @@
 
 enum option_id {
     O_PLATFORM,
+    O_OS_FEATURE,
     O_JOBS,
     O_INSECURE,
     O_CA,
@@ -41,6 +42,8 @@ enum option_id {
     O_NAME,
     O_CONFIG,
     O_OCI,
+    O_PAGE_SIZE,
+    O_MEDIA_TYPE,
 };
 
 struct option_spec {
@@ -53,6 +56,7 @@ struct option_spec {
 
 static const struct option_spec option_specs[] = {
     {"--platform", NULL, O_PLATFORM, true, 0},
+    {"--os-feature", NULL, O_OS_FEATURE, true, 0},
     {"--jobs", "-j", O_JOBS, true, 0},
     {"--insecure", NULL, O_INSECURE, true, 0},
     {"--ca", NULL, O_CA, true, 0},
@@ -80,6 +84,8 @@ static const struct option_spec option_specs[] = {
     {"--name", NULL, O_NAME, true, OPT_NAME},
     {"--config", NULL, O_CONFIG, true, OPT_CONFIG},
     {"--oci", NULL, O_OCI, false, OPT_OCI},
+    {"--page-size", NULL, O_PAGE_SIZE, true, OPT_PAGE_SIZE},
+    {"--media-type", NULL, O_MEDIA_TYPE, true, OPT_MEDIA_TYPE},
 };
 
 static const struct option_spec *find_option(const char *key) {
@@ -93,14 +99,15 @@ static const struct option_spec *find_option(const char *key) {
     return NULL;
 }
 
-static bool parse_jobs(const char *s, uint32_t *out) {
+/* A whole number from `min` to `max` (no sign, no spaces). */
+static bool parse_count(const char *s, unsigned long min, unsigned long max, uint32_t *out) {
     if (s[0] < '0' || s[0] > '9') {
         return false;
     }
     errno = 0;
     char *end = NULL;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < 1 || v > 256) {
+    if (errno != 0 || *end != '\0' || v < min || v > max) {
         return false;
     }
     *out = (uint32_t)v;
@@ -168,8 +175,11 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
     case O_PLATFORM:
         c->platform = value;
         break;
+    case O_OS_FEATURE:
+        c->os_features[c->nos_features++] = value;
+        break;
     case O_JOBS:
-        if (!parse_jobs(value, &c->jobs)) {
+        if (!parse_count(value, 1, 256, &c->jobs)) {
             return usage_error(c, "--jobs needs a number from 1 to 256, not '%s'", value);
         }
         break;
@@ -279,6 +289,14 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
     case O_OCI:
         c->oci = true;
         break;
+    case O_PAGE_SIZE:
+        if (!parse_count(value, 1, 1000, &c->page_size)) {
+            return usage_error(c, "--page-size needs a number from 1 to 1000, not '%s'", value);
+        }
+        break;
+    case O_MEDIA_TYPE:
+        c->media_type = value;
+        break;
     }
     return 0;
 }
@@ -328,6 +346,7 @@ int parse_args(int argc, char **argv, struct cli *c) {
     c->proxies = xmalloc(slots * sizeof *c->proxies);
     c->mirrors = xmalloc(slots * sizeof *c->mirrors);
     c->registries_confs = xmalloc(slots * sizeof *c->registries_confs);
+    c->os_features = xmalloc(slots * sizeof *c->os_features);
     c->progress = PROGRESS_AUTO;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
@@ -417,6 +436,7 @@ void free_cli(struct cli *c) {
     free(c->proxies);
     free(c->mirrors);
     free(c->registries_confs);
+    free(c->os_features);
     if (c->password_buf != NULL) {
         memset(c->password_buf, 0, strlen(c->password_buf));
         free(c->password_buf);

@@ -5,8 +5,10 @@
  * last-error state after failing and successful calls, the per-registry TLS and
  * proxy setters, the mirror and rate-limit functions (a registries.conf file
  * written here). For the write path:
- * argument checks of rr_write, rr_write_index, rr_copy, rr_tag, rr_delete and
- * rr_check_push_permission (all rejected before any request), the image and
+ * argument checks of rr_write, rr_write_index, rr_copy, rr_tag, rr_delete,
+ * rr_check_push_permission, rr_put_manifest and the page-by-page listings (all
+ * rejected before any request); the getters of manifest fields, NULL and out of
+ * range; platforms given field by field (rr_platform_spec); the image and
  * index builders on a tar file written here, and OCI layouts in a temporary
  * directory (written, read back, progress and cancellation).
  */
@@ -165,6 +167,25 @@ static void test_null_arguments(void) {
     CHECK_RC(rr_client_set_platform(client, "linux"), RR_ERR_INVALID_REFERENCE);
     CHECK_RC(rr_client_set_platform(client, "linux/arm64/v8"), RR_OK);
     check_no_error("rr_client_set_platform");
+    const char *const features[] = {"win32k"};
+    rr_platform_spec spec = {0};
+    spec.os = "windows";
+    spec.architecture = "amd64";
+    spec.os_version = "10.0.17763.1234";
+    spec.os_features = features;
+    spec.os_feature_count = 1;
+    CHECK_RC(rr_client_set_platform_spec(client, &spec), RR_OK);
+    check_no_error("rr_client_set_platform_spec");
+    CHECK_RC(rr_client_set_platform_spec(NULL, &spec), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_platform_spec(client, NULL), RR_ERR_INVALID_ARGUMENT);
+    spec.os_version = "10 0";
+    CHECK_RC(rr_client_set_platform_spec(client, &spec), RR_ERR_INVALID_REFERENCE);
+    spec.os_version = NULL;
+    spec.architecture = "\xff\xfe";
+    CHECK_RC(rr_client_set_platform_spec(client, &spec), RR_ERR_INVALID_ARGUMENT);
+    spec.architecture = NULL;
+    CHECK_RC(rr_client_set_platform_spec(client, &spec), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_client_set_platform_spec(no architecture)", "architecture");
     CHECK_RC(rr_client_set_retry(client, 0, 100), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_client_set_basic_auth(client, "localhost", NULL, "pw"), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_client_set_basic_auth(client, "localhost", "user", NULL),
@@ -308,6 +329,50 @@ static void test_null_getters(void) {
     CHECK(rr_index_child_platform(NULL, 0) == NULL);
     CHECK(rr_string_list_len(NULL) == 0);
     CHECK(rr_string_list_get(NULL, 0) == NULL);
+    /* The getters of manifest fields, so that no host parses JSON. */
+    CHECK(rr_image_config_digest(NULL) == NULL);
+    CHECK(rr_image_config_media_type(NULL) == NULL);
+    CHECK(rr_image_config_size(NULL) == 0);
+    CHECK(rr_image_total_size(NULL) == 0);
+    CHECK(rr_image_artifact_type(NULL) == NULL);
+    CHECK(rr_image_annotation(NULL, "k") == NULL);
+    CHECK(rr_image_annotation_count(NULL) == 0);
+    CHECK(rr_image_annotation_key(NULL, 0) == NULL);
+    CHECK(rr_image_annotation_value(NULL, 0) == NULL);
+    CHECK(rr_image_layer_artifact_type(NULL, 0) == NULL);
+    CHECK(rr_image_layer_annotation(NULL, 0, "k") == NULL);
+    CHECK(rr_image_layer_annotation_count(NULL, 0) == 0);
+    CHECK(rr_image_layer_annotation_key(NULL, 0, 0) == NULL);
+    CHECK(rr_image_layer_annotation_value(NULL, 0, 0) == NULL);
+    CHECK(rr_index_artifact_type(NULL) == NULL);
+    CHECK(rr_index_annotation(NULL, "k") == NULL);
+    CHECK(rr_index_annotation_count(NULL) == 0);
+    CHECK(rr_index_annotation_key(NULL, 0) == NULL);
+    CHECK(rr_index_annotation_value(NULL, 0) == NULL);
+    CHECK(rr_index_child_size(NULL, 0) == 0);
+    CHECK(rr_index_child_artifact_type(NULL, 0) == NULL);
+    CHECK(rr_index_child_annotation(NULL, 0, "k") == NULL);
+    CHECK(rr_index_child_annotation_count(NULL, 0) == 0);
+    CHECK(rr_index_child_annotation_key(NULL, 0, 0) == NULL);
+    CHECK(rr_index_child_annotation_value(NULL, 0, 0) == NULL);
+    CHECK(rr_index_child_os(NULL, 0) == NULL);
+    CHECK(rr_index_child_architecture(NULL, 0) == NULL);
+    CHECK(rr_index_child_variant(NULL, 0) == NULL);
+    CHECK(rr_index_child_os_version(NULL, 0) == NULL);
+    CHECK(rr_index_child_os_feature_count(NULL, 0) == 0);
+    CHECK(rr_index_child_os_feature(NULL, 0, 0) == NULL);
+    /* Media types by kind: no string comparison in the host. */
+    CHECK(rr_media_type_kind(NULL) == RR_MANIFEST_UNKNOWN);
+    CHECK(rr_media_type_kind("\xff\xfe") == RR_MANIFEST_UNKNOWN);
+    CHECK(rr_media_type_kind("application/vnd.example+json") == RR_MANIFEST_UNKNOWN);
+    CHECK(rr_media_type_kind("application/vnd.oci.image.manifest.v1+json") == RR_MANIFEST_IMAGE);
+    CHECK(rr_media_type_kind("application/vnd.docker.distribution.manifest.v2+json") ==
+          RR_MANIFEST_IMAGE);
+    CHECK(rr_media_type_kind("application/vnd.oci.image.index.v1+json") == RR_MANIFEST_INDEX);
+    CHECK(rr_media_type_kind("application/vnd.docker.distribution.manifest.list.v2+json") ==
+          RR_MANIFEST_INDEX);
+    CHECK(rr_media_type_kind("application/vnd.docker.distribution.manifest.v1+prettyjws") ==
+          RR_MANIFEST_SCHEMA1);
     check_no_error("NULL getters");
 
     /* Free functions accept NULL. */
@@ -573,6 +638,16 @@ static int32_t sink_refuse(void *userdata, const uint8_t *buf, size_t len) {
 }
 
 /* The write operations reject bad arguments before any request is made. */
+/* A page callback for the argument checks: never called, as they fail first. */
+static int32_t count_page(void *userdata, const char *const *entries, size_t count) {
+    (void)userdata;
+    (void)entries;
+    (void)count;
+    failures++;
+    fprintf(stderr, "count_page: called, but every listing here should fail first\n");
+    return 1;
+}
+
 static void test_write_arguments(rr_client *client, const rr_image *img, const rr_index *idx) {
     static const char ref[] = "localhost:9/rr-api-test/app:v1";
     static const char zero_digest[] =
@@ -629,6 +704,58 @@ static void test_write_arguments(rr_client *client, const rr_image *img, const r
     CHECK_RC(rr_check_push_permission(client, "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_check_push_permission(client, "https://localhost:9/a:b"),
              RR_ERR_INVALID_REFERENCE);
+
+    /* rr_put_manifest checks everything before any request (localhost:9 answers nothing). */
+    static const char *const oci_manifest = "application/vnd.oci.image.manifest.v1+json";
+    const uint8_t *manifest = NULL;
+    size_t manifest_len = 0;
+    CHECK_RC(rr_image_manifest(img, &manifest, &manifest_len), RR_OK);
+    rr_descriptor *put = (rr_descriptor *)&put; /* sentinel */
+    rr_descriptor *const put_sentinel = put;
+    CHECK_RC(rr_put_manifest(NULL, ref, NULL, manifest, manifest_len, &put),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_put_manifest(NULL client)", "client");
+    CHECK_RC(rr_put_manifest(client, NULL, NULL, manifest, manifest_len, &put),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_put_manifest(NULL reference)", "reference");
+    CHECK_RC(rr_put_manifest(client, ref, NULL, NULL, manifest_len, &put),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_put_manifest(NULL bytes)", "bytes");
+    CHECK_RC(rr_put_manifest(client, ref, "\xff\xfe", manifest, manifest_len, &put),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_put_manifest(client, "localhost:9/rr-api-test/app", NULL, manifest, manifest_len,
+                             &put),
+             RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_put_manifest(client, zero_digest, NULL, manifest, manifest_len, &put),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_put_manifest(wrong digest)", "hash to");
+    CHECK_RC(rr_put_manifest(client, ref, "application/vnd.oci.image.index.v1+json", manifest,
+                             manifest_len, &put),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_put_manifest(another media type)", "the bytes say");
+    static const char not_json[] = "{\"schemaVersion\": 2";
+    CHECK_RC(rr_put_manifest(client, ref, oci_manifest, (const uint8_t *)not_json,
+                             sizeof not_json - 1, &put),
+             RR_ERR_INVALID_ARGUMENT);
+    static const char no_config[] = "{\"schemaVersion\": 2, \"layers\": []}";
+    CHECK_RC(rr_put_manifest(client, ref, oci_manifest, (const uint8_t *)no_config,
+                             sizeof no_config - 1, NULL),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_put_manifest(client, ref, NULL, manifest, 0, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK(put == put_sentinel);
+
+    /* Page-by-page listings: a NULL callback is refused before any request. */
+    CHECK_RC(rr_list_pages(NULL, "localhost:9/rr-api-test/app", count_page, NULL),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_list_pages(client, NULL, count_page, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_list_pages(client, "localhost:9/rr-api-test/app", NULL, NULL),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_list_pages(NULL fn)", "fn");
+    CHECK_RC(rr_list_pages(client, "\xff\xfe", count_page, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_list_pages(client, ref, count_page, NULL), RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_catalog_pages(NULL, "localhost:9", count_page, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_catalog_pages(client, NULL, count_page, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_catalog_pages(client, "localhost:9", NULL, NULL), RR_ERR_INVALID_ARGUMENT);
 
     /* Client options of the write path. */
     CHECK_RC(rr_client_set_jobs(NULL, 1), RR_ERR_INVALID_ARGUMENT);
@@ -757,6 +884,27 @@ static rr_image *test_image_builder(const char *tmp, long *layer_size) {
     CHECK(streq(rr_image_layer_media_type(img, 0), "application/vnd.oci.image.layer.v1.tar"));
     CHECK(rr_image_layer_digest(img, 1) == NULL);
 
+    /* The manifest's fields through getters; a built image has no annotations. */
+    CHECK(is_sha256_digest(rr_image_config_digest(img)));
+    CHECK(streq(rr_image_config_media_type(img), "application/vnd.oci.image.config.v1+json"));
+    CHECK(rr_image_total_size(img) == rr_image_config_size(img) + (uint64_t)size);
+    CHECK(rr_image_artifact_type(img) == NULL);
+    CHECK(rr_image_annotation_count(img) == 0);
+    CHECK(rr_image_annotation(img, "org.opencontainers.image.created") == NULL);
+    CHECK(rr_image_annotation(img, NULL) == NULL);
+    CHECK(rr_image_annotation_key(img, 0) == NULL);
+    CHECK(rr_image_annotation_value(img, 0) == NULL);
+    CHECK(rr_image_layer_artifact_type(img, 0) == NULL);
+    CHECK(rr_image_layer_annotation_count(img, 0) == 0);
+    CHECK(rr_image_layer_annotation(img, 0, "k") == NULL);
+    /* Out of range: NULL and 0, no error. */
+    CHECK(rr_image_layer_artifact_type(img, 1) == NULL);
+    CHECK(rr_image_layer_annotation(img, 1, "k") == NULL);
+    CHECK(rr_image_layer_annotation_count(img, 1) == 0);
+    CHECK(rr_image_layer_annotation_key(img, 1, 0) == NULL);
+    CHECK(rr_image_layer_annotation_value(img, 0, 0) == NULL);
+    check_no_error("image getters out of range");
+
     /* The manifest's digest is the sha256 of its bytes. */
     const uint8_t *bytes = NULL;
     size_t len = 0;
@@ -770,6 +918,7 @@ static rr_image *test_image_builder(const char *tmp, long *layer_size) {
 
     /* The config keeps the base config and gets the default platform. */
     CHECK_RC(rr_image_config(img, &bytes, &len), RR_OK);
+    CHECK(rr_image_config_size(img) == (uint64_t)len);
     char *cfg = malloc(len + 1);
     if (cfg != NULL) {
         memcpy(cfg, bytes, len);
@@ -842,6 +991,71 @@ static rr_index *test_index_builder(const rr_image *img) {
     CHECK(streq(rr_index_child_platform(idx, 0), "linux/arm64"));
     CHECK(streq(rr_index_child_digest(idx, 0), rr_image_digest(img)));
     CHECK(rr_index_child_platform(idx, 1) == NULL);
+
+    /* Each child's fields through getters, and NULL/0 past the end without an error. */
+    const uint8_t *child_manifest = NULL;
+    size_t child_len = 0;
+    CHECK_RC(rr_image_manifest(img, &child_manifest, &child_len), RR_OK);
+    CHECK(rr_index_child_size(idx, 0) == (uint64_t)child_len);
+    CHECK(streq(rr_index_child_os(idx, 0), "linux"));
+    CHECK(streq(rr_index_child_architecture(idx, 0), "arm64"));
+    CHECK(rr_index_child_variant(idx, 0) == NULL);
+    CHECK(rr_index_child_os_version(idx, 0) == NULL);
+    CHECK(rr_index_child_os_feature_count(idx, 0) == 0);
+    CHECK(rr_index_child_os_feature(idx, 0, 0) == NULL);
+    CHECK(rr_index_child_artifact_type(idx, 0) == NULL);
+    CHECK(rr_index_child_annotation_count(idx, 0) == 0);
+    CHECK(rr_index_artifact_type(idx) == NULL);
+    CHECK(rr_index_annotation_count(idx) == 0);
+    CHECK(rr_index_annotation(idx, "k") == NULL);
+    CHECK(rr_index_annotation_key(idx, 0) == NULL);
+    CHECK(rr_index_annotation_value(idx, 0) == NULL);
+    CHECK(rr_index_child_size(idx, 1) == 0);
+    CHECK(rr_index_child_os(idx, 1) == NULL);
+    CHECK(rr_index_child_architecture(idx, 1) == NULL);
+    CHECK(rr_index_child_variant(idx, 1) == NULL);
+    CHECK(rr_index_child_os_version(idx, 1) == NULL);
+    CHECK(rr_index_child_os_feature_count(idx, 1) == 0);
+    CHECK(rr_index_child_os_feature(idx, 1, 0) == NULL);
+    CHECK(rr_index_child_artifact_type(idx, 1) == NULL);
+    CHECK(rr_index_child_annotation(idx, 1, "k") == NULL);
+    CHECK(rr_index_child_annotation_count(idx, 1) == 0);
+    CHECK(rr_index_child_annotation_key(idx, 1, 0) == NULL);
+    CHECK(rr_index_child_annotation_value(idx, 1, 0) == NULL);
+    CHECK(rr_media_type_kind(rr_index_media_type(idx)) == RR_MANIFEST_INDEX);
+    CHECK(rr_media_type_kind(rr_index_child_media_type(idx, 0)) == RR_MANIFEST_IMAGE);
+    check_no_error("index getters out of range");
+
+    /* A platform field by field: os.features must be listed by the child. */
+    const char *const features[] = {"win32k"};
+    rr_platform_spec spec = {0};
+    spec.os = "linux";
+    spec.architecture = "aarch64"; /* normalised, as in strings */
+    rr_image *chosen = NULL;
+    CHECK_RC(rr_index_image_for_platform_spec(idx, &spec, &chosen), RR_OK);
+    CHECK(chosen != NULL && streq(rr_image_digest(chosen), rr_image_digest(img)));
+    rr_image_free(chosen);
+    chosen = NULL;
+    spec.os_features = features;
+    spec.os_feature_count = 1;
+    CHECK_RC(rr_index_image_for_platform_spec(idx, &spec, &chosen), RR_ERR_NOT_FOUND);
+    check_error_mentions("spec with os.features", "win32k");
+    CHECK(chosen == NULL);
+    spec.os_features = NULL;
+    CHECK_RC(rr_index_image_for_platform_spec(idx, &spec, &chosen), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("spec with a NULL os_features", "os_features");
+    spec.os_feature_count = 0;
+    spec.variant = "v 8";
+    CHECK_RC(rr_index_image_for_platform_spec(idx, &spec, &chosen), RR_ERR_INVALID_REFERENCE);
+    spec.variant = NULL;
+    spec.os = NULL;
+    CHECK_RC(rr_index_image_for_platform_spec(idx, &spec, &chosen), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("spec without os", "platform.os");
+    CHECK_RC(rr_index_image_for_platform_spec(NULL, &spec, &chosen), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_index_image_for_platform_spec(idx, NULL, &chosen), RR_ERR_INVALID_ARGUMENT);
+    spec.os = "linux";
+    CHECK_RC(rr_index_image_for_platform_spec(idx, &spec, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK(chosen == NULL);
 
     /* The index keeps its image: no registry needed to open it. */
     rr_image *child = NULL;

@@ -1,22 +1,30 @@
 /*
  * inspect: open what a reference names and walk it with librr's read API.
  *
- *   inspect [--platform os/arch[/variant]] [--insecure HOST] [-u USER -p PASS]
- *           [--no-keychain] REFERENCE
+ *   inspect [--platform os/arch[/variant][:os.version]] [--insecure HOST]
+ *           [-u USER -p PASS] [--no-keychain] REFERENCE
  *
- * rr_get fetches the manifest as a descriptor (digest, media type, size). An
- * index lists its children with their platforms and resolves to the image
- * for --platform (rr_index_image_for_platform; default linux/amd64); an
- * image shows its config's size and its layers:
+ * rr_get fetches the manifest as a descriptor (digest, media type, size);
+ * rr_media_type_kind says whether it is an index. An index lists its
+ * children with their size, platform fields and annotations, and resolves
+ * to the image for --platform (rr_index_image_for_platform; default
+ * linux/amd64); an image shows its config's descriptor, its size, its
+ * annotations and its layers. Every field comes from a getter: the program
+ * reads no JSON.
  *
  *   digest: sha256:...          media-type: ...          size: N
  *   children: 3                 child I: DIGEST MEDIA-TYPE PLATFORM
+ *     size: N  os.version: V  os.features: A,B  artifact-type: T
+ *     annotation KEY: VALUE
  *   platform: linux/amd64       selected: child I DIGEST PLATFORM
- *   image:  digest, media-type  config:  size      layers: N
- *   layer I: DIGEST MEDIA-TYPE SIZE
+ *   image:  digest, media-type, artifact-type, annotation KEY: VALUE
+ *   config: digest, media-type, size        total-size: N     layers: N
+ *   layer I: DIGEST MEDIA-TYPE SIZE         (then its artifact-type, annotations)
  *
- * The exact bytes of a manifest or config, tags and layouts are the rr
- * tool's business (cli/: rr manifest, rr config, rr ls, rr pull).
+ * The artifact-type, os.version, os.features and annotation lines appear
+ * only when the manifest has them. The exact bytes of a manifest or config,
+ * tags and layouts are the rr tool's business (cli/: rr manifest, rr config,
+ * rr ls, rr pull).
  * Exit status: 0, 2 not found, 3 unauthorized or denied, 1 other, 64 usage.
  */
 #include <inttypes.h>
@@ -28,37 +36,68 @@
 #include "rr.h"
 
 static const char usage[] =
-    "usage: inspect [--platform os/arch[/variant]] [--insecure HOST] [-u USER -p PASS]\n"
-    "               [--no-keychain] REFERENCE\n";
+    "usage: inspect [--platform os/arch[/variant][:os.version]] [--insecure HOST]\n"
+    "               [-u USER -p PASS] [--no-keychain] REFERENCE\n";
 
 static const char *or_dash(const char *s) {
     return s != NULL ? s : "-";
 }
 
-static bool is_index_media_type(const char *media_type) {
-    return media_type != NULL && (strstr(media_type, "image.index") != NULL ||
-                                  strstr(media_type, "manifest.list") != NULL);
+/* "indent name: value" when the value is there. */
+static void print_optional(const char *indent, const char *name, const char *value) {
+    if (value != NULL) {
+        printf("%s%s: %s\n", indent, name, value);
+    }
 }
 
-/* An image: its digest and media type, its config's size, its layers. */
-static int print_image(const rr_image *img) {
+/* An image: its digest, media type and annotations, its config's descriptor, its layers. */
+static void print_image(const rr_image *img) {
     printf("image:\n");
     printf("  digest: %s\n", or_dash(rr_image_digest(img)));
     printf("  media-type: %s\n", or_dash(rr_image_media_type(img)));
-    const uint8_t *config = NULL;
-    size_t len = 0;
-    rr_status rc = rr_image_config(img, &config, &len); /* fetched and verified */
-    if (rc != RR_OK) {
-        return report(rc);
+    print_optional("  ", "artifact-type", rr_image_artifact_type(img));
+    for (size_t j = 0; j < rr_image_annotation_count(img); j++) {
+        printf("  annotation %s: %s\n", or_dash(rr_image_annotation_key(img, j)),
+               or_dash(rr_image_annotation_value(img, j)));
     }
-    printf("config:\n  size: %zu\n", len);
+    /* What the manifest says of the config; rr_image_config would fetch and verify it. */
+    printf("config:\n");
+    printf("  digest: %s\n", or_dash(rr_image_config_digest(img)));
+    printf("  media-type: %s\n", or_dash(rr_image_config_media_type(img)));
+    printf("  size: %" PRIu64 "\n", rr_image_config_size(img));
+    printf("total-size: %" PRIu64 "\n", rr_image_total_size(img));
     size_t layers = rr_image_layer_count(img);
     printf("layers: %zu\n", layers);
     for (size_t i = 0; i < layers; i++) {
         printf("layer %zu: %s %s %" PRIu64 "\n", i, or_dash(rr_image_layer_digest(img, i)),
                or_dash(rr_image_layer_media_type(img, i)), rr_image_layer_size(img, i));
+        print_optional("  ", "artifact-type", rr_image_layer_artifact_type(img, i));
+        for (size_t j = 0; j < rr_image_layer_annotation_count(img, i); j++) {
+            printf("  annotation %s: %s\n", or_dash(rr_image_layer_annotation_key(img, i, j)),
+                   or_dash(rr_image_layer_annotation_value(img, i, j)));
+        }
     }
-    return EXIT_SUCCESS;
+}
+
+/* Child i of an index: its line, then what else its entry says. */
+static void print_child(const rr_index *idx, size_t i) {
+    printf("child %zu: %s %s %s\n", i, or_dash(rr_index_child_digest(idx, i)),
+           or_dash(rr_index_child_media_type(idx, i)), or_dash(rr_index_child_platform(idx, i)));
+    printf("  size: %" PRIu64 "\n", rr_index_child_size(idx, i));
+    print_optional("  ", "os.version", rr_index_child_os_version(idx, i));
+    size_t features = rr_index_child_os_feature_count(idx, i);
+    if (features > 0) {
+        printf("  os.features:");
+        for (size_t j = 0; j < features; j++) {
+            printf("%s%s", j == 0 ? " " : ",", or_dash(rr_index_child_os_feature(idx, i, j)));
+        }
+        printf("\n");
+    }
+    print_optional("  ", "artifact-type", rr_index_child_artifact_type(idx, i));
+    for (size_t j = 0; j < rr_index_child_annotation_count(idx, i); j++) {
+        printf("  annotation %s: %s\n", or_dash(rr_index_child_annotation_key(idx, i, j)),
+               or_dash(rr_index_child_annotation_value(idx, i, j)));
+    }
 }
 
 /* An index: its children, then the image it resolves to for `platform`. */
@@ -68,12 +107,15 @@ static int print_index(const rr_descriptor *desc, const char *platform) {
     if (rc != RR_OK) {
         return report(rc);
     }
+    print_optional("", "artifact-type", rr_index_artifact_type(idx));
+    for (size_t j = 0; j < rr_index_annotation_count(idx); j++) {
+        printf("annotation %s: %s\n", or_dash(rr_index_annotation_key(idx, j)),
+               or_dash(rr_index_annotation_value(idx, j)));
+    }
     size_t children = rr_index_child_count(idx);
     printf("children: %zu\n", children);
     for (size_t i = 0; i < children; i++) {
-        printf("child %zu: %s %s %s\n", i, or_dash(rr_index_child_digest(idx, i)),
-               or_dash(rr_index_child_media_type(idx, i)),
-               or_dash(rr_index_child_platform(idx, i)));
+        print_child(idx, i);
     }
     printf("platform: %s\n", platform);
     rr_image *img = NULL;
@@ -87,7 +129,7 @@ static int print_index(const rr_descriptor *desc, const char *platform) {
         }
     }
     if (status == EXIT_SUCCESS) {
-        status = print_image(img); /* the image keeps what it needs: idx may go first */
+        print_image(img); /* the image keeps what it needs: idx may go first */
     }
     rr_image_free(img);
     rr_index_free(idx);
@@ -131,12 +173,16 @@ int main(int argc, char **argv) {
         printf("digest: %s\n", or_dash(rr_descriptor_digest(desc)));
         printf("media-type: %s\n", or_dash(media_type));
         printf("size: %" PRIu64 "\n", rr_descriptor_size(desc));
-        if (is_index_media_type(media_type)) {
+        if (rr_media_type_kind(media_type) == RR_MANIFEST_INDEX) {
             status = print_index(desc, platform);
         } else {
             rr_image *img = NULL;
             rc = rr_descriptor_image(desc, &img);
-            status = rc == RR_OK ? print_image(img) : report(rc);
+            if (rc == RR_OK) {
+                print_image(img);
+            } else {
+                status = report(rc);
+            }
             rr_image_free(img);
         }
     }

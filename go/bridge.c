@@ -31,6 +31,10 @@ static int32_t write_tramp(void *ud, const uint8_t *buf, size_t len) {
 	return rrgoWrite((uintptr_t)ud, (uint8_t *)buf, len);
 }
 
+static int32_t page_tramp(void *ud, const char *const *entries, size_t count) {
+	return rrgoPage((uintptr_t)ud, (char **)entries, count);
+}
+
 rr_status rrgo_set_auth(rr_client *c, uintptr_t h) {
 	return rr_client_set_auth_callback(c, h ? auth_tramp : NULL, (void *)h);
 }
@@ -53,4 +57,12 @@ rr_status rrgo_response_set_body(rr_http_response *resp, uintptr_t h) {
 
 rr_status rrgo_image_layer_read(const rr_image *img, size_t i, uintptr_t h) {
 	return rr_image_layer_read(img, i, write_tramp, (void *)h);
+}
+
+rr_status rrgo_list_pages(rr_client *c, const char *repository, uintptr_t h) {
+	return rr_list_pages(c, repository, page_tramp, (void *)h);
+}
+
+rr_status rrgo_catalog_pages(rr_client *c, const char *registry, uintptr_t h) {
+	return rr_catalog_pages(c, registry, page_tramp, (void *)h);
 }

@@ -14,5 +14,7 @@ rr_status rrgo_set_log(rr_client *c, uintptr_t h);
 rr_status rrgo_set_transport(rr_client *c, uintptr_t h);
 rr_status rrgo_response_set_body(rr_http_response *resp, uintptr_t h);
 rr_status rrgo_image_layer_read(const rr_image *img, size_t i, uintptr_t h);
+rr_status rrgo_list_pages(rr_client *c, const char *repository, uintptr_t h);
+rr_status rrgo_catalog_pages(rr_client *c, const char *registry, uintptr_t h);
 
 #endif

@@ -109,3 +109,50 @@ func rrgoWrite(h C.uintptr_t, buf *C.uint8_t, n C.size_t) (rc C.int32_t) {
 	}
 	return 0
 }
+
+// pageWriter is the per-call userdata of rr_list_pages and rr_catalog_pages: each page
+// goes to the goroutine ranging over the iterator, and the callback returns only when the
+// loop body is done with it (next) or has left the loop (stop closed), so that librr
+// makes no request the loop did not ask for.
+type pageWriter struct {
+	pages    chan []string
+	next     chan struct{}
+	stop     chan struct{}
+	panicked bool
+	panicVal any
+}
+
+//export rrgoPage
+func rrgoPage(h C.uintptr_t, entries **C.char, n C.size_t) (rc C.int32_t) {
+	var pw *pageWriter
+	defer func() {
+		if v := recover(); v != nil {
+			if pw != nil {
+				pw.panicked, pw.panicVal = true, v
+			}
+			rc = 1
+		}
+	}()
+	pw = cgo.Handle(h).Value().(*pageWriter)
+	select {
+	case <-pw.stop:
+		return 1
+	default:
+	}
+	ptrs := unsafe.Slice(entries, int(n))
+	page := make([]string, len(ptrs))
+	for i, p := range ptrs {
+		page[i] = C.GoString(p)
+	}
+	select {
+	case pw.pages <- page:
+	case <-pw.stop:
+		return 1
+	}
+	select {
+	case <-pw.next:
+		return 0
+	case <-pw.stop:
+		return 1
+	}
+}

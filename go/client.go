@@ -7,9 +7,12 @@ import "C"
 
 import (
 	"fmt"
+	"iter"
 	"net/http"
 	"runtime"
+	"runtime/cgo"
 	"time"
+	"unsafe"
 )
 
 // Client talks to registries. It is safe for concurrent use; its options are fixed at
@@ -109,6 +112,22 @@ func WithPlatform(platform string) Option {
 	})
 }
 
+// WithPlatformSpec sets the platform an index resolves to, field by field: what
+// WithPlatform takes, plus os.features the chosen child must all list (e.g. "win32k").
+// StatusInvalidReference for an empty OS or Architecture or a field that is no
+// platform's; StatusInvalidArgument for a string holding a NUL byte.
+func WithPlatformSpec(p Platform) Option {
+	return func(cl *Client) error {
+		var a cstrs
+		defer a.free()
+		spec := p.spec(&a)
+		if a.err != nil {
+			return a.err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_platform_spec(cl.c, spec) })
+	}
+}
+
 // WithJobs sets how many blobs move in parallel (at least 1).
 func WithJobs(n int) Option {
 	return func(cl *Client) error {
@@ -119,7 +138,8 @@ func WithJobs(n int) Option {
 	}
 }
 
-// WithPageSize sets how many entries List and Catalog ask for per page (n, 1 to 1000),
+// WithPageSize sets how many entries List, Catalog, ListPages and CatalogPages ask for
+// per page (n, 1 to 1000),
 // or 0 (the default) to send no n and take each registry's own page size. Every page is
 // followed to the end whatever is set.
 func WithPageSize(n int) Option {
@@ -568,6 +588,104 @@ func (cl *Client) RateLimitRegistries() ([]string, error) {
 	return stringList(l), nil
 }
 
+// ListPages gives the tags of repository a registry page at a time, as they arrive, each
+// once: librr holds the page at hand and an 8-byte hash of each tag given, never the
+// whole list (a repository with 100 000 tags costs about 1 MiB besides one page):
+//
+//	for page, err := range cl.ListPages(repo) {
+//		if err != nil { ... }     // the last value: the listing failed
+//		for _, tag := range page { ... }
+//	}
+//
+// The page size is the registry's own or WithPageSize's. A failure ends
+// the sequence with one (nil, err), after the pages before it. Leaving the loop early
+// (break, return, a panic) stops the listing before its next request. The listing runs
+// on a goroutine of its own, which waits for the loop body to be done with each page
+// before it asks for the next.
+func (cl *Client) ListPages(repository string) iter.Seq2[[]string, error] {
+	return cl.pages(repository, "the repository", func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status {
+		return C.rrgo_list_pages(c, s, h)
+	})
+}
+
+// CatalogPages gives the repositories of registry ("host[:port]") a page at a time, as
+// ListPages gives tags.
+func (cl *Client) CatalogPages(registry string) iter.Seq2[[]string, error] {
+	return cl.pages(registry, "the registry", func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status {
+		return C.rrgo_catalog_pages(c, s, h)
+	})
+}
+
+// pages runs a page-by-page listing on a goroutine of its own and hands its pages to the
+// loop: the loop body then never runs inside a C callback, so it may block, call librr,
+// panic or end the goroutine (t.FailNow) like any Go code.
+func (cl *Client) pages(arg, what string, list func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status) iter.Seq2[[]string, error] {
+	return func(yield func([]string, error) bool) {
+		var a cstrs
+		defer a.free()
+		s := a.str(arg, what)
+		if a.err != nil {
+			yield(nil, a.err)
+			return
+		}
+		pw := &pageWriter{pages: make(chan []string), next: make(chan struct{}), stop: make(chan struct{})}
+		h := cgo.NewHandle(pw)
+		defer h.Delete()
+		type result struct {
+			err      error
+			panicked bool
+			panicVal any
+		}
+		done := make(chan result, 1)
+		go func() {
+			var r result
+			defer func() {
+				// A client callback's panic, raised again by call after the C call.
+				if v := recover(); v != nil {
+					r.panicked, r.panicVal = true, v
+				}
+				close(pw.pages)
+				done <- r
+			}()
+			r.err = cl.do(func() C.rr_status { return list(cl.ptr(), s, C.uintptr_t(h)) })
+		}()
+		finished := false
+		finish := func() result {
+			finished = true
+			close(pw.stop)
+			for range pw.pages {
+			}
+			r := <-done
+			if pw.panicked {
+				r.panicked, r.panicVal = true, pw.panicVal
+			}
+			return r
+		}
+		// The loop body panicked or ended its goroutine: stop the listing and wait for it.
+		defer func() {
+			if !finished {
+				finish()
+			}
+		}()
+		for page := range pw.pages {
+			if !yield(page, nil) {
+				if r := finish(); r.panicked {
+					panic(r.panicVal)
+				}
+				return // the StatusCancelled of the stop is no failure
+			}
+			pw.next <- struct{}{}
+		}
+		r := finish()
+		if r.panicked {
+			panic(r.panicVal)
+		}
+		if r.err != nil {
+			yield(nil, r.err)
+		}
+	}
+}
+
 func stringList(l *C.rr_string_list) []string {
 	defer C.rr_string_list_free(l)
 	n := int(C.rr_string_list_len(l))
@@ -597,6 +715,34 @@ func (cl *Client) WriteIndex(ref string, idx *Index) error {
 	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_write_index(c, r, idx.ptr()) }, idx.state()...)
 	runtime.KeepAlive(idx)
 	return err
+}
+
+// PutManifest PUTs manifest as the manifest at ref (a tag or a digest), byte for byte, as
+// go-containerregistry's remote.Put does: nothing else is pushed, so the blobs and
+// manifests it names must be in ref's repository already. mediaType is the Content-Type
+// ("" takes the manifest's own mediaType, else what its fields say). Before anything is
+// sent librr checks that manifest is a JSON object of at most 4 MiB, that its own
+// mediaType (if any) is mediaType, that an image or index media type parses as that
+// manifest, and that a digest ref is its sha256: StatusInvalidArgument otherwise, and
+// no request is made. Returns the descriptor of what was sent (the caller closes it).
+func (cl *Client) PutManifest(ref, mediaType string, manifest []byte) (*Descriptor, error) {
+	var a cstrs
+	defer a.free()
+	r, m := a.str(ref, "the reference"), a.optStr(mediaType, "the media type")
+	if a.err != nil {
+		return nil, a.err
+	}
+	if len(manifest) == 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "rr: the manifest is empty"}
+	}
+	var d *C.rr_descriptor
+	p := (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(manifest)))
+	err := cl.do(func() C.rr_status { return C.rr_put_manifest(cl.ptr(), r, m, p, C.size_t(len(manifest)), &d) })
+	runtime.KeepAlive(manifest)
+	if err != nil {
+		return nil, err
+	}
+	return newDescriptor(d, cl.derived()), nil
 }
 
 // Copy copies the image or whole index at src to dst.

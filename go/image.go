@@ -18,11 +18,25 @@ type Image struct {
 	st states // the clients it came through (their callbacks)
 }
 
-// Layer describes one layer of an image.
+// Layer describes one layer of an image, as its manifest states it.
 type Layer struct {
-	Digest    string
-	MediaType string
-	Size      uint64
+	Digest       string
+	MediaType    string
+	Size         uint64
+	ArtifactType string            // the descriptor's artifactType, or ""
+	Annotations  map[string]string // nil when it has none
+}
+
+// annotations reads count annotations through a key and a value getter; nil for none.
+func annotations(count C.size_t, key, value func(j C.size_t) *C.char) map[string]string {
+	if count == 0 {
+		return nil
+	}
+	m := make(map[string]string, int(count))
+	for j := C.size_t(0); j < count; j++ {
+		m[goString(key(j))] = goString(value(j))
+	}
+	return m
 }
 
 // newImage wraps p, taking a reference on each of st.
@@ -99,6 +113,48 @@ func (img *Image) Config() ([]byte, error) {
 	return goBytes(b, n), nil
 }
 
+// ConfigDigest is the config's digest as the manifest states it (no fetch).
+func (img *Image) ConfigDigest() string {
+	defer runtime.KeepAlive(img)
+	return goString(C.rr_image_config_digest(img.ptr()))
+}
+
+// ConfigMediaType is the config's media type as the manifest states it.
+func (img *Image) ConfigMediaType() string {
+	defer runtime.KeepAlive(img)
+	return goString(C.rr_image_config_media_type(img.ptr()))
+}
+
+// ConfigSize is the config's size as the manifest states it (what Config verifies).
+func (img *Image) ConfigSize() uint64 {
+	defer runtime.KeepAlive(img)
+	return uint64(C.rr_image_config_size(img.ptr()))
+}
+
+// TotalSize is the image's size as its manifest states it: the config and every layer,
+// each distinct digest once, the manifest not counted (without foreign layers, the total
+// a pull's progress reports).
+func (img *Image) TotalSize() uint64 {
+	defer runtime.KeepAlive(img)
+	return uint64(C.rr_image_total_size(img.ptr()))
+}
+
+// ArtifactType is the manifest's artifactType, or "".
+func (img *Image) ArtifactType() string {
+	defer runtime.KeepAlive(img)
+	return goString(C.rr_image_artifact_type(img.ptr()))
+}
+
+// Annotations are the manifest's own annotations (nil when it has none); a new map on
+// each call.
+func (img *Image) Annotations() map[string]string {
+	defer runtime.KeepAlive(img)
+	p := img.ptr()
+	return annotations(C.rr_image_annotation_count(p),
+		func(j C.size_t) *C.char { return C.rr_image_annotation_key(p, j) },
+		func(j C.size_t) *C.char { return C.rr_image_annotation_value(p, j) })
+}
+
 // LayerCount is the number of layers.
 func (img *Image) LayerCount() int {
 	defer runtime.KeepAlive(img)
@@ -113,9 +169,13 @@ func (img *Image) Layers() []Layer {
 	for i := range out {
 		j := C.size_t(i)
 		out[i] = Layer{
-			Digest:    goString(C.rr_image_layer_digest(p, j)),
-			MediaType: goString(C.rr_image_layer_media_type(p, j)),
-			Size:      uint64(C.rr_image_layer_size(p, j)),
+			Digest:       goString(C.rr_image_layer_digest(p, j)),
+			MediaType:    goString(C.rr_image_layer_media_type(p, j)),
+			Size:         uint64(C.rr_image_layer_size(p, j)),
+			ArtifactType: goString(C.rr_image_layer_artifact_type(p, j)),
+			Annotations: annotations(C.rr_image_layer_annotation_count(p, j),
+				func(k C.size_t) *C.char { return C.rr_image_layer_annotation_key(p, j, k) },
+				func(k C.size_t) *C.char { return C.rr_image_layer_annotation_value(p, j, k) }),
 		}
 	}
 	return out

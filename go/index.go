@@ -14,11 +14,18 @@ type Index struct {
 	st states // the clients it came through (their callbacks)
 }
 
-// Child describes one manifest an index lists.
+// Child describes one manifest an index lists, as the index states it.
 type Child struct {
 	Digest    string
 	MediaType string
 	Platform  string // "os/arch[/variant]", or "" when the index gives none
+	// Size is the child manifest's size.
+	Size uint64
+	// PlatformSpec is every field of the platform (os.version and os.features included),
+	// as written; nil when the index gives none.
+	PlatformSpec *Platform
+	ArtifactType string            // the entry's artifactType, or ""
+	Annotations  map[string]string // nil when it has none
 }
 
 func newIndex(p *C.rr_index, st states) *Index {
@@ -97,12 +104,52 @@ func (idx *Index) Children() []Child {
 	for i := range out {
 		j := C.size_t(i)
 		out[i] = Child{
-			Digest:    goString(C.rr_index_child_digest(p, j)),
-			MediaType: goString(C.rr_index_child_media_type(p, j)),
-			Platform:  goString(C.rr_index_child_platform(p, j)),
+			Digest:       goString(C.rr_index_child_digest(p, j)),
+			MediaType:    goString(C.rr_index_child_media_type(p, j)),
+			Platform:     goString(C.rr_index_child_platform(p, j)),
+			Size:         uint64(C.rr_index_child_size(p, j)),
+			PlatformSpec: childPlatform(p, j),
+			ArtifactType: goString(C.rr_index_child_artifact_type(p, j)),
+			Annotations: annotations(C.rr_index_child_annotation_count(p, j),
+				func(k C.size_t) *C.char { return C.rr_index_child_annotation_key(p, j, k) },
+				func(k C.size_t) *C.char { return C.rr_index_child_annotation_value(p, j, k) }),
 		}
 	}
 	return out
+}
+
+// childPlatform reads child j's platform fields; nil when it declares none.
+func childPlatform(p *C.rr_index, j C.size_t) *Platform {
+	os := C.rr_index_child_os(p, j)
+	if os == nil {
+		return nil
+	}
+	pl := &Platform{
+		OS:           goString(os),
+		Architecture: goString(C.rr_index_child_architecture(p, j)),
+		Variant:      goString(C.rr_index_child_variant(p, j)),
+		OSVersion:    goString(C.rr_index_child_os_version(p, j)),
+	}
+	for k := C.size_t(0); k < C.rr_index_child_os_feature_count(p, j); k++ {
+		pl.OSFeatures = append(pl.OSFeatures, goString(C.rr_index_child_os_feature(p, j, k)))
+	}
+	return pl
+}
+
+// ArtifactType is the index's own artifactType, or "".
+func (idx *Index) ArtifactType() string {
+	defer runtime.KeepAlive(idx)
+	return goString(C.rr_index_artifact_type(idx.ptr()))
+}
+
+// Annotations are the index's own annotations (nil when it has none); a new map on each
+// call. Children's are in Children.
+func (idx *Index) Annotations() map[string]string {
+	defer runtime.KeepAlive(idx)
+	p := idx.ptr()
+	return annotations(C.rr_index_annotation_count(p),
+		func(j C.size_t) *C.char { return C.rr_index_annotation_key(p, j) },
+		func(j C.size_t) *C.char { return C.rr_index_annotation_value(p, j) })
 }
 
 // ChildImage opens child i as an image.
@@ -143,6 +190,23 @@ func (idx *Index) ImageForPlatform(platform string) (*Image, error) {
 		return nil, err
 	}
 	return newImage(p, idx.state()), nil
+}
+
+// ImageForPlatformSpec opens the child that best matches p, field by field: as
+// ImageForPlatform, and the child must also list each of p.OSFeatures. StatusNotFound
+// when none does; StatusInvalidReference for a field that is no platform's.
+func (idx *Index) ImageForPlatformSpec(p Platform) (*Image, error) {
+	var a cstrs
+	defer a.free()
+	spec := p.spec(&a)
+	if a.err != nil {
+		return nil, a.err
+	}
+	var img *C.rr_image
+	if err := idx.do(func() C.rr_status { return C.rr_index_image_for_platform_spec(idx.ptr(), spec, &img) }); err != nil {
+		return nil, err
+	}
+	return newImage(img, idx.state()), nil
 }
 
 // ToOCI returns the index with OCI media types: a Docker manifest list becomes an OCI

@@ -91,6 +91,30 @@ typedef enum {
 } rr_status;
 
 /**
+ * What a manifest media type names, as the library tells images from indexes.
+ */
+typedef enum {
+  /**
+   * Not a manifest type the library reads (an artifact's own type, a typo), or NULL.
+   */
+  RR_MANIFEST_UNKNOWN = 0,
+  /**
+   * An OCI image manifest or a Docker schema 2 manifest: `rr_descriptor_image`,
+   * `rr_index_child_image` open it.
+   */
+  RR_MANIFEST_IMAGE = 1,
+  /**
+   * An OCI image index or a Docker manifest list: `rr_descriptor_index`,
+   * `rr_index_child_index` open it.
+   */
+  RR_MANIFEST_INDEX = 2,
+  /**
+   * A Docker schema 1 manifest, which `rr_get` reports and nothing opens.
+   */
+  RR_MANIFEST_SCHEMA1 = 3,
+} rr_manifest_kind;
+
+/**
  * How blob bytes are sent to a registry, for `rr_client_set_upload_strategy`. Each is
  * streamed from the blob's source (a file, a layout, another registry) at constant memory.
  */
@@ -195,6 +219,27 @@ typedef struct rr_index_builder rr_index_builder;
 typedef struct rr_string_list rr_string_list;
 
 /**
+ * A platform to ask for, field by field: what `"os/arch[/variant][:os.version]"` says,
+ * plus the os.features a chosen index child must list (all of them; it may list more).
+ * The library reads it during the call only and keeps nothing of the caller's memory.
+ *
+ * Zero-initialise it (`rr_platform_spec p = {0};`) and set what you need:
+ * - `os`, `architecture`: required (`"windows"`, `"amd64"`); aliases are normalised as
+ *   in platform strings (`x86_64` → `amd64`, `aarch64` → `arm64`).
+ * - `variant`, `os_version`: NULL or `""` for none (`"v8"`, `"10.0.17763.1234"`).
+ * - `os_features`: an array of `os_feature_count` strings (`"win32k"`); NULL when the
+ *   count is 0.
+ */
+typedef struct {
+  const char *os;
+  const char *architecture;
+  const char *variant;
+  const char *os_version;
+  const char *const *os_features;
+  size_t os_feature_count;
+} rr_platform_spec;
+
+/**
  * The host's credential callback: fill `cred` for `registry` (`host[:port]`, e.g.
  * `index.docker.io`) and return 0, or leave it empty and return 0 to pass; non-zero is a
  * failure (the operation returns RR_ERR_CALLBACK). `registry` is valid during the call.
@@ -217,6 +262,13 @@ typedef void (*rr_log_fn)(void *userdata, const char *line);
  * `buf` is valid only during the call.
  */
 typedef int32_t (*rr_write_fn)(void *userdata, const uint8_t *buf, size_t len);
+
+/**
+ * Receives one page of a listing: `count` NUL-terminated strings at `entries` (never 0),
+ * valid only during the call. Return 0 to go on, non-zero to stop the listing, which then
+ * returns RR_ERR_CANCELLED.
+ */
+typedef int32_t (*rr_page_fn)(void *userdata, const char *const *entries, size_t count);
 
 /**
  * Performs one HTTP exchange: returns 0 after filling in `resp`, non-zero on failure.
@@ -425,6 +477,19 @@ void rr_client_free(rr_client *client);
  * `client` must be NULL or a live client; `platform` NULL or a NUL-terminated string.
  */
 rr_status rr_client_set_platform(rr_client *client, const char *platform);
+
+/**
+ * Sets the platform an index resolves to, field by field (see `rr_platform_spec`): what
+ * `rr_client_set_platform` takes, plus os.features that the chosen child must list (e.g.
+ * `win32k` for Windows images that need it). Replaces the platform set before, string or
+ * spec. RR_ERR_INVALID_ARGUMENT for a NULL `platform`, `os` or `architecture`, or invalid
+ * UTF-8; RR_ERR_INVALID_REFERENCE for a field that is no platform's. `platform` is read
+ * during the call only. An addition to the API contract.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; `platform` NULL or a readable `rr_platform_spec`.
+ */
+rr_status rr_client_set_platform_spec(rr_client *client, const rr_platform_spec *platform);
 
 /**
  * Sets how many blobs are transferred in parallel (1 to 256; default 4).
@@ -881,6 +946,17 @@ rr_status rr_descriptor_image(const rr_descriptor *d, rr_image **out);
 rr_status rr_descriptor_index(const rr_descriptor *d, rr_index **out);
 
 /**
+ * The kind of manifest `media_type` names (e.g. what `rr_descriptor_media_type` or
+ * `rr_index_child_media_type` give), so that a host need not compare media type strings:
+ * RR_MANIFEST_IMAGE, RR_MANIFEST_INDEX, RR_MANIFEST_SCHEMA1, or RR_MANIFEST_UNKNOWN
+ * (also for NULL or invalid UTF-8). Sets no error. An addition to the API contract.
+ *
+ * # Safety
+ * `media_type` must be NULL or NUL-terminated.
+ */
+rr_manifest_kind rr_media_type_kind(const char *media_type);
+
+/**
  * One line describing the calling thread's last failure: what failed, on which
  * reference or URL, and why (credentials and signed query strings removed).
  * Never NULL: "" when the last call succeeded. The string belongs to the library and
@@ -989,6 +1065,144 @@ const char *rr_image_layer_media_type(const rr_image *img, size_t i);
  * `img` must be NULL or a live image.
  */
 uint64_t rr_image_layer_size(const rr_image *img, size_t i);
+
+/**
+ * Layer `i`'s `artifactType` (image-spec 1.1: the type of the artifact a descriptor
+ * points to), or NULL when the layer has none, `img` is NULL or `i` is out of range.
+ * Belongs to `img`; valid until `rr_image_free(img)`. An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_layer_artifact_type(const rr_image *img, size_t i);
+
+/**
+ * The value of annotation `key` of layer `i`, or NULL when the layer has no such
+ * annotation, `i` is out of range, or `img` or `key` is NULL (or `key` not UTF-8).
+ * Belongs to `img`; valid until `rr_image_free(img)`. An addition to the API contract.
+ *
+ * # Safety
+ * `img` NULL or a live image; `key` NULL or NUL-terminated.
+ */
+const char *rr_image_layer_annotation(const rr_image *img, size_t i, const char *key);
+
+/**
+ * The number of annotations of layer `i`; 0 when it has none, `img` is NULL or `i` is out
+ * of range. `rr_image_layer_annotation_key` and `_value` give them, in key order (bytewise).
+ * An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+size_t rr_image_layer_annotation_count(const rr_image *img, size_t i);
+
+/**
+ * The key of annotation `j` of layer `i` (see `rr_image_layer_annotation_count`), or NULL
+ * when `img` is NULL or `i` or `j` is out of range. Belongs to `img`. An addition to the
+ * API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_layer_annotation_key(const rr_image *img, size_t i, size_t j);
+
+/**
+ * The value of annotation `j` of layer `i`, as `rr_image_layer_annotation_key`. Belongs
+ * to `img`. An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_layer_annotation_value(const rr_image *img, size_t i, size_t j);
+
+/**
+ * The config's digest as the manifest states it (`"sha256:<64 hex>"`), known without
+ * fetching the config. Belongs to `img`; valid until `rr_image_free(img)`. NULL when `img`
+ * is NULL. An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_config_digest(const rr_image *img);
+
+/**
+ * The config's media type as the manifest states it (e.g.
+ * `"application/vnd.oci.image.config.v1+json"`, or an artifact's own type). Belongs to
+ * `img`, as `rr_image_config_digest`. An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_config_media_type(const rr_image *img);
+
+/**
+ * The config's size in bytes as the manifest states it (what `rr_image_config` checks the
+ * fetched bytes against); 0 when `img` is NULL. An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+uint64_t rr_image_config_size(const rr_image *img);
+
+/**
+ * The image's size as its manifest states it: the config and every layer, each distinct
+ * digest once, the manifest itself not counted. For an image without foreign
+ * (non-distributable) layers it is the `total` that the progress of a pull or push of it
+ * reports. 0 when `img` is NULL. An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+uint64_t rr_image_total_size(const rr_image *img);
+
+/**
+ * The manifest's `artifactType` (image-spec 1.1), or NULL when it has none or `img` is
+ * NULL. Belongs to `img`; valid until `rr_image_free(img)`. An addition to the API
+ * contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_artifact_type(const rr_image *img);
+
+/**
+ * The value of the manifest's annotation `key` (e.g.
+ * `"org.opencontainers.image.created"`), or NULL when it has no such annotation, or `img`
+ * or `key` is NULL (or `key` not UTF-8). Belongs to `img`; valid until
+ * `rr_image_free(img)`. An addition to the API contract.
+ *
+ * # Safety
+ * `img` NULL or a live image; `key` NULL or NUL-terminated.
+ */
+const char *rr_image_annotation(const rr_image *img, const char *key);
+
+/**
+ * The number of the manifest's annotations; 0 when it has none or `img` is NULL.
+ * `rr_image_annotation_key` and `_value` give them, in key order (bytewise). An addition
+ * to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+size_t rr_image_annotation_count(const rr_image *img);
+
+/**
+ * The key of the manifest's annotation `j`, or NULL when `img` is NULL or `j` is out of
+ * range. Belongs to `img`. An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_annotation_key(const rr_image *img, size_t j);
+
+/**
+ * The value of the manifest's annotation `j`, as `rr_image_annotation_key`. Belongs to
+ * `img`. An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_annotation_value(const rr_image *img, size_t j);
 
 /**
  * Streams layer `i`'s compressed bytes to `fn`, as they arrive, never holding the whole
@@ -1157,6 +1371,176 @@ rr_status rr_index_image_for_platform(const rr_index *idx, const char *platform,
 const char *rr_index_child_annotation(const rr_index *idx, size_t i, const char *key);
 
 /**
+ * The number of annotations of child `i`; 0 when it has none, `idx` is NULL or `i` is out
+ * of range. `rr_index_child_annotation_key` and `_value` give them, in key order
+ * (bytewise). An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+size_t rr_index_child_annotation_count(const rr_index *idx, size_t i);
+
+/**
+ * The key of annotation `j` of child `i`, or NULL when `idx` is NULL or `i` or `j` is out
+ * of range. Belongs to `idx`; valid until `rr_index_free(idx)`. An addition to the API
+ * contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_child_annotation_key(const rr_index *idx, size_t i, size_t j);
+
+/**
+ * The value of annotation `j` of child `i`, as `rr_index_child_annotation_key`. Belongs
+ * to `idx`. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_child_annotation_value(const rr_index *idx, size_t i, size_t j);
+
+/**
+ * Child `i`'s size in bytes (of its manifest, as the index states it); 0 when `idx` is
+ * NULL or `i` is out of range. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+uint64_t rr_index_child_size(const rr_index *idx, size_t i);
+
+/**
+ * Child `i`'s `artifactType` (image-spec 1.1), or NULL when it has none, `idx` is NULL or
+ * `i` is out of range. Belongs to `idx`; valid until `rr_index_free(idx)`. An addition to
+ * the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_child_artifact_type(const rr_index *idx, size_t i);
+
+/**
+ * Child `i`'s platform `os` (`"linux"`, `"windows"`), as the index writes it, or NULL when
+ * the child declares no platform, `idx` is NULL or `i` is out of range. Belongs to `idx`;
+ * valid until `rr_index_free(idx)`. The platform getters give each field as written (not
+ * normalised); a child without a platform counts as `linux/amd64` when one is chosen by
+ * platform. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_child_os(const rr_index *idx, size_t i);
+
+/**
+ * Child `i`'s platform `architecture` (`"amd64"`, `"arm64"`), or NULL, as
+ * `rr_index_child_os`. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_child_architecture(const rr_index *idx, size_t i);
+
+/**
+ * Child `i`'s platform `variant` (`"v8"`), or NULL when it has none, or as
+ * `rr_index_child_os`. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_child_variant(const rr_index *idx, size_t i);
+
+/**
+ * Child `i`'s platform `os.version` (`"10.0.17763.1234"`), or NULL when it has none, or
+ * as `rr_index_child_os`. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_child_os_version(const rr_index *idx, size_t i);
+
+/**
+ * The number of child `i`'s platform `os.features` entries; 0 when it has none, `idx` is
+ * NULL or `i` is out of range. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+size_t rr_index_child_os_feature_count(const rr_index *idx, size_t i);
+
+/**
+ * Child `i`'s `os.features` entry `j` (`"win32k"`), in the index's order, or NULL when
+ * `idx` is NULL or `i` or `j` is out of range. Belongs to `idx`. An addition to the API
+ * contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_child_os_feature(const rr_index *idx, size_t i, size_t j);
+
+/**
+ * The index's own `artifactType`, or NULL when it has none or `idx` is NULL. Belongs to
+ * `idx`; valid until `rr_index_free(idx)`. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_artifact_type(const rr_index *idx);
+
+/**
+ * The value of the index's own annotation `key`, or NULL when it has no such annotation,
+ * or `idx` or `key` is NULL (or `key` not UTF-8). Belongs to `idx`. An addition to the
+ * API contract.
+ *
+ * # Safety
+ * `idx` NULL or a live index; `key` NULL or NUL-terminated.
+ */
+const char *rr_index_annotation(const rr_index *idx, const char *key);
+
+/**
+ * The number of the index's own annotations; 0 when it has none or `idx` is NULL.
+ * `rr_index_annotation_key` and `_value` give them, in key order (bytewise). An addition
+ * to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+size_t rr_index_annotation_count(const rr_index *idx);
+
+/**
+ * The key of the index's annotation `j`, or NULL when `idx` is NULL or `j` is out of
+ * range. Belongs to `idx`. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_annotation_key(const rr_index *idx, size_t j);
+
+/**
+ * The value of the index's annotation `j`, as `rr_index_annotation_key`. Belongs to
+ * `idx`. An addition to the API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index.
+ */
+const char *rr_index_annotation_value(const rr_index *idx, size_t j);
+
+/**
+ * Opens the image for `platform`, given field by field (see `rr_platform_spec`): as
+ * `rr_index_image_for_platform`, and the chosen child must also list every os.features
+ * entry asked for. RR_ERR_INVALID_ARGUMENT for a NULL `platform`, `os` or
+ * `architecture`, or invalid UTF-8; RR_ERR_INVALID_REFERENCE for a field that is no
+ * platform's; RR_ERR_NOT_FOUND when no child matches. `*out` is owned by the caller
+ * (`rr_image_free`); `platform` is read during the call only. An addition to the API
+ * contract.
+ *
+ * # Safety
+ * `idx` NULL or live; `platform` NULL or a readable `rr_platform_spec`; `out` NULL or
+ * writable.
+ */
+rr_status rr_index_image_for_platform_spec(const rr_index *idx,
+                                           const rr_platform_spec *platform,
+                                           rr_image **out);
+
+/**
  * Converts a Docker manifest list, and every child of it, to OCI media types: the list
  * becomes `application/vnd.oci.image.index.v1+json`, each child image is converted as by
  * `rr_image_to_oci` and nested indexes likewise, and each child entry gets the converted
@@ -1251,6 +1635,35 @@ rr_status rr_list(rr_client *client, const char *repository, rr_string_list **ou
  * As for `rr_list`.
  */
 rr_status rr_catalog(rr_client *client, const char *registry, rr_string_list **out);
+
+/**
+ * Every tag of `repository`, each once, as `rr_list` finds them, given to `fn` one
+ * registry page at a time as the pages arrive: the library holds the page at hand and an
+ * 8-byte hash of each tag given (to give none twice), never the whole list, so a
+ * repository with 100 000 tags costs about 1 MiB besides one page. The page size is the
+ * registry's own, or what `rr_client_set_page_size` asks for.
+ *
+ * `fn` is called on the calling thread, never with an empty page (a repository without
+ * tags gives no call); the strings are valid during the call only. Its non-zero return
+ * stops the listing before the next request and gives RR_ERR_CANCELLED (the host asked to
+ * stop; no failure). RR_ERR_INVALID_ARGUMENT when `fn` is NULL. Other statuses as
+ * `rr_list`; a failure part-way comes after the pages before it were given to `fn`. An
+ * addition to the API contract.
+ *
+ * # Safety
+ * `client` NULL or live; `repository` NULL or NUL-terminated; `fn` NULL or a valid
+ * function.
+ */
+rr_status rr_list_pages(rr_client *client, const char *repository, rr_page_fn fn, void *userdata);
+
+/**
+ * Every repository of `registry` (`host[:port]`), a page at a time, as `rr_list_pages`
+ * gives tags. An addition to the API contract.
+ *
+ * # Safety
+ * As for `rr_list_pages`.
+ */
+rr_status rr_catalog_pages(rr_client *client, const char *registry, rr_page_fn fn, void *userdata);
 
 /**
  * Normalises `reference`: `"ubuntu"` becomes `"index.docker.io/library/ubuntu:latest"`.
@@ -1485,6 +1898,37 @@ rr_status rr_delete(rr_client *client, const char *reference);
  * `client` NULL or live; `reference` NULL or NUL-terminated.
  */
 rr_status rr_check_push_permission(rr_client *client, const char *reference);
+
+/**
+ * PUTs `len` bytes at `bytes` as the manifest at `reference` (which must name a tag or a
+ * digest), exactly as they are: nothing else is pushed, so the blobs and manifests they
+ * name must be in the repository already (else the registry refuses, typically
+ * RR_ERR_NOT_FOUND with `MANIFEST_BLOB_UNKNOWN`).
+ *
+ * `media_type` is the Content-Type to send; NULL or `""` takes the bytes' own `mediaType`,
+ * else what their shape says (`manifests`: an OCI index; `config` and `layers`: an OCI
+ * image manifest). Checked before anything is sent, each failure RR_ERR_INVALID_ARGUMENT
+ * with no request made: the bytes are a JSON object of at most 4 MiB; their own
+ * `mediaType`, if any, is `media_type`; for an image or index media type they parse as
+ * that manifest; a digest reference is their sha256. RR_ERR_UNSUPPORTED for a Docker
+ * schema1 media type. Other media types (an artifact's own) go as given.
+ *
+ * The bytes are read during the call only. On RR_OK, when `out` is not NULL, `*out`
+ * receives the descriptor of what was sent (its digest, media type, size and these
+ * bytes; `rr_descriptor_image` opens it from the registry), owned by the caller
+ * (`rr_descriptor_free`); `out` may be NULL when it is not wanted. An addition to the API
+ * contract.
+ *
+ * # Safety
+ * `client` NULL or live; `reference` NULL or NUL-terminated; `media_type` NULL or
+ * NUL-terminated; `bytes` NULL or readable for `len` bytes; `out` NULL or writable.
+ */
+rr_status rr_put_manifest(rr_client *client,
+                          const char *reference,
+                          const char *media_type,
+                          const uint8_t *bytes,
+                          size_t len,
+                          rr_descriptor **out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -7,6 +7,7 @@ use crate::remote::progress::BlobMark;
 use crate::source::{BlobSource, LocalBlob, LocalStore, StoredManifest};
 use once_cell::sync::OnceCell;
 use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{Seek, Write};
 use std::path::Path;
 
@@ -62,6 +63,29 @@ impl Image {
     }
     pub fn layers(&self) -> &[Descriptor] {
         &self.manifest.layers
+    }
+    /// The config's descriptor (digest, size, media type), from the manifest: no fetch.
+    pub fn config_descriptor(&self) -> &Descriptor {
+        &self.manifest.config
+    }
+    /// The manifest's own annotations (not its layers').
+    pub fn annotations(&self) -> &BTreeMap<String, String> {
+        &self.manifest.annotations
+    }
+    /// The manifest's `artifactType`, when it has one.
+    pub fn artifact_type(&self) -> Option<&str> {
+        self.manifest.artifact_type.as_deref()
+    }
+    /// The image's size as its manifest states it: the config and every layer, each
+    /// distinct digest once (a layer listed twice is one blob); the manifest itself is not
+    /// counted. Without foreign (non-distributable) layers, which a push skips, it is the
+    /// `total` a pull's or push's progress reports.
+    pub fn total_size(&self) -> u64 {
+        let mut seen = HashSet::new();
+        std::iter::once(&self.manifest.config)
+            .chain(&self.manifest.layers)
+            .filter(|d| seen.insert(d.digest.as_str()))
+            .fold(0u64, |sum, d| sum.saturating_add(d.size))
     }
     pub fn source(&self) -> &BlobSource {
         &self.source

@@ -6,6 +6,7 @@ use crate::image::Image;
 use crate::manifest::{self, Descriptor, IndexManifest, Kind};
 use crate::platform::{self, Platform};
 use crate::source::{BlobSource, LocalBlob, LocalStore, SourceContexts, StoredManifest};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -48,6 +49,14 @@ impl Index {
     }
     pub fn children(&self) -> &[Descriptor] {
         &self.manifest.manifests
+    }
+    /// The index's own annotations (not its children's).
+    pub fn annotations(&self) -> &BTreeMap<String, String> {
+        &self.manifest.annotations
+    }
+    /// The index's `artifactType`, when it has one.
+    pub fn artifact_type(&self) -> Option<&str> {
+        self.manifest.artifact_type.as_deref()
     }
     pub fn source(&self) -> &BlobSource {
         &self.source
@@ -212,12 +221,13 @@ impl Index {
                 .iter()
                 .map(|p| {
                     p.as_ref()
-                        .map_or("linux/amd64 (implied)".to_string(), |p| p.to_string())
+                        .map_or("linux/amd64 (implied)".to_string(), |p| p.describe())
                 })
                 .collect();
             return Err(Error::not_found(format!(
-                "no child of index {} matches platform {wanted} (it has: {})",
+                "no child of index {} matches platform {} (it has: {})",
                 self.digest,
+                wanted.describe(),
                 available.join(", ")
             )));
         };

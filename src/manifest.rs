@@ -185,26 +185,42 @@ impl Descriptor {
     }
 }
 
-/// The parts of an OCI image manifest or Docker schema2 manifest that the library uses.
+/// The parts of an OCI image manifest or Docker schema2 manifest that the library uses
+/// or reports (hosts read them through getters instead of parsing the JSON themselves).
 #[derive(Debug, Clone)]
 pub struct ImageManifest {
+    /// The manifest's own `mediaType` field, when it has one.
+    pub media_type: Option<String>,
     pub config: Descriptor,
     pub layers: Vec<Descriptor>,
+    pub annotations: BTreeMap<String, String>,
+    /// `artifactType` (image-spec 1.1), when the manifest describes an artifact.
+    pub artifact_type: Option<String>,
 }
 
-/// The parts of an OCI index or Docker manifest list that the library uses.
+/// The parts of an OCI index or Docker manifest list that the library uses or reports.
 #[derive(Debug, Clone)]
 pub struct IndexManifest {
+    /// The index's own `mediaType` field, when it has one.
+    pub media_type: Option<String>,
     pub manifests: Vec<Descriptor>,
+    pub annotations: BTreeMap<String, String>,
+    pub artifact_type: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawImageManifest {
     schema_version: Option<i64>,
+    #[serde(default)]
+    media_type: Option<serde_json::Value>,
     config: RawDescriptor,
     #[serde(default)]
     layers: Option<Vec<RawDescriptor>>,
+    #[serde(default)]
+    annotations: Option<serde_json::Value>,
+    #[serde(default)]
+    artifact_type: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -212,7 +228,37 @@ struct RawImageManifest {
 struct RawIndexManifest {
     schema_version: Option<i64>,
     #[serde(default)]
+    media_type: Option<serde_json::Value>,
+    #[serde(default)]
     manifests: Option<Vec<RawDescriptor>>,
+    #[serde(default)]
+    annotations: Option<serde_json::Value>,
+    #[serde(default)]
+    artifact_type: Option<serde_json::Value>,
+}
+
+/// The manifest-level `annotations`: only string values are kept. These fields were
+/// ignored before they were reported, so a manifest with a stray non-string value must
+/// still open rather than fail.
+fn string_map(value: Option<serde_json::Value>) -> BTreeMap<String, String> {
+    match value {
+        Some(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                serde_json::Value::String(v) => Some((k, v)),
+                _ => None,
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// A manifest-level string field, kept only when it is a non-empty string (as above).
+fn string_field(value: Option<serde_json::Value>) -> Option<String> {
+    match value {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    }
 }
 
 fn check_schema_version(v: Option<i64>, what: &str) -> Result<()> {
@@ -240,7 +286,13 @@ impl ImageManifest {
             .into_iter()
             .map(|d| d.validate(what))
             .collect::<Result<Vec<_>>>()?;
-        Ok(ImageManifest { config, layers })
+        Ok(ImageManifest {
+            media_type: string_field(raw.media_type),
+            config,
+            layers,
+            annotations: string_map(raw.annotations),
+            artifact_type: string_field(raw.artifact_type),
+        })
     }
 }
 
@@ -255,7 +307,12 @@ impl IndexManifest {
             .into_iter()
             .map(|d| d.validate(what))
             .collect::<Result<Vec<_>>>()?;
-        Ok(IndexManifest { manifests })
+        Ok(IndexManifest {
+            media_type: string_field(raw.media_type),
+            manifests,
+            annotations: string_map(raw.annotations),
+            artifact_type: string_field(raw.artifact_type),
+        })
     }
 }
 
@@ -320,5 +377,44 @@ mod tests {
         assert_eq!(e.kind, crate::ErrorKind::Unsupported);
         let e = IndexManifest::parse(b"[", "t").unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::InvalidResponse);
+    }
+
+    #[test]
+    fn manifest_level_annotations_artifact_type_and_media_type_are_kept() {
+        let cfg = digest::of_bytes(b"{}");
+        let m = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"application/vnd.example.sbom","config":{{"mediaType":"{OCI_CONFIG}","digest":"{cfg}","size":2}},"layers":[{{"mediaType":"{OCI_LAYER_GZIP}","digest":"{cfg}","size":2,"artifactType":"application/vnd.example.part","annotations":{{"k":"v"}}}}],"annotations":{{"b":"2","a":"1","n":3}}}}"#
+        );
+        let parsed = ImageManifest::parse(m.as_bytes(), "t").unwrap();
+        assert_eq!(parsed.media_type.as_deref(), Some(OCI_MANIFEST));
+        assert_eq!(
+            parsed.artifact_type.as_deref(),
+            Some("application/vnd.example.sbom")
+        );
+        // Non-string values are dropped rather than failing the manifest.
+        let keys: Vec<_> = parsed.annotations.iter().collect();
+        assert_eq!(
+            keys,
+            vec![
+                (&"a".to_string(), &"1".to_string()),
+                (&"b".into(), &"2".into())
+            ]
+        );
+        assert_eq!(
+            parsed.layers[0].artifact_type.as_deref(),
+            Some("application/vnd.example.part")
+        );
+        assert_eq!(parsed.layers[0].annotations["k"], "v");
+
+        let idx = format!(
+            r#"{{"schemaVersion":2,"artifactType":5,"annotations":"x","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{cfg}","size":7,"platform":{{"os":"windows","architecture":"amd64","os.version":"10.0.1","os.features":["win32k"]}}}}]}}"#
+        );
+        let parsed = IndexManifest::parse(idx.as_bytes(), "t").unwrap();
+        assert_eq!(parsed.media_type, None);
+        assert_eq!(parsed.artifact_type, None);
+        assert!(parsed.annotations.is_empty());
+        let p = parsed.manifests[0].platform.as_ref().unwrap();
+        assert_eq!(p.os_features, vec!["win32k".to_string()]);
+        assert_eq!(parsed.manifests[0].size, 7);
     }
 }

@@ -41,6 +41,55 @@ impl Platform {
             ))
         })
     }
+    /// A platform from its fields, as a host that has them apart gives them (a struct
+    /// rather than a string, which has no place for os.features). The same checks and
+    /// normalisation as `parse` apply to each field; `variant` and `os_version` may be
+    /// empty for none. Errors are `ErrorKind::InvalidReference`.
+    pub fn from_parts(
+        os: &str,
+        architecture: &str,
+        variant: Option<&str>,
+        os_version: Option<&str>,
+        os_features: &[&str],
+    ) -> Result<Platform> {
+        let variant = variant.filter(|v| !v.is_empty());
+        let os_version = os_version.filter(|v| !v.is_empty());
+        let check = || -> std::result::Result<(), String> {
+            check_part(os).map_err(|e| format!("os: {e}"))?;
+            check_part(architecture).map_err(|e| format!("architecture: {e}"))?;
+            if let Some(v) = variant {
+                check_part(v).map_err(|e| format!("variant: {e}"))?;
+            }
+            if let Some(v) = os_version {
+                check_os_version(v)?;
+            }
+            os_features.iter().try_for_each(|f| check_os_feature(f))
+        };
+        check().map_err(|why| {
+            Error::invalid_reference(format!(
+                "invalid platform (os {os:?}, architecture {architecture:?}, variant {variant:?}, \
+                 os.version {os_version:?}, os.features {os_features:?}): {why}"
+            ))
+        })?;
+        let (architecture, variant) = normalize_arch(architecture, variant);
+        Ok(Platform {
+            os: normalize_os(os),
+            architecture,
+            variant,
+            os_version: os_version.map(str::to_string),
+            os_features: os_features.iter().map(|f| f.to_string()).collect(),
+            features: Vec::new(),
+        })
+    }
+    /// The platform as a person reads it in a message: the string form, and the
+    /// os.features asked for, which the string form cannot carry.
+    pub fn describe(&self) -> String {
+        if self.os_features.is_empty() {
+            self.to_string()
+        } else {
+            format!("{self} with os.features {}", self.os_features.join(","))
+        }
+    }
     /// Reads the `platform` object of an index descriptor; None when absent or not an object.
     pub fn from_json(value: &serde_json::Value) -> Option<Platform> {
         let obj = value.as_object()?;
@@ -174,26 +223,13 @@ fn parse_platform(s: &str) -> std::result::Result<Platform, String> {
         ));
     }
     for part in &parts {
-        if part.is_empty() {
-            return Err("it has an empty part".into());
-        }
-        if let Some(c) = part
-            .chars()
-            .find(|&c| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
-        {
-            return Err(format!("{part:?} contains {c:?}"));
-        }
+        check_part(part)?;
     }
     if let Some(v) = os_version {
         if v.is_empty() {
             return Err("the os.version after ':' is empty".into());
         }
-        if let Some(c) = v
-            .chars()
-            .find(|&c| c.is_whitespace() || c.is_control() || c == '/')
-        {
-            return Err(format!("the os.version {v:?} contains {c:?}"));
-        }
+        check_os_version(v)?;
     }
     let (architecture, variant) = normalize_arch(parts[1], parts.get(2).copied());
     Ok(Platform {
@@ -204,6 +240,43 @@ fn parse_platform(s: &str) -> std::result::Result<Platform, String> {
         os_features: Vec::new(),
         features: Vec::new(),
     })
+}
+
+/// os, architecture and variant: what a `/`-separated part of a platform string may hold.
+fn check_part(part: &str) -> std::result::Result<(), String> {
+    if part.is_empty() {
+        return Err("it has an empty part".into());
+    }
+    match part
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
+    {
+        Some(c) => Err(format!("{part:?} contains {c:?}")),
+        None => Ok(()),
+    }
+}
+
+/// An os.version: anything printable without spaces or `/` (Windows builds such as
+/// `10.0.17763.1234`).
+fn check_os_version(v: &str) -> std::result::Result<(), String> {
+    match v
+        .chars()
+        .find(|&c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        Some(c) => Err(format!("the os.version {v:?} contains {c:?}")),
+        None => Ok(()),
+    }
+}
+
+/// An os.features entry (`win32k`): a non-empty word.
+fn check_os_feature(f: &str) -> std::result::Result<(), String> {
+    if f.is_empty() {
+        return Err("an os.features entry is empty".into());
+    }
+    match f.chars().find(|&c| c.is_whitespace() || c.is_control()) {
+        Some(c) => Err(format!("the os.features entry {f:?} contains {c:?}")),
+        None => Ok(()),
+    }
 }
 
 fn normalize_os(os: &str) -> String {
@@ -666,5 +739,60 @@ mod tests {
         assert_eq!(pick("linux/amd64/v2", &["linux/amd64/v3"]), None);
         assert_eq!(pick("linux/amd64/v1", &[""]), Some(0));
         assert_eq!(pick("linux/amd64", &["linux/amd64/v3"]), Some(0));
+    }
+
+    #[test]
+    fn from_parts_checks_and_normalises_each_field() {
+        let x = Platform::from_parts(
+            "Windows",
+            "x86_64",
+            Some(""),
+            Some("10.0.17763.1234"),
+            &["win32k"],
+        )
+        .unwrap();
+        assert_eq!(x.os, "windows");
+        assert_eq!(x.architecture, "amd64");
+        assert_eq!(x.variant, None);
+        assert_eq!(x.os_version.as_deref(), Some("10.0.17763.1234"));
+        assert_eq!(x.os_features, vec!["win32k".to_string()]);
+        assert_eq!(x.to_string(), "windows/amd64:10.0.17763.1234");
+        assert_eq!(
+            x.describe(),
+            "windows/amd64:10.0.17763.1234 with os.features win32k"
+        );
+        assert_eq!(
+            Platform::from_parts("linux", "arm", Some("7"), None, &[]).unwrap(),
+            p("linux/arm/v7")
+        );
+        assert_eq!(p("linux/amd64").describe(), "linux/amd64");
+        for (os, arch, variant, version, features) in [
+            ("", "amd64", None, None, &[][..]),
+            ("linux", "", None, None, &[][..]),
+            ("linux/x", "amd64", None, None, &[][..]),
+            ("linux", "amd64", Some("v 1"), None, &[][..]),
+            ("linux", "amd64", None, Some("1 2"), &[][..]),
+            ("linux", "amd64", None, Some("a/b"), &[][..]),
+            ("linux", "amd64", None, None, &[""][..]),
+            ("linux", "amd64", None, None, &["a b"][..]),
+        ] {
+            let e = Platform::from_parts(os, arch, variant, version, features).expect_err(
+                &format!("{os:?} {arch:?} {variant:?} {version:?} {features:?}"),
+            );
+            assert_eq!(e.kind, ErrorKind::InvalidReference, "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn requested_os_features_choose_the_child_that_has_them() {
+        let wanted =
+            Platform::from_parts("windows", "amd64", None, Some("10.0.1"), &["win32k"]).unwrap();
+        let plain = p("windows/amd64:10.0.1");
+        let with = Platform {
+            os_features: vec!["win32k".into()],
+            ..plain.clone()
+        };
+        assert_eq!(select(&wanted, &[Some(plain.clone()), Some(with)]), Some(1));
+        assert_eq!(select(&wanted, &[Some(plain)]), None);
     }
 }

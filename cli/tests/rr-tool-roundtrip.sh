@@ -5,7 +5,8 @@
 # run-with-env.sh, which exports RR_TEST_REGISTRY, RR_TEST_IMAGE,
 # RR_TEST_IMAGE_DIGEST, RR_TEST_INDEX, RR_TEST_INDEX_DIGEST and RR_TEST_LOG):
 # build (tar, gzip and zstd layers and a base config), ls, tag, digest,
-# manifest, config, pull (an image, and with --all an index), push (an image,
+# manifest, put-manifest (the exact bytes, by tag, by digest, from stdin; other
+# bytes by digest refused), config, pull (an image, and with --all an index), push (an image,
 # a whole index, one platform of it, a named entry, and the errors of a layout
 # with several entries), copy (-v shows the mounts), append, delete (a tag is
 # refused by distribution 2.8 with exit 4; by digest it goes), catalog and
@@ -78,6 +79,25 @@ expect digest 0 digest "$hello:v2"
 expect manifest 0 manifest "$hello:v1"
 [[ sha256:$(sha256_of "$tmp/manifest.out") == "$digest" ]] || fail "manifest does not hash to $digest"
 cmp -s "$tmp/manifest.out" "$tmp/registry.json" || fail "manifest differs from skopeo's"
+# put-manifest: the exact bytes under another tag (and by digest), nothing else sent;
+# bytes that are not the digest's are refused before any request.
+expect put 0 put-manifest "$hello:put" "$tmp/manifest.out"
+[[ $(out put) == "$digest" ]] || fail "put-manifest printed '$(out put)', expected $digest"
+expect put-manifest 0 manifest "$hello:put"
+cmp -s "$tmp/put-manifest.out" "$tmp/manifest.out" || fail "put-manifest changed the bytes"
+printf ' ' | cat "$tmp/manifest.out" - >"$tmp/manifest-space.json"
+run --check put-wrong-digest put-manifest "$hello@$digest" "$tmp/manifest-space.json"
+status=$?
+[[ $status == 1 ]] || fail "put-manifest of other bytes by digest: exit $status, expected 1"
+grep -qE '^rr: .*hash to .*\(RR_ERR_INVALID_ARGUMENT\)$' "$tmp/put-wrong-digest.err" ||
+    fail "put-manifest of other bytes by digest: no clear message"
+if grep -E "\"PUT /v2/$ns/hello/manifests/$digest " "$RR_TEST_LOG"; then
+    fail "put-manifest sent bytes that are not the digest's"
+fi
+expect put-stdin 0 put-manifest --media-type application/vnd.oci.image.manifest.v1+json \
+    "$hello@$digest" - <"$tmp/manifest.out"
+[[ $(out put-stdin) == "$digest" ]] || fail "put-manifest from stdin printed '$(out put-stdin)'"
+
 expect config 0 config "$hello:v1"
 grep -qE '"architecture": *"arm64"' "$tmp/config.out" || fail "the config is not arm64"
 grep -qF '"org.example.test":"rr-tool"' "$tmp/config.out" || fail "the config lost its label"

@@ -2,6 +2,7 @@
 
 use super::callbacks::{HostAuth, HostLog, HostProgress};
 use super::credential::rr_auth_fn;
+use super::platform::{platform_from_spec, rr_platform_spec};
 use super::string_list::{rr_string_list, string_list};
 use super::{check_out, free_handle, guard, handle, into_handle, opt_str_arg, rr_status, str_arg};
 use crate::error::Error;
@@ -69,6 +70,26 @@ pub unsafe extern "C" fn rr_client_set_platform(
 ) -> rr_status {
     with_client!("rr_client_set_platform", client, |c| c
         .set_platform(str_arg(platform, "platform")?))
+}
+
+/// Sets the platform an index resolves to, field by field (see `rr_platform_spec`): what
+/// `rr_client_set_platform` takes, plus os.features that the chosen child must list (e.g.
+/// `win32k` for Windows images that need it). Replaces the platform set before, string or
+/// spec. RR_ERR_INVALID_ARGUMENT for a NULL `platform`, `os` or `architecture`, or invalid
+/// UTF-8; RR_ERR_INVALID_REFERENCE for a field that is no platform's. `platform` is read
+/// during the call only. An addition to the API contract.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `platform` NULL or a readable `rr_platform_spec`.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_platform_spec(
+    client: *mut rr_client,
+    platform: *const rr_platform_spec,
+) -> rr_status {
+    with_client!("rr_client_set_platform_spec", client, |c| {
+        c.set_platform_value(platform_from_spec(platform)?);
+        Ok(())
+    })
 }
 
 /// Sets how many blobs are transferred in parallel (1 to 256; default 4).

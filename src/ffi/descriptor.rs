@@ -8,6 +8,7 @@ use super::{
     write_bytes,
 };
 use crate::error::Error;
+use crate::manifest::{self, Kind};
 use crate::remote::{self, Descriptor};
 use std::ffi::{c_char, CString};
 
@@ -19,7 +20,7 @@ pub struct rr_descriptor {
     digest: CString,
 }
 
-fn wrap(d: Descriptor) -> *mut rr_descriptor {
+pub(crate) fn wrap(d: Descriptor) -> *mut rr_descriptor {
     into_handle(rr_descriptor {
         media_type: c_string(&d.media_type),
         digest: c_string(&d.digest),
@@ -174,5 +175,43 @@ pub unsafe extern "C" fn rr_descriptor_index(
         check_out(out, "out")?;
         *out = rr_index::wrap(d.inner.index()?);
         Ok(())
+    })
+}
+
+/// What a manifest media type names, as the library tells images from indexes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rr_manifest_kind {
+    /// Not a manifest type the library reads (an artifact's own type, a typo), or NULL.
+    RR_MANIFEST_UNKNOWN = 0,
+    /// An OCI image manifest or a Docker schema 2 manifest: `rr_descriptor_image`,
+    /// `rr_index_child_image` open it.
+    RR_MANIFEST_IMAGE = 1,
+    /// An OCI image index or a Docker manifest list: `rr_descriptor_index`,
+    /// `rr_index_child_index` open it.
+    RR_MANIFEST_INDEX = 2,
+    /// A Docker schema 1 manifest, which `rr_get` reports and nothing opens.
+    RR_MANIFEST_SCHEMA1 = 3,
+}
+
+/// The kind of manifest `media_type` names (e.g. what `rr_descriptor_media_type` or
+/// `rr_index_child_media_type` give), so that a host need not compare media type strings:
+/// RR_MANIFEST_IMAGE, RR_MANIFEST_INDEX, RR_MANIFEST_SCHEMA1, or RR_MANIFEST_UNKNOWN
+/// (also for NULL or invalid UTF-8). Sets no error. An addition to the API contract.
+///
+/// # Safety
+/// `media_type` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_media_type_kind(media_type: *const c_char) -> rr_manifest_kind {
+    guard_getter(rr_manifest_kind::RR_MANIFEST_UNKNOWN, || {
+        let Ok(media_type) = str_arg(media_type, "media_type") else {
+            return rr_manifest_kind::RR_MANIFEST_UNKNOWN;
+        };
+        match manifest::kind_of_media_type(media_type) {
+            Kind::Image => rr_manifest_kind::RR_MANIFEST_IMAGE,
+            Kind::Index => rr_manifest_kind::RR_MANIFEST_INDEX,
+            Kind::Schema1 => rr_manifest_kind::RR_MANIFEST_SCHEMA1,
+            Kind::Unknown => rr_manifest_kind::RR_MANIFEST_UNKNOWN,
+        }
     })
 }

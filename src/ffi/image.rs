@@ -2,8 +2,8 @@
 
 use super::client::rr_client;
 use super::{
-    c_string, check_out, free_handle, guard, guard_getter, handle, into_handle, rr_status, str_arg,
-    write_bytes,
+    c_string, check_out, free_handle, guard, guard_getter, handle, into_handle, opt_c_string,
+    opt_ptr, rr_status, str_arg, write_bytes, CAnnotations,
 };
 use crate::error::Error;
 use crate::image::Image;
@@ -18,23 +18,51 @@ pub struct rr_image {
     pub(crate) inner: Arc<Image>,
     digest: CString,
     media_type: CString,
-    layer_digests: Vec<CString>,
-    layer_media_types: Vec<CString>,
+    config_digest: CString,
+    config_media_type: CString,
+    artifact_type: Option<CString>,
+    annotations: CAnnotations,
+    layers: Vec<LayerStrings>,
+}
+
+/// What the getters of one layer return, kept as C strings.
+struct LayerStrings {
+    digest: CString,
+    media_type: CString,
+    artifact_type: Option<CString>,
+    annotations: CAnnotations,
 }
 
 impl rr_image {
     pub(crate) fn wrap(image: Image) -> *mut rr_image {
+        let config = image.config_descriptor();
         into_handle(rr_image {
             digest: c_string(image.digest()),
             media_type: c_string(image.media_type()),
-            layer_digests: image.layers().iter().map(|l| c_string(&l.digest)).collect(),
-            layer_media_types: image
+            config_digest: c_string(&config.digest),
+            config_media_type: c_string(&config.media_type),
+            artifact_type: opt_c_string(image.artifact_type()),
+            annotations: CAnnotations::new(image.annotations()),
+            layers: image
                 .layers()
                 .iter()
-                .map(|l| c_string(&l.media_type))
+                .map(|l| LayerStrings {
+                    digest: c_string(&l.digest),
+                    media_type: c_string(&l.media_type),
+                    artifact_type: opt_c_string(l.artifact_type.as_deref()),
+                    annotations: CAnnotations::new(&l.annotations),
+                })
                 .collect(),
             inner: Arc::new(image),
         })
+    }
+
+    /// Layer `i`'s strings, for a getter: None when `img` is NULL or `i` out of range.
+    ///
+    /// # Safety
+    /// `img` must be NULL or a live image.
+    unsafe fn layer<'a>(img: *const rr_image, i: usize) -> Option<&'a LayerStrings> {
+        img.as_ref().and_then(|img| img.layers.get(i))
     }
 }
 
@@ -140,7 +168,7 @@ pub unsafe extern "C" fn rr_image_config(
 /// `img` must be NULL or a live image.
 #[no_mangle]
 pub unsafe extern "C" fn rr_image_layer_count(img: *const rr_image) -> usize {
-    guard_getter(0, || img.as_ref().map_or(0, |i| i.layer_digests.len()))
+    guard_getter(0, || img.as_ref().map_or(0, |i| i.layers.len()))
 }
 
 /// Layer `i`'s digest, or NULL when `img` is NULL or `i` is out of range. Belongs to
@@ -151,9 +179,7 @@ pub unsafe extern "C" fn rr_image_layer_count(img: *const rr_image) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn rr_image_layer_digest(img: *const rr_image, i: usize) -> *const c_char {
     guard_getter(std::ptr::null(), || {
-        img.as_ref()
-            .and_then(|img| img.layer_digests.get(i))
-            .map_or(std::ptr::null(), |s| s.as_ptr())
+        rr_image::layer(img, i).map_or(std::ptr::null(), |l| l.digest.as_ptr())
     })
 }
 
@@ -168,9 +194,7 @@ pub unsafe extern "C" fn rr_image_layer_media_type(
     i: usize,
 ) -> *const c_char {
     guard_getter(std::ptr::null(), || {
-        img.as_ref()
-            .and_then(|img| img.layer_media_types.get(i))
-            .map_or(std::ptr::null(), |s| s.as_ptr())
+        rr_image::layer(img, i).map_or(std::ptr::null(), |l| l.media_type.as_ptr())
     })
 }
 
@@ -184,6 +208,208 @@ pub unsafe extern "C" fn rr_image_layer_size(img: *const rr_image, i: usize) -> 
         img.as_ref()
             .and_then(|img| img.inner.layers().get(i))
             .map_or(0, |l| l.size)
+    })
+}
+
+/// Layer `i`'s `artifactType` (image-spec 1.1: the type of the artifact a descriptor
+/// points to), or NULL when the layer has none, `img` is NULL or `i` is out of range.
+/// Belongs to `img`; valid until `rr_image_free(img)`. An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_artifact_type(
+    img: *const rr_image,
+    i: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(rr_image::layer(img, i).and_then(|l| l.artifact_type.as_ref()))
+    })
+}
+
+/// The value of annotation `key` of layer `i`, or NULL when the layer has no such
+/// annotation, `i` is out of range, or `img` or `key` is NULL (or `key` not UTF-8).
+/// Belongs to `img`; valid until `rr_image_free(img)`. An addition to the API contract.
+///
+/// # Safety
+/// `img` NULL or a live image; `key` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_annotation(
+    img: *const rr_image,
+    i: usize,
+    key: *const c_char,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        rr_image::layer(img, i).map_or(std::ptr::null(), |l| l.annotations.lookup(key))
+    })
+}
+
+/// The number of annotations of layer `i`; 0 when it has none, `img` is NULL or `i` is out
+/// of range. `rr_image_layer_annotation_key` and `_value` give them, in key order (bytewise).
+/// An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_annotation_count(img: *const rr_image, i: usize) -> usize {
+    guard_getter(0, || {
+        rr_image::layer(img, i).map_or(0, |l| l.annotations.len())
+    })
+}
+
+/// The key of annotation `j` of layer `i` (see `rr_image_layer_annotation_count`), or NULL
+/// when `img` is NULL or `i` or `j` is out of range. Belongs to `img`. An addition to the
+/// API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_annotation_key(
+    img: *const rr_image,
+    i: usize,
+    j: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        rr_image::layer(img, i).map_or(std::ptr::null(), |l| l.annotations.key(j))
+    })
+}
+
+/// The value of annotation `j` of layer `i`, as `rr_image_layer_annotation_key`. Belongs
+/// to `img`. An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_layer_annotation_value(
+    img: *const rr_image,
+    i: usize,
+    j: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        rr_image::layer(img, i).map_or(std::ptr::null(), |l| l.annotations.value(j))
+    })
+}
+
+/// The config's digest as the manifest states it (`"sha256:<64 hex>"`), known without
+/// fetching the config. Belongs to `img`; valid until `rr_image_free(img)`. NULL when `img`
+/// is NULL. An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_config_digest(img: *const rr_image) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        img.as_ref()
+            .map_or(std::ptr::null(), |i| i.config_digest.as_ptr())
+    })
+}
+
+/// The config's media type as the manifest states it (e.g.
+/// `"application/vnd.oci.image.config.v1+json"`, or an artifact's own type). Belongs to
+/// `img`, as `rr_image_config_digest`. An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_config_media_type(img: *const rr_image) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        img.as_ref()
+            .map_or(std::ptr::null(), |i| i.config_media_type.as_ptr())
+    })
+}
+
+/// The config's size in bytes as the manifest states it (what `rr_image_config` checks the
+/// fetched bytes against); 0 when `img` is NULL. An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_config_size(img: *const rr_image) -> u64 {
+    guard_getter(0, || {
+        img.as_ref().map_or(0, |i| i.inner.config_descriptor().size)
+    })
+}
+
+/// The image's size as its manifest states it: the config and every layer, each distinct
+/// digest once, the manifest itself not counted. For an image without foreign
+/// (non-distributable) layers it is the `total` that the progress of a pull or push of it
+/// reports. 0 when `img` is NULL. An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_total_size(img: *const rr_image) -> u64 {
+    guard_getter(0, || img.as_ref().map_or(0, |i| i.inner.total_size()))
+}
+
+/// The manifest's `artifactType` (image-spec 1.1), or NULL when it has none or `img` is
+/// NULL. Belongs to `img`; valid until `rr_image_free(img)`. An addition to the API
+/// contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_artifact_type(img: *const rr_image) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(img.as_ref().and_then(|i| i.artifact_type.as_ref()))
+    })
+}
+
+/// The value of the manifest's annotation `key` (e.g.
+/// `"org.opencontainers.image.created"`), or NULL when it has no such annotation, or `img`
+/// or `key` is NULL (or `key` not UTF-8). Belongs to `img`; valid until
+/// `rr_image_free(img)`. An addition to the API contract.
+///
+/// # Safety
+/// `img` NULL or a live image; `key` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_annotation(
+    img: *const rr_image,
+    key: *const c_char,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        img.as_ref()
+            .map_or(std::ptr::null(), |i| i.annotations.lookup(key))
+    })
+}
+
+/// The number of the manifest's annotations; 0 when it has none or `img` is NULL.
+/// `rr_image_annotation_key` and `_value` give them, in key order (bytewise). An addition
+/// to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_annotation_count(img: *const rr_image) -> usize {
+    guard_getter(0, || img.as_ref().map_or(0, |i| i.annotations.len()))
+}
+
+/// The key of the manifest's annotation `j`, or NULL when `img` is NULL or `j` is out of
+/// range. Belongs to `img`. An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_annotation_key(img: *const rr_image, j: usize) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        img.as_ref()
+            .map_or(std::ptr::null(), |i| i.annotations.key(j))
+    })
+}
+
+/// The value of the manifest's annotation `j`, as `rr_image_annotation_key`. Belongs to
+/// `img`. An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_annotation_value(
+    img: *const rr_image,
+    j: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        img.as_ref()
+            .map_or(std::ptr::null(), |i| i.annotations.value(j))
     })
 }
 

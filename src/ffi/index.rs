@@ -2,11 +2,13 @@
 
 use super::client::rr_client;
 use super::image::rr_image;
+use super::platform::{platform_from_spec, rr_platform_spec};
 use super::{
-    c_string, check_out, free_handle, guard, guard_getter, handle, into_handle, rr_status, str_arg,
-    write_bytes,
+    c_string, check_out, free_handle, guard, guard_getter, handle, into_handle, opt_c_string,
+    opt_ptr, rr_status, str_arg, write_bytes, CAnnotations,
 };
 use crate::index::Index;
+use crate::manifest::Descriptor;
 use crate::platform::Platform;
 use crate::remote;
 use std::ffi::{c_char, CString};
@@ -18,43 +20,64 @@ pub struct rr_index {
     pub(crate) inner: Arc<Index>,
     digest: CString,
     media_type: CString,
-    child_digests: Vec<CString>,
-    child_media_types: Vec<CString>,
-    child_platforms: Vec<Option<CString>>,
-    child_annotations: Vec<Vec<(String, CString)>>,
+    artifact_type: Option<CString>,
+    annotations: CAnnotations,
+    children: Vec<ChildStrings>,
+}
+
+/// What the getters of one child return, kept as C strings.
+struct ChildStrings {
+    digest: CString,
+    media_type: CString,
+    artifact_type: Option<CString>,
+    annotations: CAnnotations,
+    /// `os/arch[/variant]`, as `rr_index_child_platform` gives it.
+    platform: Option<CString>,
+    os: Option<CString>,
+    architecture: Option<CString>,
+    variant: Option<CString>,
+    os_version: Option<CString>,
+    os_features: Vec<CString>,
+}
+
+impl ChildStrings {
+    fn new(d: &Descriptor) -> ChildStrings {
+        let p = d.platform.as_ref();
+        ChildStrings {
+            digest: c_string(&d.digest),
+            media_type: c_string(&d.media_type),
+            artifact_type: opt_c_string(d.artifact_type.as_deref()),
+            annotations: CAnnotations::new(&d.annotations),
+            platform: p.map(|p| c_string(&p.short())),
+            os: p.map(|p| c_string(&p.os)),
+            architecture: p.map(|p| c_string(&p.architecture)),
+            variant: opt_c_string(p.and_then(|p| p.variant.as_deref())),
+            os_version: opt_c_string(p.and_then(|p| p.os_version.as_deref())),
+            os_features: p
+                .map(|p| p.os_features.iter().map(|f| c_string(f)).collect())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 impl rr_index {
     pub(crate) fn wrap(index: Index) -> *mut rr_index {
-        let n = index.children().len();
         into_handle(rr_index {
             digest: c_string(index.digest()),
             media_type: c_string(index.media_type()),
-            child_digests: index
-                .children()
-                .iter()
-                .map(|c| c_string(&c.digest))
-                .collect(),
-            child_media_types: index
-                .children()
-                .iter()
-                .map(|c| c_string(&c.media_type))
-                .collect(),
-            child_platforms: (0..n)
-                .map(|i| index.child_platform(i).map(|p| c_string(&p)))
-                .collect(),
-            child_annotations: index
-                .children()
-                .iter()
-                .map(|c| {
-                    c.annotations
-                        .iter()
-                        .map(|(k, v)| (k.clone(), c_string(v)))
-                        .collect()
-                })
-                .collect(),
+            artifact_type: opt_c_string(index.artifact_type()),
+            annotations: CAnnotations::new(index.annotations()),
+            children: index.children().iter().map(ChildStrings::new).collect(),
             inner: Arc::new(index),
         })
+    }
+
+    /// Child `i`'s strings, for a getter: None when `idx` is NULL or `i` out of range.
+    ///
+    /// # Safety
+    /// `idx` must be NULL or a live index.
+    unsafe fn child<'a>(idx: *const rr_index, i: usize) -> Option<&'a ChildStrings> {
+        idx.as_ref().and_then(|x| x.children.get(i))
     }
 }
 
@@ -138,7 +161,7 @@ pub unsafe extern "C" fn rr_index_manifest(
 /// `idx` must be NULL or a live index.
 #[no_mangle]
 pub unsafe extern "C" fn rr_index_child_count(idx: *const rr_index) -> usize {
-    guard_getter(0, || idx.as_ref().map_or(0, |i| i.child_digests.len()))
+    guard_getter(0, || idx.as_ref().map_or(0, |i| i.children.len()))
 }
 
 /// Child `i`'s digest, or NULL when `idx` is NULL or `i` is out of range. Belongs to
@@ -149,9 +172,7 @@ pub unsafe extern "C" fn rr_index_child_count(idx: *const rr_index) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn rr_index_child_digest(idx: *const rr_index, i: usize) -> *const c_char {
     guard_getter(std::ptr::null(), || {
-        idx.as_ref()
-            .and_then(|x| x.child_digests.get(i))
-            .map_or(std::ptr::null(), |s| s.as_ptr())
+        rr_index::child(idx, i).map_or(std::ptr::null(), |c| c.digest.as_ptr())
     })
 }
 
@@ -165,9 +186,7 @@ pub unsafe extern "C" fn rr_index_child_media_type(
     i: usize,
 ) -> *const c_char {
     guard_getter(std::ptr::null(), || {
-        idx.as_ref()
-            .and_then(|x| x.child_media_types.get(i))
-            .map_or(std::ptr::null(), |s| s.as_ptr())
+        rr_index::child(idx, i).map_or(std::ptr::null(), |c| c.media_type.as_ptr())
     })
 }
 
@@ -179,10 +198,7 @@ pub unsafe extern "C" fn rr_index_child_media_type(
 #[no_mangle]
 pub unsafe extern "C" fn rr_index_child_platform(idx: *const rr_index, i: usize) -> *const c_char {
     guard_getter(std::ptr::null(), || {
-        idx.as_ref()
-            .and_then(|x| x.child_platforms.get(i))
-            .and_then(|p| p.as_ref())
-            .map_or(std::ptr::null(), |s| s.as_ptr())
+        opt_ptr(rr_index::child(idx, i).and_then(|c| c.platform.as_ref()))
     })
 }
 
@@ -260,16 +276,264 @@ pub unsafe extern "C" fn rr_index_child_annotation(
     key: *const c_char,
 ) -> *const c_char {
     guard_getter(std::ptr::null(), || {
-        let Some(idx) = idx.as_ref() else {
-            return std::ptr::null();
-        };
-        let Ok(key) = str_arg(key, "key") else {
-            return std::ptr::null();
-        };
-        idx.child_annotations
-            .get(i)
-            .and_then(|a| a.iter().find(|(k, _)| k == key))
-            .map_or(std::ptr::null(), |(_, v)| v.as_ptr())
+        rr_index::child(idx, i).map_or(std::ptr::null(), |c| c.annotations.lookup(key))
+    })
+}
+
+/// The number of annotations of child `i`; 0 when it has none, `idx` is NULL or `i` is out
+/// of range. `rr_index_child_annotation_key` and `_value` give them, in key order
+/// (bytewise). An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_annotation_count(idx: *const rr_index, i: usize) -> usize {
+    guard_getter(0, || {
+        rr_index::child(idx, i).map_or(0, |c| c.annotations.len())
+    })
+}
+
+/// The key of annotation `j` of child `i`, or NULL when `idx` is NULL or `i` or `j` is out
+/// of range. Belongs to `idx`; valid until `rr_index_free(idx)`. An addition to the API
+/// contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_annotation_key(
+    idx: *const rr_index,
+    i: usize,
+    j: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        rr_index::child(idx, i).map_or(std::ptr::null(), |c| c.annotations.key(j))
+    })
+}
+
+/// The value of annotation `j` of child `i`, as `rr_index_child_annotation_key`. Belongs
+/// to `idx`. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_annotation_value(
+    idx: *const rr_index,
+    i: usize,
+    j: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        rr_index::child(idx, i).map_or(std::ptr::null(), |c| c.annotations.value(j))
+    })
+}
+
+/// Child `i`'s size in bytes (of its manifest, as the index states it); 0 when `idx` is
+/// NULL or `i` is out of range. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_size(idx: *const rr_index, i: usize) -> u64 {
+    guard_getter(0, || {
+        idx.as_ref()
+            .and_then(|x| x.inner.children().get(i))
+            .map_or(0, |d| d.size)
+    })
+}
+
+/// Child `i`'s `artifactType` (image-spec 1.1), or NULL when it has none, `idx` is NULL or
+/// `i` is out of range. Belongs to `idx`; valid until `rr_index_free(idx)`. An addition to
+/// the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_artifact_type(
+    idx: *const rr_index,
+    i: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(rr_index::child(idx, i).and_then(|c| c.artifact_type.as_ref()))
+    })
+}
+
+/// Child `i`'s platform `os` (`"linux"`, `"windows"`), as the index writes it, or NULL when
+/// the child declares no platform, `idx` is NULL or `i` is out of range. Belongs to `idx`;
+/// valid until `rr_index_free(idx)`. The platform getters give each field as written (not
+/// normalised); a child without a platform counts as `linux/amd64` when one is chosen by
+/// platform. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_os(idx: *const rr_index, i: usize) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(rr_index::child(idx, i).and_then(|c| c.os.as_ref()))
+    })
+}
+
+/// Child `i`'s platform `architecture` (`"amd64"`, `"arm64"`), or NULL, as
+/// `rr_index_child_os`. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_architecture(
+    idx: *const rr_index,
+    i: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(rr_index::child(idx, i).and_then(|c| c.architecture.as_ref()))
+    })
+}
+
+/// Child `i`'s platform `variant` (`"v8"`), or NULL when it has none, or as
+/// `rr_index_child_os`. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_variant(idx: *const rr_index, i: usize) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(rr_index::child(idx, i).and_then(|c| c.variant.as_ref()))
+    })
+}
+
+/// Child `i`'s platform `os.version` (`"10.0.17763.1234"`), or NULL when it has none, or
+/// as `rr_index_child_os`. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_os_version(
+    idx: *const rr_index,
+    i: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(rr_index::child(idx, i).and_then(|c| c.os_version.as_ref()))
+    })
+}
+
+/// The number of child `i`'s platform `os.features` entries; 0 when it has none, `idx` is
+/// NULL or `i` is out of range. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_os_feature_count(idx: *const rr_index, i: usize) -> usize {
+    guard_getter(0, || {
+        rr_index::child(idx, i).map_or(0, |c| c.os_features.len())
+    })
+}
+
+/// Child `i`'s `os.features` entry `j` (`"win32k"`), in the index's order, or NULL when
+/// `idx` is NULL or `i` or `j` is out of range. Belongs to `idx`. An addition to the API
+/// contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_child_os_feature(
+    idx: *const rr_index,
+    i: usize,
+    j: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(rr_index::child(idx, i).and_then(|c| c.os_features.get(j)))
+    })
+}
+
+/// The index's own `artifactType`, or NULL when it has none or `idx` is NULL. Belongs to
+/// `idx`; valid until `rr_index_free(idx)`. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_artifact_type(idx: *const rr_index) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(idx.as_ref().and_then(|x| x.artifact_type.as_ref()))
+    })
+}
+
+/// The value of the index's own annotation `key`, or NULL when it has no such annotation,
+/// or `idx` or `key` is NULL (or `key` not UTF-8). Belongs to `idx`. An addition to the
+/// API contract.
+///
+/// # Safety
+/// `idx` NULL or a live index; `key` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_annotation(
+    idx: *const rr_index,
+    key: *const c_char,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        idx.as_ref()
+            .map_or(std::ptr::null(), |x| x.annotations.lookup(key))
+    })
+}
+
+/// The number of the index's own annotations; 0 when it has none or `idx` is NULL.
+/// `rr_index_annotation_key` and `_value` give them, in key order (bytewise). An addition
+/// to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_annotation_count(idx: *const rr_index) -> usize {
+    guard_getter(0, || idx.as_ref().map_or(0, |x| x.annotations.len()))
+}
+
+/// The key of the index's annotation `j`, or NULL when `idx` is NULL or `j` is out of
+/// range. Belongs to `idx`. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_annotation_key(idx: *const rr_index, j: usize) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        idx.as_ref()
+            .map_or(std::ptr::null(), |x| x.annotations.key(j))
+    })
+}
+
+/// The value of the index's annotation `j`, as `rr_index_annotation_key`. Belongs to
+/// `idx`. An addition to the API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_annotation_value(
+    idx: *const rr_index,
+    j: usize,
+) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        idx.as_ref()
+            .map_or(std::ptr::null(), |x| x.annotations.value(j))
+    })
+}
+
+/// Opens the image for `platform`, given field by field (see `rr_platform_spec`): as
+/// `rr_index_image_for_platform`, and the chosen child must also list every os.features
+/// entry asked for. RR_ERR_INVALID_ARGUMENT for a NULL `platform`, `os` or
+/// `architecture`, or invalid UTF-8; RR_ERR_INVALID_REFERENCE for a field that is no
+/// platform's; RR_ERR_NOT_FOUND when no child matches. `*out` is owned by the caller
+/// (`rr_image_free`); `platform` is read during the call only. An addition to the API
+/// contract.
+///
+/// # Safety
+/// `idx` NULL or live; `platform` NULL or a readable `rr_platform_spec`; `out` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_image_for_platform_spec(
+    idx: *const rr_index,
+    platform: *const rr_platform_spec,
+    out: *mut *mut rr_image,
+) -> rr_status {
+    guard("rr_index_image_for_platform_spec", || {
+        let idx = handle(idx, "idx")?;
+        let platform = platform_from_spec(platform)?;
+        check_out(out, "out")?;
+        *out = rr_image::wrap(idx.inner.image_for_platform(&platform)?);
+        Ok(())
     })
 }
 

@@ -14,6 +14,7 @@ pub mod image;
 pub mod index;
 pub mod layout;
 pub mod list;
+pub mod platform;
 pub mod reference;
 pub mod status;
 pub mod string_list;
@@ -124,6 +125,59 @@ pub(crate) unsafe fn free_handle<T>(ptr: *mut T) {
 /// is dropped rather than failing.
 pub(crate) fn c_string(s: &str) -> CString {
     CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', "")).expect("NULs removed"))
+}
+
+/// An optional string from a registry as a C string kept in a handle (NULL when absent).
+pub(crate) fn opt_c_string(s: Option<&str>) -> Option<CString> {
+    s.map(c_string)
+}
+
+/// The pointer a getter returns for an optional string kept in a handle.
+pub(crate) fn opt_ptr(s: Option<&CString>) -> *const c_char {
+    s.map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// Annotations (of a manifest or a descriptor) as C strings kept in a handle, in key
+/// order, for the `*_annotation`, `*_annotation_count`, `*_annotation_key` and
+/// `*_annotation_value` getters.
+#[derive(Default)]
+pub(crate) struct CAnnotations(Vec<(CString, CString)>);
+
+impl CAnnotations {
+    pub(crate) fn new(map: &std::collections::BTreeMap<String, String>) -> CAnnotations {
+        CAnnotations(
+            map.iter()
+                .map(|(k, v)| (c_string(k), c_string(v)))
+                .collect(),
+        )
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub(crate) fn key(&self, j: usize) -> *const c_char {
+        self.0.get(j).map_or(std::ptr::null(), |(k, _)| k.as_ptr())
+    }
+    pub(crate) fn value(&self, j: usize) -> *const c_char {
+        self.0.get(j).map_or(std::ptr::null(), |(_, v)| v.as_ptr())
+    }
+    /// The value of `key`; NULL when absent or when `key` is NULL or not UTF-8 (a getter
+    /// sets no error, so a bad key is simply not found).
+    ///
+    /// # Safety
+    /// `key` must be NULL or point to a NUL-terminated string.
+    pub(crate) unsafe fn lookup(&self, key: *const c_char) -> *const c_char {
+        if key.is_null() {
+            return std::ptr::null();
+        }
+        let key = CStr::from_ptr(key);
+        if key.to_str().is_err() {
+            return std::ptr::null();
+        }
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_c_str() == key)
+            .map_or(std::ptr::null(), |(_, v)| v.as_ptr())
+    }
 }
 
 /// Writes a byte slice's address and length to out-parameters.

@@ -1,10 +1,12 @@
-//! Writing to registries: `rr_write`, `rr_write_index`, `rr_copy`, `rr_tag`, `rr_delete`
-//! and `rr_check_push_permission`.
+//! Writing to registries: `rr_write`, `rr_write_index`, `rr_copy`, `rr_tag`, `rr_delete`,
+//! `rr_check_push_permission` and `rr_put_manifest`.
 
 use super::client::rr_client;
+use super::descriptor::{self, rr_descriptor};
 use super::image::rr_image;
 use super::index::rr_index;
-use super::{guard, handle, rr_status, str_arg};
+use super::{guard, handle, opt_str_arg, rr_status, str_arg};
+use crate::error::Error;
 use crate::remote::write;
 use std::ffi::c_char;
 
@@ -124,5 +126,52 @@ pub unsafe extern "C" fn rr_check_push_permission(
         let client = &handle(client, "client")?.client;
         let reference = str_arg(reference, "reference")?;
         write::check_push_permission(client, reference)
+    })
+}
+
+/// PUTs `len` bytes at `bytes` as the manifest at `reference` (which must name a tag or a
+/// digest), exactly as they are: nothing else is pushed, so the blobs and manifests they
+/// name must be in the repository already (else the registry refuses, typically
+/// RR_ERR_NOT_FOUND with `MANIFEST_BLOB_UNKNOWN`).
+///
+/// `media_type` is the Content-Type to send; NULL or `""` takes the bytes' own `mediaType`,
+/// else what their shape says (`manifests`: an OCI index; `config` and `layers`: an OCI
+/// image manifest). Checked before anything is sent, each failure RR_ERR_INVALID_ARGUMENT
+/// with no request made: the bytes are a JSON object of at most 4 MiB; their own
+/// `mediaType`, if any, is `media_type`; for an image or index media type they parse as
+/// that manifest; a digest reference is their sha256. RR_ERR_UNSUPPORTED for a Docker
+/// schema1 media type. Other media types (an artifact's own) go as given.
+///
+/// The bytes are read during the call only. On RR_OK, when `out` is not NULL, `*out`
+/// receives the descriptor of what was sent (its digest, media type, size and these
+/// bytes; `rr_descriptor_image` opens it from the registry), owned by the caller
+/// (`rr_descriptor_free`); `out` may be NULL when it is not wanted. An addition to the API
+/// contract.
+///
+/// # Safety
+/// `client` NULL or live; `reference` NULL or NUL-terminated; `media_type` NULL or
+/// NUL-terminated; `bytes` NULL or readable for `len` bytes; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_put_manifest(
+    client: *mut rr_client,
+    reference: *const c_char,
+    media_type: *const c_char,
+    bytes: *const u8,
+    len: usize,
+    out: *mut *mut rr_descriptor,
+) -> rr_status {
+    guard("rr_put_manifest", || {
+        let client = &handle(client, "client")?.client;
+        let reference = str_arg(reference, "reference")?;
+        let media_type = opt_str_arg(media_type, "media_type")?;
+        if bytes.is_null() {
+            return Err(Error::invalid_argument("bytes is NULL"));
+        }
+        let bytes = std::slice::from_raw_parts(bytes, len);
+        let sent = write::put(client, reference, media_type, bytes)?;
+        if !out.is_null() {
+            *out = descriptor::wrap(sent);
+        }
+        Ok(())
     })
 }

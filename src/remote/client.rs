@@ -225,8 +225,12 @@ impl Client {
 
     pub fn set_platform(&self, platform: &str) -> Result<()> {
         let p = Platform::parse(platform)?;
-        self.write().platform = p;
+        self.set_platform_value(p);
         Ok(())
+    }
+    /// Sets a platform already made (with os.features, which no string carries).
+    pub fn set_platform_value(&self, platform: Platform) {
+        self.write().platform = platform;
     }
     pub fn platform(&self) -> Platform {
         self.read().platform.clone()

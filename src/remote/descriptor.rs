@@ -139,6 +139,26 @@ impl Descriptor {
     }
 }
 
+impl Descriptor {
+    /// The descriptor of manifest bytes the library has sent (`write::put`): it opens what
+    /// they describe from `reference`'s repository, as one from a GET would.
+    pub(crate) fn of_sent(
+        client: &Client,
+        reference: Reference,
+        media_type: String,
+        bytes: Vec<u8>,
+    ) -> Descriptor {
+        Descriptor {
+            media_type,
+            digest: crate::digest::of_bytes(&bytes),
+            size: bytes.len() as u64,
+            manifest: Some(bytes),
+            reference,
+            client: client.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,26 +99,48 @@ enum Next {
     After(String),
 }
 
-/// The entries gathered so far, each once.
-#[derive(Default)]
-struct Entries {
-    list: Vec<String>,
-    seen: HashSet<String>,
+/// The entries a listing remembers, to list none twice and to know what to skip when a
+/// registry that ignores `last` is asked for the whole listing again.
+enum Seen {
+    /// Every entry so far: a whole listing is held in memory anyway.
+    All(HashSet<String>),
+    /// A hash of every entry handed out, for a listing handed out page by page: 8 bytes
+    /// an entry instead of the entry (100 000 tags cost about 1 MiB of hash table, not the
+    /// tags), while the pages themselves are let go. Two tags of one repository sharing a
+    /// 64-bit hash (about 1 in 10^9 for 100 000 tags) would drop the second.
+    Hashes(HashSet<u64>),
 }
 
-impl Entries {
-    /// Adds a page; whether it repeated an entry already listed.
-    fn add(&mut self, page: Vec<String>) -> bool {
-        let mut repeated = false;
-        for entry in page {
-            if self.seen.insert(entry.clone()) {
-                self.list.push(entry);
-            } else {
-                repeated = true;
-            }
-        }
-        repeated
+impl Seen {
+    fn all() -> Seen {
+        Seen::All(HashSet::new())
     }
+    fn hashes() -> Seen {
+        Seen::Hashes(HashSet::new())
+    }
+    /// Adds `entry`; whether it was new.
+    fn insert(&mut self, entry: &str) -> bool {
+        match self {
+            Seen::All(all) => all.insert(entry.to_string()),
+            Seen::Hashes(hashes) => hashes.insert(text_hash(entry)),
+        }
+    }
+    /// Keeps the entries of a page not listed before (each once, in page order), and
+    /// whether it repeated any.
+    fn fresh(&mut self, page: Vec<String>) -> (Vec<String>, bool) {
+        let total = page.len();
+        let fresh: Vec<String> = page.into_iter().filter(|e| self.insert(e)).collect();
+        let repeated = fresh.len() < total;
+        (fresh, repeated)
+    }
+}
+
+/// A 64-bit hash of a listed entry or a URL (fixed keys: the same for the same text).
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// Decides where to go after a page of `count` entries ending with `final_entry`, asked
@@ -147,16 +169,19 @@ fn refuses_page_size(response: &Response, asked: Option<u32>) -> bool {
     response.status == 400 && asked.is_some()
 }
 
+/// Lists `path` page by page, handing each page's new entries (never empty, never an
+/// entry handed out before) to `on_page`, whose error stops the listing and is returned.
 fn paginate(
     session: &Session<'_>,
     path: &str,
     page_size: Option<u32>,
     what: &str,
+    mut seen: Seen,
     parse: impl Fn(&[u8]) -> Result<Vec<String>>,
-) -> Result<Vec<String>> {
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
     let base = session.url(path)?;
     let start_origin = base.origin();
-    let mut entries = Entries::default();
     let mut request = PageRequest {
         n: page_size,
         last: None,
@@ -166,9 +191,11 @@ fn paginate(
     // the whole listing without `n` after a registry ignored `last`.
     let mut page_size_refused = false;
     let mut asked_whole = false;
+    // The loop guard keeps a hash of each URL asked for, not the URL: 8 bytes a page, so
+    // that a page-by-page listing of many small pages stays small too.
     let mut visited = HashSet::new();
     for _ in 0..MAX_PAGES {
-        if !visited.insert(url.to_string()) {
+        if !visited.insert(text_hash(url.as_str())) {
             return Err(Error::invalid_response(format!(
                 "{what}: the registry's pagination loops back to {}",
                 redact::url(&url)
@@ -192,14 +219,18 @@ fn paginate(
         let count = page.len();
         let final_entry = page.last().cloned();
         let followed_last = request.last.is_some();
-        let repeated = entries.add(page);
+        let (fresh, repeated) = seen.fresh(page);
         if repeated && followed_last {
-            // The registry ignored `last` and answered from the start again.
+            // The registry ignored `last` and answered from the start again (or, as
+            // go-containerregistry's does after its last tag, with its first page; its
+            // catalog answers in no order at all): ask once for the whole listing, without
+            // `n`, and hand out only what was not handed out before.
+            // The new entries of this page are handed out too: they count as seen now.
+            hand_out(fresh, on_page)?;
             if asked_whole {
-                return Ok(entries.list);
+                return Ok(());
             }
             asked_whole = true;
-            entries = Entries::default();
             request = PageRequest {
                 n: None,
                 last: None,
@@ -207,12 +238,13 @@ fn paginate(
             url = request.url(&base);
             continue;
         }
+        hand_out(fresh, on_page)?;
         let link = match response.header("link") {
             Some(link) => next_link(link, &response.url)?,
             None => None,
         };
         match next_after(link, request.n, count, final_entry.as_deref()) {
-            Next::Done => return Ok(entries.list),
+            Next::Done => return Ok(()),
             Next::Link(next) => {
                 if next.origin() != start_origin {
                     return Err(Error::invalid_response(format!(
@@ -235,8 +267,34 @@ fn paginate(
     )))
 }
 
-/// Every tag of `repository` (`registry/repository`, no tag or digest).
-pub fn list(client: &Client, repository: &str) -> Result<Vec<String>> {
+/// Hands a page's new entries to the caller; an empty page says nothing.
+fn hand_out(fresh: Vec<String>, on_page: &mut dyn FnMut(Vec<String>) -> Result<()>) -> Result<()> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    on_page(fresh)
+}
+
+/// Tags pages are `{"name": ..., "tags": [...]}`.
+fn parse_tags(what: &str, body: &[u8]) -> Result<Vec<String>> {
+    let page: TagsPage = serde_json::from_slice(body)
+        .map_err(|e| Error::invalid_response(format!("{what}: a page is not valid JSON: {e}")))?;
+    Ok(page.tags.unwrap_or_default())
+}
+
+/// Catalog pages are `{"repositories": [...]}`.
+fn parse_catalog(what: &str, body: &[u8]) -> Result<Vec<String>> {
+    let page: CatalogPage = serde_json::from_slice(body)
+        .map_err(|e| Error::invalid_response(format!("{what}: a page is not valid JSON: {e}")))?;
+    Ok(page.repositories.unwrap_or_default())
+}
+
+fn tags(
+    client: &Client,
+    repository: &str,
+    seen: Seen,
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
     let repo = Repository::parse(repository)?;
     let op = client.operation()?;
     let session = op
@@ -248,17 +306,18 @@ pub fn list(client: &Client, repository: &str) -> Result<Vec<String>> {
         &format!("/v2/{}/tags/list", repo.path()),
         client.page_size(),
         &what,
-        |body| {
-            let page: TagsPage = serde_json::from_slice(body).map_err(|e| {
-                Error::invalid_response(format!("{what}: a page is not valid JSON: {e}"))
-            })?;
-            Ok(page.tags.unwrap_or_default())
-        },
+        seen,
+        |body| parse_tags(&what, body),
+        on_page,
     )
 }
 
-/// Every repository of `registry` (`host[:port]`).
-pub fn catalog(client: &Client, registry: &str) -> Result<Vec<String>> {
+fn repositories(
+    client: &Client,
+    registry: &str,
+    seen: Seen,
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
     let reg = Registry::parse(registry)?;
     let op = client.operation()?;
     let session = op
@@ -270,13 +329,51 @@ pub fn catalog(client: &Client, registry: &str) -> Result<Vec<String>> {
         "/v2/_catalog",
         client.page_size(),
         &what,
-        |body| {
-            let page: CatalogPage = serde_json::from_slice(body).map_err(|e| {
-                Error::invalid_response(format!("{what}: a page is not valid JSON: {e}"))
-            })?;
-            Ok(page.repositories.unwrap_or_default())
-        },
+        seen,
+        |body| parse_catalog(&what, body),
+        on_page,
     )
+}
+
+/// Every tag of `repository` (`registry/repository`, no tag or digest), each once.
+pub fn list(client: &Client, repository: &str) -> Result<Vec<String>> {
+    let mut all = Vec::new();
+    tags(client, repository, Seen::all(), &mut |page| {
+        all.extend(page);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Every tag of `repository`, each once, handed to `on_page` a registry page at a time as
+/// the pages arrive: only the page at hand is held, and an 8-byte hash of each tag handed
+/// out (to list none twice). An error from `on_page` stops the listing (no further
+/// request) and is returned.
+pub fn list_pages(
+    client: &Client,
+    repository: &str,
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
+    tags(client, repository, Seen::hashes(), on_page)
+}
+
+/// Every repository of `registry` (`host[:port]`), each once.
+pub fn catalog(client: &Client, registry: &str) -> Result<Vec<String>> {
+    let mut all = Vec::new();
+    repositories(client, registry, Seen::all(), &mut |page| {
+        all.extend(page);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Every repository of `registry`, a page at a time, as `list_pages`.
+pub fn catalog_pages(
+    client: &Client,
+    registry: &str,
+    on_page: &mut dyn FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
+    repositories(client, registry, Seen::hashes(), on_page)
 }
 
 #[cfg(test)]
@@ -340,9 +437,17 @@ mod tests {
 
     #[test]
     fn entries_are_kept_once_and_repeats_are_reported() {
-        let mut entries = Entries::default();
-        assert!(!entries.add(vec!["a".into(), "b".into()]));
-        assert!(entries.add(vec!["b".into(), "c".into()]));
-        assert_eq!(entries.list, vec!["a", "b", "c"]);
+        let page = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for mut seen in [Seen::all(), Seen::hashes()] {
+            assert_eq!(
+                seen.fresh(page(&["a", "b", "a"])),
+                (page(&["a", "b"]), true)
+            );
+            assert_eq!(seen.fresh(page(&["c", "d"])), (page(&["c", "d"]), false));
+            // Anything handed out before, however far back, is dropped.
+            assert_eq!(seen.fresh(page(&["a", "d", "e"])), (page(&["e"]), true));
+        }
+        assert_eq!(text_hash("t000"), text_hash("t000"));
+        assert_ne!(text_hash("t000"), text_hash("t001"));
     }
 }

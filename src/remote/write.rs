@@ -117,6 +117,124 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
     )
 }
 
+/// PUTs `bytes` as the manifest at `reference` (a tag or a digest) exactly as they are, as
+/// go-containerregistry's `remote.Put` does: nothing is pushed besides them (the blobs and
+/// children they name must be in the repository already; the registry says which is not,
+/// `MANIFEST_BLOB_UNKNOWN`). The Content-Type is `media_type`, or, when that is None or
+/// empty, the bytes' own `mediaType`, else what their shape says (see
+/// `manifest::effective_media_type`). Nothing is sent when the bytes do not hold up (see
+/// `check_manifest`). Returns the descriptor of what was sent.
+pub fn put(
+    client: &Client,
+    reference: &str,
+    media_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<descriptor::Descriptor> {
+    let reference = Reference::parse_for_write(reference)?;
+    let media_type = check_manifest(&reference, media_type, bytes)?;
+    let op = client.operation()?;
+    let repo = reference.repository();
+    let session = push_session(&op.ctx, repo);
+    put_manifest(
+        &session,
+        repo,
+        reference.identifier_str(),
+        &media_type,
+        bytes,
+    )?;
+    Ok(descriptor::Descriptor::of_sent(
+        client,
+        reference,
+        media_type,
+        bytes.to_vec(),
+    ))
+}
+
+/// What may stand as a Content-Type: `type/subtype` of RFC 6838's name characters, no
+/// parameters (and so no way to smuggle a header through it).
+fn is_media_type(s: &str) -> bool {
+    let name = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    matches!(s.split_once('/'), Some((t, sub)) if name(t) && name(sub))
+}
+
+/// Checks manifest bytes before they are sent and decides their media type: they must be
+/// a JSON object of at most `MANIFEST_SIZE_LIMIT` bytes; their own `mediaType`, if any,
+/// must be the one given; an image or index media type must parse as that manifest (as
+/// the library would read it back); a digest reference must be their sha256. Each failure
+/// is `InvalidArgument`, except a Docker schema1 type (`Unsupported`, as everywhere).
+fn check_manifest(reference: &Reference, media_type: Option<&str>, bytes: &[u8]) -> Result<String> {
+    let bad = |why: String| {
+        Error::invalid_argument(format!("cannot put the manifest at {reference}: {why}"))
+    };
+    if bytes.is_empty() {
+        return Err(bad("the bytes are empty".into()));
+    }
+    if bytes.len() as u64 > manifest::MANIFEST_SIZE_LIMIT {
+        return Err(bad(format!(
+            "the bytes are {} long, more than the {} a manifest may be",
+            bytes.len(),
+            manifest::MANIFEST_SIZE_LIMIT
+        )));
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("the bytes are not JSON: {e}")))?;
+    let Some(object) = json.as_object() else {
+        return Err(bad("the bytes are not a JSON object".into()));
+    };
+    let own = object
+        .get("mediaType")
+        .and_then(serde_json::Value::as_str)
+        .filter(|m| !m.is_empty());
+    let media_type = match media_type.filter(|m| !m.is_empty()) {
+        Some(given) => {
+            if let Some(own) = own.filter(|own| *own != given) {
+                return Err(bad(format!(
+                    "the media type given is {given:?} but the bytes say {own:?}"
+                )));
+            }
+            given.to_string()
+        }
+        None => manifest::effective_media_type(None, bytes),
+    };
+    if media_type.is_empty() {
+        return Err(bad(
+            "no media type was given and the bytes name none (no mediaType, and neither \
+             manifests nor config and layers)"
+                .into(),
+        ));
+    }
+    if !is_media_type(&media_type) {
+        return Err(bad(format!("{media_type:?} is not a media type")));
+    }
+    let parsed = match manifest::kind_of_media_type(&media_type) {
+        Kind::Image => manifest::ImageManifest::parse(bytes, "the bytes").map(drop),
+        Kind::Index => manifest::IndexManifest::parse(bytes, "the bytes").map(drop),
+        Kind::Schema1 => {
+            return Err(Error::unsupported(format!(
+                "cannot put the manifest at {reference}: {media_type} is a Docker schema1 \
+                 type, which is not supported"
+            )))
+        }
+        // An artifact's own manifest type: the registry decides what it takes.
+        Kind::Unknown => Ok(()),
+    };
+    parsed.map_err(|e| bad(format!("they are not a valid {media_type}: {}", e.message)))?;
+    if let Identifier::Digest(want) = reference.identifier() {
+        let got = crate::digest::of_bytes(bytes);
+        if got != *want {
+            return Err(bad(format!(
+                "the bytes hash to {got}, not to the digest named"
+            )));
+        }
+    }
+    Ok(media_type)
+}
+
 /// PUTs manifest bytes exactly as they are, with their own media type as Content-Type.
 fn put_manifest(
     session: &Session<'_>,
@@ -265,4 +383,98 @@ pub fn check_push_permission(client: &Client, reference: &str) -> Result<()> {
         .map_err(|e| e.context(format!("checking push permission on {repo}")))?;
     upload::cancel_session(&session, &location);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(s: &str) -> Reference {
+        Reference::parse_for_write(s).unwrap()
+    }
+
+    fn image_manifest(media_type_field: Option<&str>) -> String {
+        let cfg = crate::digest::of_bytes(b"{}");
+        let field = media_type_field.map_or(String::new(), |m| format!(r#""mediaType":"{m}","#));
+        format!(
+            r#"{{"schemaVersion":2,{field}"config":{{"mediaType":"{}","digest":"{cfg}","size":2}},"layers":[]}}"#,
+            manifest::OCI_CONFIG
+        )
+    }
+
+    #[test]
+    fn the_media_type_is_the_given_one_or_the_bytes_own() {
+        let r = reference("registry.example/app:v1");
+        let with = image_manifest(Some(manifest::OCI_MANIFEST));
+        let without = image_manifest(None);
+        assert_eq!(
+            check_manifest(&r, None, with.as_bytes()).unwrap(),
+            manifest::OCI_MANIFEST
+        );
+        // No mediaType field: the shape says image.
+        assert_eq!(
+            check_manifest(&r, Some(""), without.as_bytes()).unwrap(),
+            manifest::OCI_MANIFEST
+        );
+        assert_eq!(
+            check_manifest(&r, Some(manifest::DOCKER_MANIFEST), without.as_bytes()).unwrap(),
+            manifest::DOCKER_MANIFEST
+        );
+        // An artifact's own type is taken as given, as long as the bytes are a JSON object.
+        assert_eq!(
+            check_manifest(&r, Some("application/vnd.example.thing+json"), b"{}").unwrap(),
+            "application/vnd.example.thing+json"
+        );
+    }
+
+    #[test]
+    fn bytes_that_do_not_hold_up_are_refused() {
+        let r = reference("registry.example/app:v1");
+        let with = image_manifest(Some(manifest::OCI_MANIFEST));
+        let refused = |media_type: Option<&str>, bytes: &[u8]| {
+            let e = check_manifest(&r, media_type, bytes).unwrap_err();
+            assert!(
+                e.message.contains("registry.example/app:v1"),
+                "{}",
+                e.message
+            );
+            e
+        };
+        for (media_type, bytes) in [
+            (None, &b""[..]),
+            (None, &b"not json"[..]),
+            (None, &b"[1]"[..]),
+            (None, &b"{}"[..]),
+            (Some(manifest::OCI_INDEX), with.as_bytes()),
+            (Some(manifest::OCI_MANIFEST), &br#"{"schemaVersion":2}"#[..]),
+            (
+                Some(manifest::OCI_INDEX),
+                &br#"{"schemaVersion":1,"manifests":[]}"#[..],
+            ),
+            (Some("text/plain\r\nX-Evil: 1"), &b"{}"[..]),
+            (Some("no-slash"), &b"{}"[..]),
+        ] {
+            let e = refused(media_type, bytes);
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{}", e.message);
+        }
+        let e = refused(Some(manifest::DOCKER_MANIFEST), with.as_bytes());
+        assert!(e.message.contains("the bytes say"), "{}", e.message);
+        let big = vec![b' '; manifest::MANIFEST_SIZE_LIMIT as usize + 1];
+        assert_eq!(refused(None, &big).kind, ErrorKind::InvalidArgument);
+        let e = refused(Some(manifest::DOCKER_SCHEMA1_SIGNED), b"{}");
+        assert_eq!(e.kind, ErrorKind::Unsupported);
+    }
+
+    #[test]
+    fn a_digest_reference_must_be_the_bytes_sha256() {
+        let bytes = image_manifest(Some(manifest::OCI_MANIFEST));
+        let digest = crate::digest::of_bytes(bytes.as_bytes());
+        let right = reference(&format!("registry.example/app@{digest}"));
+        assert!(check_manifest(&right, None, bytes.as_bytes()).is_ok());
+        let other = crate::digest::of_bytes(b"other");
+        let wrong = reference(&format!("registry.example/app@{other}"));
+        let e = check_manifest(&wrong, None, bytes.as_bytes()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(e.message.contains(&digest), "{}", e.message);
+    }
 }

@@ -37,6 +37,40 @@ pub struct ImageSpec {
     pub platform: (String, String, Option<String>),
     /// Merged over the generated config's top-level object (if an object).
     pub config_extra: Value,
+    /// Fields of the manifest and of its descriptors beyond the required ones; all empty
+    /// by default, so that the JSON of the standard fixtures stays byte-identical.
+    pub extras: ManifestExtras,
+}
+
+/// Optional manifest fields a fixture may carry (image-spec 1.1): annotations, artifact
+/// types, and the platform's os.version and os.features.
+#[derive(Clone, Debug, Default)]
+pub struct ManifestExtras {
+    /// The manifest's `annotations`.
+    pub annotations: Vec<(String, String)>,
+    /// The manifest's `artifactType`.
+    pub artifact_type: Option<String>,
+    /// `annotations` of layer i (missing entries: none).
+    pub layer_annotations: Vec<Vec<(String, String)>>,
+    /// `artifactType` of layer i (missing entries: none).
+    pub layer_artifact_types: Vec<Option<String>>,
+    /// Platform `os.version` (config and index entry).
+    pub os_version: Option<String>,
+    /// Platform `os.features` (config and index entry).
+    pub os_features: Vec<String>,
+    /// `annotations` of this image's entry in an index.
+    pub entry_annotations: Vec<(String, String)>,
+    /// `artifactType` of this image's entry in an index.
+    pub entry_artifact_type: Option<String>,
+}
+
+fn object_of(pairs: &[(String, String)]) -> Value {
+    Value::Object(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect(),
+    )
 }
 
 impl ImageSpec {
@@ -46,6 +80,7 @@ impl ImageSpec {
             layers: Vec::new(),
             platform: (os.into(), arch.into(), variant.map(Into::into)),
             config_extra: Value::Null,
+            extras: ManifestExtras::default(),
         }
     }
 
@@ -66,6 +101,12 @@ impl ImageSpec {
     /// Sets [`ImageSpec::config_extra`].
     pub fn with_config_extra(mut self, extra: Value) -> ImageSpec {
         self.config_extra = extra;
+        self
+    }
+
+    /// Sets [`ImageSpec::extras`].
+    pub fn with_extras(mut self, extras: ManifestExtras) -> ImageSpec {
+        self.extras = extras;
         self
     }
 
@@ -124,6 +165,32 @@ pub struct Seeded {
     pub many_tags: Vec<String>,
     /// `public/app:v1` (Token mode only; same content as `demo/app:v1`).
     pub public_app: Option<PushedImage>,
+}
+
+/// `artifactType` of the image of [`Registry::seed_annotated`] and of its index's Windows
+/// entry.
+pub const ANNOTATED_ARTIFACT_TYPE: &str = "application/vnd.example.getters+json";
+/// `artifactType` of layer 1 of that image.
+pub const ANNOTATED_LAYER_ARTIFACT_TYPE: &str = "application/vnd.example.part";
+/// `os.version` of that index's Windows child.
+pub const ANNOTATED_OS_VERSION: &str = "10.0.17763.1234";
+
+/// What [`Registry::seed_annotated`] pushed.
+#[derive(Clone, Debug)]
+pub struct Annotated {
+    /// `demo/annotated:v1`.
+    pub image: PushedImage,
+    /// Its manifest annotations, in the order written.
+    pub image_annotations: Vec<(String, String)>,
+    /// The annotations of its layer 0 (layer 1 has none, and an artifact type).
+    pub layer_annotations: Vec<(String, String)>,
+    /// `demo/annotated:index`: windows/amd64 (`os.version`, `os.features` win32k), then
+    /// linux/arm64/v8.
+    pub index: PushedIndex,
+    /// The index's own annotations.
+    pub index_annotations: Vec<(String, String)>,
+    /// The annotations of the index's Windows entry.
+    pub child_annotations: Vec<(String, String)>,
 }
 
 /// A deterministic, valid tar.gz holding one file (`layer-<seed>.bin`) of
@@ -229,6 +296,13 @@ impl<'a> Layout<'a> {
         if let Some(v) = variant {
             config["variant"] = json!(v);
         }
+        let extras = &spec.extras;
+        if let Some(v) = &extras.os_version {
+            config["os.version"] = json!(v);
+        }
+        if !extras.os_features.is_empty() {
+            config["os.features"] = json!(extras.os_features);
+        }
         if let (Some(obj), Some(extra)) = (config.as_object_mut(), spec.config_extra.as_object()) {
             for (k, v) in extra {
                 obj.insert(k.clone(), v.clone());
@@ -236,14 +310,30 @@ impl<'a> Layout<'a> {
         }
         let config = serde_json::to_vec(&config).expect("serialize config");
         let config_digest = self.put_blob(&config);
-        let manifest = json!({
+        let mut manifest = json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len()},
-            "layers": layer_digests.iter().zip(&layer_sizes)
-                .map(|(d, s)| json!({"mediaType": OCI_LAYER_GZIP, "digest": d, "size": s}))
+            "layers": layer_digests.iter().zip(&layer_sizes).enumerate()
+                .map(|(i, (d, s))| {
+                    let mut layer = json!({"mediaType": OCI_LAYER_GZIP, "digest": d, "size": s});
+                    if let Some(Some(t)) = extras.layer_artifact_types.get(i) {
+                        layer["artifactType"] = json!(t);
+                    }
+                    match extras.layer_annotations.get(i) {
+                        Some(a) if !a.is_empty() => layer["annotations"] = object_of(a),
+                        _ => {}
+                    }
+                    layer
+                })
                 .collect::<Vec<_>>(),
         });
+        if let Some(t) = &extras.artifact_type {
+            manifest["artifactType"] = json!(t);
+        }
+        if !extras.annotations.is_empty() {
+            manifest["annotations"] = object_of(&extras.annotations);
+        }
         let manifest = serde_json::to_vec_pretty(&manifest).expect("serialize manifest");
         self.put_blob(&manifest);
         Built {
@@ -276,7 +366,30 @@ fn platform_json(spec: &ImageSpec) -> Value {
     if let Some(v) = variant {
         p["variant"] = json!(v);
     }
+    if let Some(v) = &spec.extras.os_version {
+        p["os.version"] = json!(v);
+    }
+    if !spec.extras.os_features.is_empty() {
+        p["os.features"] = json!(spec.extras.os_features);
+    }
     p
+}
+
+/// The entry of the image `built` from `spec` in an index.
+fn index_entry(built: &Built, spec: &ImageSpec) -> Value {
+    let mut entry = json!({
+        "mediaType": OCI_MANIFEST,
+        "digest": sha256_digest(&built.manifest),
+        "size": built.manifest.len(),
+        "platform": platform_json(spec),
+    });
+    if let Some(t) = &spec.extras.entry_artifact_type {
+        entry["artifactType"] = json!(t);
+    }
+    if !spec.extras.entry_annotations.is_empty() {
+        entry["annotations"] = object_of(&spec.extras.entry_annotations);
+    }
+    entry
 }
 
 fn split_repo_tag(repo_tag: &str) -> (&str, &str) {
@@ -345,6 +458,17 @@ impl Registry {
     /// as `repo_tag` with `skopeo copy --all`; asserts the registry serves
     /// the same index and child manifest bytes.
     pub fn push_index(&self, repo_tag: &str, specs: &[ImageSpec]) -> PushedIndex {
+        self.push_index_annotated(repo_tag, specs, &[])
+    }
+
+    /// [`Registry::push_index`] with the index's own `annotations` (none: the same bytes
+    /// as `push_index`).
+    pub fn push_index_annotated(
+        &self,
+        repo_tag: &str,
+        specs: &[ImageSpec],
+        annotations: &[(String, String)],
+    ) -> PushedIndex {
         let (repo, _) = split_repo_tag(repo_tag);
         assert!(
             !specs.is_empty(),
@@ -353,20 +477,29 @@ impl Registry {
         let tmp = tempfile::tempdir_in(self.dir()).expect("layout temp dir");
         let layout = Layout::create(tmp.path());
         let built: Vec<Built> = specs.iter().map(|s| layout.build_image(s)).collect();
-        let index = json!({
+        let mut index = json!({
             "schemaVersion": 2,
             "mediaType": OCI_INDEX,
-            "manifests": built.iter().zip(specs).map(|(b, s)| json!({
-                "mediaType": OCI_MANIFEST,
-                "digest": sha256_digest(&b.manifest),
-                "size": b.manifest.len(),
-                "platform": platform_json(s),
-            })).collect::<Vec<_>>(),
+            "manifests": built.iter().zip(specs).map(|(b, s)| index_entry(b, s)).collect::<Vec<_>>(),
         });
+        if !annotations.is_empty() {
+            index["annotations"] = object_of(annotations);
+        }
         let index = serde_json::to_vec_pretty(&index).expect("serialize index");
         layout.put_blob(&index);
         layout.set_root("fixture", OCI_INDEX, &index);
         self.push_layout(tmp.path(), repo_tag, true);
+        let extras = !annotations.is_empty()
+            || specs.iter().any(|s| {
+                s.extras.entry_artifact_type.is_some() || !s.extras.entry_annotations.is_empty()
+            });
+        if extras {
+            // skopeo 1.9 writes the index again from what it understands, dropping an
+            // entry's artifactType: its children are in place, so the exact bytes go up
+            // over what it wrote.
+            let (_, tag) = split_repo_tag(repo_tag);
+            self.put_manifest_bytes(repo, tag, OCI_INDEX, &index);
+        }
 
         let digest = sha256_digest(&index);
         let reference = format!("{}/{repo_tag}", self.host());
@@ -390,6 +523,28 @@ impl Registry {
             manifest_bytes: index,
             children,
         }
+    }
+
+    /// PUTs `bytes` as the manifest `repo:tag` with the registry's own HTTP API (mode's
+    /// push credentials), expecting 201.
+    pub fn put_manifest_bytes(&self, repo: &str, tag: &str, media_type: &str, bytes: &[u8]) {
+        let scope = format!("repository:{repo}:pull,push");
+        let mut request = self
+            .agent()
+            .put(&self.url(&format!("/v2/{repo}/manifests/{tag}")))
+            .set("Content-Type", media_type);
+        if let Some(a) = self.auth_header(&[&scope]) {
+            request = request.set("Authorization", &a);
+        }
+        let r = any_status(request.send_bytes(bytes))
+            .unwrap_or_else(|e| panic!("rr-testkit: PUT {repo}:{tag}: {e}"));
+        assert_eq!(
+            r.status(),
+            201,
+            "rr-testkit: PUT {repo}:{tag} answered {}: {}",
+            r.status(),
+            r.into_string().unwrap_or_default()
+        );
     }
 
     /// Tags the manifest `repo:source_tag` also as each of `tags`, by PUTting
@@ -470,6 +625,62 @@ impl Registry {
             many,
             many_tags,
             public_app,
+        }
+    }
+
+    /// Pushes the fixtures of the getters (not part of `seed_standard`, whose bytes stay
+    /// as they are): `demo/annotated:v1`, an image with manifest and layer annotations and
+    /// artifact types, and `demo/annotated:index`, an index with its own annotations over a
+    /// Windows child (`os.version` 10.0.17763.1234, `os.features` win32k, annotated, with
+    /// an artifact type) and a linux/arm64/v8 child. The values are in
+    /// [`Annotated::image_annotations`] and the other fields.
+    pub fn seed_annotated(&self) -> Annotated {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let image_annotations = pairs(&[
+            ("org.opencontainers.image.created", "2024-01-01T00:00:00Z"),
+            ("org.example.empty", ""),
+            ("org.example.unicode", "grüße ✓"),
+        ]);
+        let layer_annotations = pairs(&[("org.opencontainers.image.title", "layer-0.tar.gz")]);
+        let image = self.push_image(
+            "demo/annotated:v1",
+            &ImageSpec::random(300, &[2000, 1000]).with_extras(ManifestExtras {
+                annotations: image_annotations.clone(),
+                artifact_type: Some(ANNOTATED_ARTIFACT_TYPE.into()),
+                layer_annotations: vec![layer_annotations.clone()],
+                layer_artifact_types: vec![None, Some(ANNOTATED_LAYER_ARTIFACT_TYPE.into())],
+                ..ManifestExtras::default()
+            }),
+        );
+        let child_annotations = pairs(&[("org.example.child", "windows")]);
+        let index_annotations = pairs(&[("org.opencontainers.image.ref.name", "index")]);
+        let index = self.push_index_annotated(
+            "demo/annotated:index",
+            &[
+                ImageSpec::new("windows", "amd64", None)
+                    .with_random_layers(310, &[1500])
+                    .with_extras(ManifestExtras {
+                        os_version: Some(ANNOTATED_OS_VERSION.into()),
+                        os_features: vec!["win32k".into()],
+                        entry_annotations: child_annotations.clone(),
+                        entry_artifact_type: Some(ANNOTATED_ARTIFACT_TYPE.into()),
+                        ..ManifestExtras::default()
+                    }),
+                ImageSpec::new("linux", "arm64", Some("v8")).with_random_layers(320, &[1600]),
+            ],
+            &index_annotations,
+        );
+        Annotated {
+            image,
+            image_annotations,
+            layer_annotations,
+            index,
+            index_annotations,
+            child_annotations,
         }
     }
 

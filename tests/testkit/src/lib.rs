@@ -61,7 +61,9 @@ pub use certs::{libtrust_key_id, tls_client_config, tls_client_config_with_cert}
 pub use digest::sha256_digest;
 pub use fault_proxy::{Fault, FaultProxy, Rule, SeenRequest};
 pub use fixtures::{
-    make_layer_tar_gz, ImageSpec, PushedImage, PushedIndex, Seeded, STANDARD_MANY_TAGS,
+    make_layer_tar_gz, Annotated, ImageSpec, ManifestExtras, PushedImage, PushedIndex, Seeded,
+    ANNOTATED_ARTIFACT_TYPE, ANNOTATED_LAYER_ARTIFACT_TYPE, ANNOTATED_OS_VERSION,
+    STANDARD_MANY_TAGS,
 };
 pub use forward_proxy::{HttpProxy, Relayed};
 pub use http::{agent_with_ca, agent_with_tls, MANIFEST_ACCEPT};

@@ -63,6 +63,14 @@ fn serve_detached_seeded_then_stop() {
     assert_eq!(env["RR_TEST_IMAGE"], format!("{host}/demo/app:v1"));
     assert_eq!(env["RR_TEST_INDEX"], format!("{host}/demo/multi:latest"));
     assert_eq!(env["RR_TEST_MANY"], format!("{host}/demo/many"));
+    assert_eq!(
+        env["RR_TEST_ANNOTATED_IMAGE"],
+        format!("{host}/demo/annotated:v1")
+    );
+    assert_eq!(
+        env["RR_TEST_ANNOTATED_INDEX"],
+        format!("{host}/demo/annotated:index")
+    );
     assert!(!env.contains_key("RR_TEST_CA"));
     assert!(!env.contains_key("RR_TEST_USER"));
     let pid: u32 = env["RR_TEST_PID"].parse().unwrap();
@@ -89,6 +97,14 @@ fn serve_detached_seeded_then_stop() {
         .unwrap();
     assert_eq!(resp.header("ratelimit-limit"), Some("100;w=21600"));
     assert_eq!(resp.header("ratelimit-remaining"), Some("76;w=21600"));
+    let resp = ureq::get(&format!("http://{host}/v2/demo/annotated/manifests/index"))
+        .set("Accept", rr_testkit::MANIFEST_ACCEPT)
+        .call()
+        .unwrap();
+    assert_eq!(
+        resp.header("Docker-Content-Digest"),
+        Some(env["RR_TEST_ANNOTATED_INDEX_DIGEST"].as_str())
+    );
 
     let out = Command::new(BIN)
         .args(["stop", "--env-file"])

@@ -7,7 +7,8 @@
 //! rr-testkit stop --env-file PATH [--timeout-seconds N]
 //! ```
 //!
-//! `serve` starts a registry (seeding it with `seed_standard` on `--seed`;
+//! `serve` starts a registry (seeding it with `seed_standard` and
+//! `seed_annotated` on `--seed`;
 //! with `--mtls` it speaks https and requires a client certificate, named by
 //! `RR_TEST_CLIENT_CERT` and `RR_TEST_CLIENT_KEY` in the env file),
 //! writes `KEY=VALUE` lines to the env file atomically once ready, and runs
@@ -32,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rr_testkit::{Fault, FaultProxy, Mode, Options, Registry, Rule, Seeded, Server};
+use rr_testkit::{Annotated, Fault, FaultProxy, Mode, Options, Registry, Rule, Seeded, Server};
 
 const USAGE: &str = "usage:
   rr-testkit serve --mode open|basic|tls|token [--mtls] [--seed] --env-file PATH [--max-seconds N] [--detach [--log PATH]]
@@ -142,7 +143,7 @@ fn serve(args: &[String]) -> Result<(), String> {
         mtls: o.mtls,
         ..Options::new(Server::Distribution28, mode)
     });
-    let seeded = o.seed.then(|| reg.seed_standard());
+    let seeded = o.seed.then(|| (reg.seed_standard(), reg.seed_annotated()));
     // Kept until the registry stops; requests to it end with the process.
     let rate_limited = (mode == Mode::Open && !o.mtls).then(|| {
         FaultProxy::start(
@@ -161,7 +162,7 @@ fn serve(args: &[String]) -> Result<(), String> {
     let mut lines = env_lines(&reg, seeded.as_ref());
     if let Some(proxy) = &rate_limited {
         lines.push(("RR_TEST_RATELIMITED_REGISTRY".into(), proxy.host()));
-        if let Some(s) = &seeded {
+        if let Some((s, _)) = &seeded {
             lines.push((
                 "RR_TEST_RATELIMITED_IMAGE".into(),
                 s.app.reference.replacen(&reg.host(), &proxy.host(), 1),
@@ -201,7 +202,7 @@ fn serve(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn env_lines(reg: &Registry, seeded: Option<&Seeded>) -> Vec<(String, String)> {
+fn env_lines(reg: &Registry, seeded: Option<&(Seeded, Annotated)>) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, val: String| v.push((k.to_string(), val));
     put("RR_TEST_REGISTRY", reg.host());
@@ -232,7 +233,14 @@ fn env_lines(reg: &Registry, seeded: Option<&Seeded>) -> Vec<(String, String)> {
             rr_testkit::TOKEN_PULLER_PASSWORD.to_string(),
         );
     }
-    if let Some(s) = seeded {
+    if let Some((s, a)) = seeded {
+        put("RR_TEST_ANNOTATED_IMAGE", a.image.reference.clone());
+        put(
+            "RR_TEST_ANNOTATED_IMAGE_DIGEST",
+            a.image.manifest_digest.clone(),
+        );
+        put("RR_TEST_ANNOTATED_INDEX", a.index.reference.clone());
+        put("RR_TEST_ANNOTATED_INDEX_DIGEST", a.index.digest.clone());
         put("RR_TEST_IMAGE", s.app.reference.clone());
         put("RR_TEST_IMAGE_DIGEST", s.app.manifest_digest.clone());
         put("RR_TEST_INDEX", s.multi.reference.clone());
