@@ -75,20 +75,14 @@ pub fn image_to_oci(img: &Image) -> Result<Image> {
     let (start, top) = scan.document()?;
     let mut edits = Vec::new();
 
-    let media_type = oci_media_type(img.media_type(), &what)?;
-    if let Some(new) = media_type {
-        if new != manifest::OCI_MANIFEST {
-            return Err(Error::unsupported(format!(
-                "{what}: its media type {} is not an image manifest's",
-                img.media_type()
-            )));
-        }
-    }
-    let top_type = media_type_edit(&scan, &top, &what, &mut edits)?;
-    if top_type.is_none() && media_type.is_some() {
-        // A Docker manifest that does not say so in its JSON: the OCI one does.
-        edits.push(Edit::insert_media_type(start, manifest::OCI_MANIFEST));
-    }
+    top_media_type_edits(
+        &scan,
+        (start, &top),
+        img.media_type(),
+        (manifest::OCI_MANIFEST, "an image manifest's"),
+        &what,
+        &mut edits,
+    )?;
     if let Some(config) = member(&top, "config") {
         let (members, _) = scan.object(config.value.start, 1)?;
         media_type_edit(&scan, &members, &what, &mut edits)?;
@@ -138,19 +132,14 @@ fn index_to_oci_at(idx: &Index, contexts: &SourceContexts, depth: usize) -> Resu
     let (start, top) = scan.document()?;
     let mut edits = Vec::new();
 
-    let media_type = oci_media_type(idx.media_type(), &what)?;
-    if let Some(new) = media_type {
-        if new != manifest::OCI_INDEX {
-            return Err(Error::unsupported(format!(
-                "{what}: its media type {} is not an index's",
-                idx.media_type()
-            )));
-        }
-    }
-    let top_type = media_type_edit(&scan, &top, &what, &mut edits)?;
-    if top_type.is_none() && media_type.is_some() {
-        edits.push(Edit::insert_media_type(start, manifest::OCI_INDEX));
-    }
+    top_media_type_edits(
+        &scan,
+        (start, &top),
+        idx.media_type(),
+        (manifest::OCI_INDEX, "an index's"),
+        &what,
+        &mut edits,
+    )?;
 
     let elements = match member(&top, "manifests") {
         Some(m) => scan.array(m.value.start, 1)?,
@@ -256,6 +245,34 @@ impl Changed {
 
 /// Adds the edit of the `mediaType` member of `members` when it is a Docker type, and
 /// returns that member's current value (None when there is none).
+/// The edits of a manifest's own media type: `media_type` (what the manifest was served
+/// as) must map to `expected.0` when it is a Docker one (`expected.1` names that kind for
+/// the message); its `mediaType` field is rewritten, or inserted at `top.0` when a Docker
+/// manifest does not say so in its JSON (the OCI one does).
+fn top_media_type_edits(
+    scan: &Scanner<'_>,
+    top: (usize, &[Member]),
+    media_type: &str,
+    expected: (&str, &str),
+    what: &str,
+    edits: &mut Vec<Edit>,
+) -> Result<()> {
+    let oci = oci_media_type(media_type, what)?;
+    if let Some(new) = oci {
+        if new != expected.0 {
+            return Err(Error::unsupported(format!(
+                "{what}: its media type {media_type} is not {}",
+                expected.1
+            )));
+        }
+    }
+    let written = media_type_edit(scan, top.1, what, edits)?;
+    if written.is_none() && oci.is_some() {
+        edits.push(Edit::insert_media_type(top.0, expected.0));
+    }
+    Ok(())
+}
+
 fn media_type_edit(
     scan: &Scanner<'_>,
     members: &[Member],
