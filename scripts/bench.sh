@@ -95,7 +95,7 @@ if ((build)); then
 fi
 [[ -x $rr ]] || die "no rr tool at $rr (run without --no-build)"
 [[ -x $testkit ]] || die "no rr-testkit at $testkit"
-ldd "$rr" | grep -q "$root/build/bench/rrlib/librr.so.0" || die "$rr does not use build/bench/rrlib (the release librr)"
+ldd "$rr" | grep "$root/build/bench/rrlib/librr.so.0" >/dev/null || die "$rr does not use build/bench/rrlib (the release librr)"
 tools=(rr skopeo)
 if ((want_crane)) && [[ -x $crane ]]; then
   tools+=(crane)

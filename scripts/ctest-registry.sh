@@ -46,7 +46,7 @@ is_testkit() {
     local pid=$1 state
     [[ $pid =~ ^[0-9]+$ ]] && ((pid > 1)) || return 1
     [[ -r /proc/$pid/cmdline ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'rr-testkit' || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep 'rr-testkit' >/dev/null || return 1
     state=$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
     [[ -n $state && $state != Z && $state != X ]]
 }

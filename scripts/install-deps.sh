@@ -10,7 +10,7 @@ packages=(docker-registry skopeo cmake ninja-build gcc g++ pkg-config libcurl4-o
 command -v go >/dev/null || packages+=(golang-go)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"

@@ -28,7 +28,7 @@ fi
 step "librr.so exports only rr_* symbols and has a SONAME"
 others=$(nm -D --defined-only target/debug/librr.so | awk '{print $3}' | grep -v '^rr_' || true)
 [ -z "$others" ] || { echo "unexpected exports: $others" >&2; exit 1; }
-readelf -d target/debug/librr.so | grep -q 'SONAME.*librr\.so\.0' || { echo "no SONAME librr.so.0" >&2; exit 1; }
+readelf -d target/debug/librr.so | grep 'SONAME.*librr\.so\.0' >/dev/null || { echo "no SONAME librr.so.0" >&2; exit 1; }
 
 step "cargo test (unit, C boundary, real registries: distribution 2.8, v3 and go-containerregistry's)"
 # Cases a registry server cannot run are recorded here by rr_testkit::skip and listed below.

@@ -76,7 +76,7 @@ values "$tmp/docker.json" digest >"$tmp/docker.blobs"
 kept=$tmp/kept
 run --check pull pull "$docker" "$kept" || die "pull exited with $?"
 [[ $(digest_out pull) == "$docker_digest" ]] || fail "pull printed '$(out pull)', not $docker_digest"
-values "$kept/index.json" mediaType | grep -qxF "$docker_manifest" ||
+values "$kept/index.json" mediaType | grep -xF "$docker_manifest" >/dev/null ||
     fail "index.json of $kept has no $docker_manifest entry: $(cat "$kept/index.json")"
 [[ $(values "$kept/index.json" digest) == "$docker_digest" ]] ||
     fail "index.json of $kept does not name $docker_digest: $(cat "$kept/index.json")"
@@ -107,7 +107,7 @@ manifest=$(blob "$converted" "$oci_digest")
 [[ $(digest_of "$manifest") == "$oci_digest" ]] || fail "the manifest blob does not hash to $oci_digest"
 grep -qF "converted to OCI media types: the digest changed from $docker_digest to $oci_digest" \
     "$tmp/pull-oci.err" || fail "pull --oci did not say that the digest changed (old and new)"
-values "$converted/index.json" mediaType | grep -qxF "$oci_manifest" ||
+values "$converted/index.json" mediaType | grep -xF "$oci_manifest" >/dev/null ||
     fail "index.json of $converted has no $oci_manifest entry: $(cat "$converted/index.json")"
 grep -q docker "$converted/index.json" && fail "index.json of $converted has a Docker media type"
 [[ $(values "$converted/index.json" digest) == "$oci_digest" ]] ||
@@ -147,7 +147,7 @@ kept_list=$tmp/kept-list
 run --check pull-all pull --all "$list" "$kept_list" ||
     die "pull --all exited with $?"
 [[ $(digest_out pull-all) == "$list_digest" ]] || fail "pull --all printed '$(out pull-all)', not $list_digest"
-values "$kept_list/index.json" mediaType | grep -qxF "$docker_list" ||
+values "$kept_list/index.json" mediaType | grep -xF "$docker_list" >/dev/null ||
     fail "index.json of $kept_list has no $docker_list entry"
 [[ $(values "$kept_list/index.json" digest) == "$list_digest" ]] ||
     fail "index.json of $kept_list does not name $list_digest"
@@ -167,7 +167,7 @@ oci_list_digest=$(digest_out pull-all-oci)
     fail "the index blob in $oci_list does not hash to $oci_list_digest"
 grep -qF "the digest changed from $list_digest to $oci_list_digest" "$tmp/pull-all-oci.err" ||
     fail "pull --all --oci did not say that the digest changed"
-values "$oci_list/index.json" mediaType | grep -qxF "$oci_index" ||
+values "$oci_list/index.json" mediaType | grep -xF "$oci_index" >/dev/null ||
     fail "index.json of $oci_list has no $oci_index entry"
 skopeo inspect --raw "oci:$oci_list:v1" >"$tmp/oci-list.json" 2>"$tmp/oci-list.err" ||
     fail "skopeo inspect --raw oci:$oci_list:v1 failed: $(cat "$tmp/oci-list.err")"
