@@ -351,7 +351,7 @@ impl WatchedBody {
             if let Some(rate) = self.control.limits.min_rate {
                 let total_wait = self.window_waited + waited;
                 if total_wait >= rate.window {
-                    let needed = rate.bytes_per_second * rate.window.as_secs_f64() as u64;
+                    let needed = (rate.bytes_per_second as f64 * rate.window.as_secs_f64()) as u64;
                     if self.window_bytes < needed {
                         return Err(self.fail(Error::transport(format!(
                             "{} {STALLED}: {} bytes in {} ms, under the minimum rate of {} \
