@@ -100,6 +100,8 @@ struct cli {
     uint64_t chunk_size; /* 0: the library's default */
     uint64_t monolithic_threshold;
     bool monolithic_threshold_set;
+    uint64_t timeout_ms; /* --timeout: the deadline of each operation, 0 none */
+    bool timeout_set;
     const char *user;
     const char *password;
     char *password_buf; /* from --password-stdin */
@@ -189,9 +191,9 @@ char *xstrndup(const char *s, size_t n);
 
 /* ---- the client and references (client.c) ------------------------------------- */
 
-/* Set by the first SIGINT or SIGTERM during a transfer; the progress callback then cancels. */
+/* Set by the first SIGINT or SIGTERM, which also cancels the command's client. */
 extern volatile sig_atomic_t interrupted;
-void catch_interrupts(void);
+void catch_interrupts(rr_client *client);
 /* Applies the global options to `client`; returns an exit status. */
 int configure_client(struct cli *c, rr_client *client);
 /* Sets -u/-p (when given) for the registry of `reference` (a reference or a repository). */
