@@ -608,6 +608,16 @@ impl Client {
     /// Starts an operation that is cancelled together with the ones sharing `cancelled`
     /// (an operation reading from this client on behalf of another client's write).
     pub fn operation_with(&self, cancelled: Arc<AtomicBool>) -> Result<Operation> {
+        self.operation_under(cancelled, &[])
+    }
+
+    /// `operation_with`, also cancelled by the handles `also` (those of the operation it
+    /// reads for).
+    pub fn operation_under(
+        &self,
+        cancelled: Arc<AtomicBool>,
+        also: &[Arc<AtomicBool>],
+    ) -> Result<Operation> {
         let o = self.read().clone();
         let mut exchange: Arc<dyn Exchange> = match &o.transport {
             Some(t) => t.clone(),
@@ -628,7 +638,9 @@ impl Client {
             self.inner.shared.clone(),
         );
         ctx.cancelled = cancelled;
-        ctx.handles = self.handle.flags().into();
+        let mut handles = self.handle.flags();
+        handles.extend(also.iter().cloned());
+        ctx.handles = handles.into();
         let local = self.handle.local();
         ctx.limits = Limits {
             deadline: local.deadline.map(|d| (Instant::now() + d, d)),
