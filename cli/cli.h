@@ -109,6 +109,8 @@ struct cli {
     const char **registries_confs;
     int nconfs;
     bool default_registries_conf;
+    uint64_t timeout_ms; /* --timeout: the deadline of each operation, 0 none */
+    bool timeout_set;
     const char *user;
     const char *password;
     char *password_buf; /* from --password-stdin */
@@ -201,9 +203,9 @@ char *xstrndup(const char *s, size_t n);
 
 /* ---- the client and references (client.c) ------------------------------------- */
 
-/* Set by the first SIGINT or SIGTERM during a transfer; the progress callback then cancels. */
+/* Set by the first SIGINT or SIGTERM, which also cancels the command's client. */
 extern volatile sig_atomic_t interrupted;
-void catch_interrupts(void);
+void catch_interrupts(rr_client *client);
 /* Applies the global options to `client`; returns an exit status. */
 int configure_client(struct cli *c, rr_client *client);
 /* With -v: the rate limit each registry announced, one line each, after the command. */

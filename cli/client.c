@@ -13,17 +13,26 @@
 
 volatile sig_atomic_t interrupted;
 
+/* The client the running command uses; rr_client_cancel is one atomic store and
+   may be called from a signal handler (rr.h). */
+static rr_client *volatile cancel_target;
+
 static void on_signal(int sig) {
     (void)sig;
     interrupted = 1;
+    if (cancel_target != NULL) {
+        rr_client_cancel(cancel_target);
+    }
 }
 
 /*
- * During a transfer the first SIGINT or SIGTERM makes the progress callback
- * cancel the operation (the library then cancels its upload sessions and
- * leaves no partial file); a second one ends the process as usual.
+ * The first SIGINT or SIGTERM cancels whatever the command is doing on
+ * `client` (a listing, a manifest read, a token exchange, a transfer: the
+ * library returns RR_ERR_CANCELLED within milliseconds, cancels its upload
+ * sessions and leaves no partial file); a second one ends the process as usual.
  */
-void catch_interrupts(void) {
+void catch_interrupts(rr_client *client) {
+    cancel_target = client;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -160,6 +169,9 @@ int configure_client(struct cli *c, rr_client *client) {
         char *registry = xstrndup(c->mirrors[i], (size_t)(eq - c->mirrors[i]));
         rc = rr_client_add_mirror(client, registry, eq + 1, RR_MIRROR_PULL_ALL);
         free(registry);
+    }
+    if (rc == RR_OK && c->timeout_set) {
+        rc = rr_client_set_deadline(client, c->timeout_ms);
     }
     if (rc == RR_OK && c->no_keychain) {
         rc = rr_client_set_keychain(client, false);

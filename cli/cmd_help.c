@@ -30,6 +30,7 @@ static const char global_options_help[] =
     "  --upload-strategy auto|monolithic|streamed|chunked  how blobs are sent\n"
     "                                (auto: one PUT up to the threshold, else one\n"
     "                                PATCH; chunked after a refused body)\n"
+    "  --timeout DURATION            end each operation after DURATION (30s, 500ms, 5m; 0 none)\n"
     "  --chunk-size SIZE             chunks of SIZE (e.g. 4M) and no PATCH larger;\n"
     "                                alone it means --upload-strategy chunked\n"
     "  --monolithic-threshold SIZE   blobs up to SIZE go in one PUT (default 1M)\n"

@@ -13,7 +13,7 @@
  *
  * Exit status: 0 success, 1 other failure, 2 not found, 3 unauthorized or
  * denied, 4 unsupported by the registry or for this content, 64 usage error,
- * 130 interrupted (SIGINT/SIGTERM during a transfer, which is then cancelled
+ * 130 interrupted (SIGINT/SIGTERM during any command, which is then cancelled
  * cleanly: upload sessions cancelled, no manifest written, no partial file).
  *
  * This file holds the command table and main(); each command is in a
@@ -84,9 +84,7 @@ static int run_with_client(struct cli *c) {
         }
     }
     if (status == EXIT_SUCCESS) {
-        if (c->cmd->transfer) {
-            catch_interrupts();
-        }
+        catch_interrupts(client);
         double started = console_now();
         status = c->cmd->run(c, client);
         if (c->verbose) {
@@ -95,6 +93,7 @@ static int run_with_client(struct cli *c) {
                          (console_now() - started) * 1000.0);
         }
     }
+    catch_interrupts(NULL);
     rr_client_free(client);
     return status;
 }

@@ -44,6 +44,7 @@ enum option_id {
     O_OCI,
     O_PAGE_SIZE,
     O_MEDIA_TYPE,
+    O_TIMEOUT,
 };
 
 struct option_spec {
@@ -72,6 +73,7 @@ static const struct option_spec option_specs[] = {
     {"--mirror", NULL, O_MIRROR, true, 0},
     {"--registries-conf", NULL, O_REGISTRIES_CONF, true, 0},
     {"--default-registries-conf", NULL, O_DEFAULT_REGISTRIES_CONF, false, 0},
+    {"--timeout", NULL, O_TIMEOUT, true, 0},
     {"--username", "-u", O_USER, true, 0},
     {"--password", "-p", O_PASSWORD, true, 0},
     {"--password-stdin", NULL, O_PASSWORD_STDIN, false, 0},
@@ -137,6 +139,34 @@ static bool parse_size(const char *s, uint64_t *out) {
         return false;
     }
     *out = (uint64_t)v << shift;
+    return true;
+}
+
+/* A duration: digits followed by ms, s (the default), m or h; 0 means none. */
+static bool parse_duration_ms(const char *s, uint64_t *out) {
+    if (s[0] < '0' || s[0] > '9') {
+        return false;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long unit = 1000;
+    if (strcmp(end, "ms") == 0) {
+        unit = 1;
+    } else if (strcmp(end, "s") == 0 || *end == '\0') {
+        unit = 1000;
+    } else if (strcmp(end, "m") == 0) {
+        unit = 60000;
+    } else if (strcmp(end, "h") == 0) {
+        unit = 3600000;
+    } else {
+        return false;
+    }
+    /* The library refuses more than a week; say so here as a usage error. */
+    if (errno != 0 || v > 604800000ULL / unit) {
+        return false;
+    }
+    *out = (uint64_t)(v * unit);
     return true;
 }
 
@@ -249,6 +279,14 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
         break;
     case O_DEFAULT_REGISTRIES_CONF:
         c->default_registries_conf = true;
+        break;
+    case O_TIMEOUT:
+        if (!parse_duration_ms(value, &c->timeout_ms)) {
+            return usage_error(
+                c, "--timeout takes a duration such as 30s, 500ms or 5m (at most a week), not '%s'",
+                value);
+        }
+        c->timeout_set = true;
         break;
     case O_USER:
         c->user = value;

@@ -194,6 +194,51 @@ static void test_null_arguments(void) {
     rr_client_free(client);
 }
 
+/* Host control: derived clients, cancellation and limits (issue 13). Cancelling NULL, twice,
+ * before any call and after one is harmless; a cancelled handle fails its later calls at
+ * once with RR_ERR_CANCELLED; its parent and siblings go on; limits out of range are
+ * RR_ERR_INVALID_ARGUMENT and 0 means none. No request reaches a registry. */
+static void test_host_control(void) {
+    rr_client *parent = NULL, *child = NULL, *sibling = NULL;
+    CHECK_RC(rr_client_new(&parent), RR_OK);
+    CHECK_RC(rr_client_derive(NULL, &child), RR_ERR_INVALID_ARGUMENT);
+    CHECK(child == NULL);
+    CHECK_RC(rr_client_derive(parent, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_derive(parent, &child), RR_OK);
+    CHECK_RC(rr_client_derive(parent, &sibling), RR_OK);
+
+    rr_client_cancel(NULL);
+    rr_client_cancel(child);
+    rr_client_cancel(child);
+    rr_descriptor *d = NULL;
+    /* 127.0.0.1:9 (discard) is never reached: the cancelled handle stops first. */
+    CHECK_RC(rr_get(child, "127.0.0.1:9/a/b:c", &d), RR_ERR_CANCELLED);
+    CHECK(d == NULL);
+    CHECK_RC(rr_list(child, "127.0.0.1:9/a/b", NULL), RR_ERR_INVALID_ARGUMENT);
+    rr_string_list *tags = NULL;
+    CHECK_RC(rr_list(child, "127.0.0.1:9/a/b", &tags), RR_ERR_CANCELLED);
+    CHECK(tags == NULL);
+    /* The sibling is not cancelled: its call fails for the unreachable port instead. */
+    CHECK_RC(rr_client_set_retry(sibling, 1, 0), RR_OK);
+    CHECK_RC(rr_get(sibling, "127.0.0.1:9/a/b:c", &d), RR_ERR_TRANSPORT);
+
+    CHECK_RC(rr_client_set_deadline(NULL, 1000), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_deadline(child, 604800001), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_deadline(child, 0), RR_OK);
+    CHECK_RC(rr_client_set_first_byte_timeout(child, UINT64_MAX), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_first_byte_timeout(child, 0), RR_OK);
+    CHECK_RC(rr_client_set_min_rate(child, 1024, 604800001), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_min_rate(child, UINT64_MAX, 1000), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_client_set_min_rate(child, 0, 0), RR_OK);
+    check_no_error("rr_client_set_min_rate");
+
+    /* A derived client outlives its parent. */
+    rr_client_free(parent);
+    CHECK_RC(rr_get(sibling, "127.0.0.1:9/a/b:c", &d), RR_ERR_TRANSPORT);
+    rr_client_free(child);
+    rr_client_free(sibling);
+}
+
 /* Per-registry TLS and proxies: NULLs and invalid UTF-8 named, files read when set,
  * proxies checked when set. No request is made. */
 static void test_tls_and_proxy_setters(void) {
@@ -1353,6 +1398,7 @@ int main(void) {
     test_version();
     test_status_names();
     test_null_arguments();
+    test_host_control();
     test_tls_and_proxy_setters();
     test_mirrors_and_rate_limits();
     test_normalize();

@@ -42,7 +42,7 @@ func TestTokenAuthFunc(t *testing.T) {
 
 	pusher := &recordingAuth{cred: rr.Basic{Username: "pusher", Password: "pusher-pw"}}
 	cl := newClient(t, rr.WithAuthFunc(pusher.fn))
-	img := must[*rr.Image](t)(cl.Image(image))
+	img := must[*rr.Image](t)(cl.Image(ctx, image))
 	defer img.Close()
 	if img.Digest() != want {
 		t.Fatalf("digest %s", img.Digest())
@@ -57,9 +57,9 @@ func TestTokenAuthFunc(t *testing.T) {
 			t.Fatalf("auth func asked for %q, want %q (all: %v)", r, reg, asked)
 		}
 	}
-	noErr(t, cl.CheckPushPermission(reg+"/gotest/auth-push:x"))
-	noErr(t, cl.Copy(image, reg+"/gotest/auth-copy:v1"))
-	d := must[*rr.Descriptor](t)(cl.Head(reg + "/gotest/auth-copy:v1"))
+	noErr(t, cl.CheckPushPermission(ctx, reg+"/gotest/auth-push:x"))
+	noErr(t, cl.Copy(ctx, image, reg+"/gotest/auth-copy:v1"))
+	d := must[*rr.Descriptor](t)(cl.Head(ctx, reg+"/gotest/auth-copy:v1"))
 	defer d.Close()
 	if d.Digest() != want {
 		t.Fatalf("copied %s", d.Digest())
@@ -68,37 +68,37 @@ func TestTokenAuthFunc(t *testing.T) {
 	// puller: pull yes, push no.
 	puller := &recordingAuth{cred: rr.Basic{Username: "puller", Password: "puller-pw"}}
 	pc := newClient(t, rr.WithAuthFunc(puller.fn))
-	pd := must[*rr.Descriptor](t)(pc.Get(image))
+	pd := must[*rr.Descriptor](t)(pc.Get(ctx, image))
 	pd.Close()
-	err := pc.CheckPushPermission(reg + "/gotest/auth-push:x")
+	err := pc.CheckPushPermission(ctx, reg+"/gotest/auth-push:x")
 	if err.(*rr.Error).Status != rr.StatusDenied || !rr.IsDenied(err) {
 		t.Fatalf("puller push: %v", err)
 	}
 
 	// Anonymous: public/ only.
 	anon := newClient(t)
-	ad := must[*rr.Descriptor](t)(anon.Get(tokenReg["RR_TEST_PUBLIC_IMAGE"]))
+	ad := must[*rr.Descriptor](t)(anon.Get(ctx, tokenReg["RR_TEST_PUBLIC_IMAGE"]))
 	ad.Close()
-	_, err = anon.Get(image)
+	_, err = anon.Get(ctx, image)
 	if s := rr.StatusOf(err); s != rr.StatusUnauthorized && s != rr.StatusDenied {
 		t.Fatalf("anonymous pull of a private image: %v", err)
 	}
 	// A nil credential means "none from me": anonymous again.
 	none := &recordingAuth{}
 	nc := newClient(t, rr.WithAuthFunc(none.fn))
-	nd := must[*rr.Descriptor](t)(nc.Get(tokenReg["RR_TEST_PUBLIC_IMAGE"]))
+	nd := must[*rr.Descriptor](t)(nc.Get(ctx, tokenReg["RR_TEST_PUBLIC_IMAGE"]))
 	nd.Close()
 
 	// An error from the func fails the operation with StatusCallback.
 	failing := &recordingAuth{err: errors.New("vault is sealed")}
 	fc := newClient(t, rr.WithAuthFunc(failing.fn))
-	_, err = fc.Get(image)
+	_, err = fc.Get(ctx, image)
 	wantStatus(t, err, rr.StatusCallback)
 
 	// A rejected password is asked for exactly once more, then StatusUnauthorized.
 	wrong := &recordingAuth{cred: rr.Basic{Username: "pusher", Password: "wrong"}}
 	wc := newClient(t, rr.WithAuthFunc(wrong.fn))
-	_, err = wc.Get(image)
+	_, err = wc.Get(ctx, image)
 	wantStatus(t, err, rr.StatusUnauthorized)
 	if n := len(wrong.calls()); n != 2 {
 		t.Fatalf("wrong password asked %d times, want 2", n)
@@ -106,20 +106,20 @@ func TestTokenAuthFunc(t *testing.T) {
 
 	// Basic auth set on the client comes first.
 	bc := newClient(t, rr.WithBasicAuth(reg, "puller", "puller-pw"), rr.WithAuthFunc(failing.fn))
-	bd := must[*rr.Descriptor](t)(bc.Get(image))
+	bd := must[*rr.Descriptor](t)(bc.Get(ctx, image))
 	bd.Close()
 
 	// A registry token is sent as a bearer token as it is.
 	tok := fetchToken(t, "puller", "puller-pw", "repository:demo/app:pull")
 	rc := newClient(t, rr.WithAuthFunc(func(string) (rr.Credential, error) { return rr.RegistryToken(tok), nil }))
-	rd := must[*rr.Descriptor](t)(rc.Get(image))
+	rd := must[*rr.Descriptor](t)(rc.Get(ctx, image))
 	rd.Close()
 
 	// An identity (refresh) token is exchanged at the token server (OAuth2 POST).
 	ic := newClient(t, rr.WithAuthFunc(func(string) (rr.Credential, error) { return rr.IdentityToken("refresh-puller"), nil }))
-	id := must[*rr.Descriptor](t)(ic.Get(image))
+	id := must[*rr.Descriptor](t)(ic.Get(ctx, image))
 	id.Close()
-	wantStatus(t, ic.CheckPushPermission(reg+"/gotest/auth-push:x"), rr.StatusDenied)
+	wantStatus(t, ic.CheckPushPermission(ctx, reg+"/gotest/auth-push:x"), rr.StatusDenied)
 }
 
 // fetchToken asks the harness's token server for a token.
@@ -167,18 +167,18 @@ func TestCallbackPanicsAreRaisedAgain(t *testing.T) {
 			}
 			return rr.Basic{Username: "puller", Password: "puller-pw"}, nil
 		}))
-		v := catchPanic(func() { _, _ = cl.Get(image) })
+		v := catchPanic(func() { _, _ = cl.Get(ctx, image) })
 		if v != (panicValue{"auth"}) {
 			t.Fatalf("recovered %v, want the auth func's panic", v)
 		}
 		// The client is still fine, and nothing is left to raise.
-		d := must[*rr.Descriptor](t)(cl.Get(image))
+		d := must[*rr.Descriptor](t)(cl.Get(ctx, image))
 		d.Close()
 	})
 
 	t.Run("progress", func(t *testing.T) {
 		cl := newClient(t, rr.WithProgress(func(uint64, uint64) bool { panic(panicValue{"progress"}) }))
-		img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+		img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 		defer img.Close()
 		if v := catchPanic(func() { _, _ = img.WriteLayerTo(0, &strings.Builder{}) }); v != (panicValue{"progress"}) {
 			t.Fatalf("recovered %v", v)
@@ -193,7 +193,7 @@ func TestCallbackPanicsAreRaisedAgain(t *testing.T) {
 
 	t.Run("writer", func(t *testing.T) {
 		cl := newClient(t)
-		img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+		img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 		defer img.Close()
 		if v := catchPanic(func() { _, _ = img.WriteLayerTo(0, panickyWriter{}) }); v != (panicValue{"writer"}) {
 			t.Fatalf("recovered %v", v)
@@ -209,10 +209,10 @@ func TestCallbackPanicsAreRaisedAgain(t *testing.T) {
 			}
 			return http.DefaultTransport.RoundTrip(req)
 		})))
-		if v := catchPanic(func() { _, _ = cl.Get(openReg["RR_TEST_IMAGE"]) }); v != (panicValue{"transport"}) {
+		if v := catchPanic(func() { _, _ = cl.Get(ctx, openReg["RR_TEST_IMAGE"]) }); v != (panicValue{"transport"}) {
 			t.Fatalf("recovered %v", v)
 		}
-		d := must[*rr.Descriptor](t)(cl.Get(openReg["RR_TEST_IMAGE"]))
+		d := must[*rr.Descriptor](t)(cl.Get(ctx, openReg["RR_TEST_IMAGE"]))
 		d.Close()
 	})
 
@@ -224,7 +224,7 @@ func TestCallbackPanicsAreRaisedAgain(t *testing.T) {
 			}
 			return resp, err
 		})))
-		img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+		img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 		defer img.Close()
 		if v := catchPanic(func() { _, _ = img.Config() }); v != (panicValue{"body"}) {
 			t.Fatalf("recovered %v", v)
@@ -233,7 +233,7 @@ func TestCallbackPanicsAreRaisedAgain(t *testing.T) {
 
 	t.Run("logger", func(t *testing.T) {
 		cl := newClient(t, rr.WithLogger(func(string) { panic(panicValue{"log"}) }))
-		if v := catchPanic(func() { _, _ = cl.Head(openReg["RR_TEST_IMAGE"]) }); v != (panicValue{"log"}) {
+		if v := catchPanic(func() { _, _ = cl.Head(ctx, openReg["RR_TEST_IMAGE"]) }); v != (panicValue{"log"}) {
 			t.Fatalf("recovered %v", v)
 		}
 	})

@@ -6,6 +6,7 @@ package rr
 import "C"
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"net/http"
@@ -414,6 +415,56 @@ func WithTimeouts(connect, idle time.Duration) Option {
 	}
 }
 
+// WithFirstByteTimeout bounds the time from the end of a request to its answer's head
+// (default 30 s; 0 means no limit). A request that passes it is sent again once.
+func WithFirstByteTimeout(d time.Duration) Option {
+	return func(cl *Client) error {
+		ms, err := millis64(d)
+		if err != nil {
+			return err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_first_byte_timeout(cl.c, ms) })
+	}
+}
+
+// WithMinRate fails a response body slower than bytesPerSecond on average over window
+// (default 1024 bytes/s over 30 s; 0 for either turns it off): a stalled blob resumes
+// with Range, another request is sent again once.
+func WithMinRate(bytesPerSecond uint64, window time.Duration) Option {
+	return func(cl *Client) error {
+		ms, err := millis64(window)
+		if err != nil {
+			return err
+		}
+		return cl.do(func() C.rr_status {
+			return C.rr_client_set_min_rate(cl.c, C.uint64_t(bytesPerSecond), ms)
+		})
+	}
+}
+
+// WithDeadline sets the time every operation of the client may take in all (0: none, the
+// default). A context's deadline applies on top of it, per call.
+func WithDeadline(d time.Duration) Option {
+	return func(cl *Client) error {
+		ms, err := millis64(d)
+		if err != nil {
+			return err
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_deadline(cl.c, ms) })
+	}
+}
+
+func millis64(d time.Duration) (C.uint64_t, error) {
+	if d < 0 {
+		return 0, &Error{Status: StatusInvalidArgument, Message: "rr: duration out of range: " + d.String()}
+	}
+	ms := d.Milliseconds()
+	if ms == 0 && d > 0 {
+		ms = 1
+	}
+	return C.uint64_t(ms), nil
+}
+
 func millis(d time.Duration) (C.uint32_t, error) {
 	if d < 0 || d.Milliseconds() > int64(^uint32(0)) {
 		return 0, &Error{Status: StatusInvalidArgument, Message: "rr: duration out of range: " + d.String()}
@@ -483,20 +534,20 @@ func WithTransport(rt http.RoundTripper) Option {
 // ---- operations ----
 
 // withRef runs a C call that takes the client and one reference.
-func (cl *Client) withRef(ref string, f func(c *C.rr_client, r *C.char) C.rr_status, more ...*clientState) error {
+func (cl *Client) withRef(ctx context.Context, ref string, f func(c *C.rr_client, r *C.char) C.rr_status, more ...*clientState) error {
 	var a cstrs
 	defer a.free()
 	r := a.str(ref, "the reference")
 	if a.err != nil {
 		return a.err
 	}
-	return cl.do(func() C.rr_status { return f(cl.ptr(), r) }, more...)
+	return cl.withContext(ctx, func(c *C.rr_client) C.rr_status { return f(c, r) }, more...)
 }
 
 // Get fetches the manifest behind ref (any media type).
-func (cl *Client) Get(ref string) (*Descriptor, error) {
+func (cl *Client) Get(ctx context.Context, ref string) (*Descriptor, error) {
 	var d *C.rr_descriptor
-	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_get(c, r, &d) })
+	err := cl.withRef(ctx, ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_get(c, r, &d) })
 	if err != nil {
 		return nil, err
 	}
@@ -504,9 +555,9 @@ func (cl *Client) Get(ref string) (*Descriptor, error) {
 }
 
 // Head asks for ref's descriptor without fetching the manifest (Manifest then fails).
-func (cl *Client) Head(ref string) (*Descriptor, error) {
+func (cl *Client) Head(ctx context.Context, ref string) (*Descriptor, error) {
 	var d *C.rr_descriptor
-	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_head(c, r, &d) })
+	err := cl.withRef(ctx, ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_head(c, r, &d) })
 	if err != nil {
 		return nil, err
 	}
@@ -515,9 +566,9 @@ func (cl *Client) Head(ref string) (*Descriptor, error) {
 
 // Image opens the image behind ref; an index resolves by the client's platform. Only the
 // manifest is fetched; the config comes on the first Config call.
-func (cl *Client) Image(ref string) (*Image, error) {
+func (cl *Client) Image(ctx context.Context, ref string) (*Image, error) {
 	var p *C.rr_image
-	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_image_open(c, r, &p) })
+	err := cl.withRef(ctx, ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_image_open(c, r, &p) })
 	if err != nil {
 		return nil, err
 	}
@@ -525,9 +576,9 @@ func (cl *Client) Image(ref string) (*Image, error) {
 }
 
 // Index opens the index behind ref (StatusUnsupported when it is an image).
-func (cl *Client) Index(ref string) (*Index, error) {
+func (cl *Client) Index(ctx context.Context, ref string) (*Index, error) {
 	var p *C.rr_index
-	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_index_open(c, r, &p) })
+	err := cl.withRef(ctx, ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_index_open(c, r, &p) })
 	if err != nil {
 		return nil, err
 	}
@@ -535,9 +586,9 @@ func (cl *Client) Index(ref string) (*Index, error) {
 }
 
 // List returns every tag of repository ("registry/repository", no tag or digest).
-func (cl *Client) List(repository string) ([]string, error) {
+func (cl *Client) List(ctx context.Context, repository string) ([]string, error) {
 	var l *C.rr_string_list
-	err := cl.withRef(repository, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_list(c, r, &l) })
+	err := cl.withRef(ctx, repository, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_list(c, r, &l) })
 	if err != nil {
 		return nil, err
 	}
@@ -545,9 +596,9 @@ func (cl *Client) List(repository string) ([]string, error) {
 }
 
 // Catalog returns every repository of registry ("host[:port]").
-func (cl *Client) Catalog(registry string) ([]string, error) {
+func (cl *Client) Catalog(ctx context.Context, registry string) ([]string, error) {
 	var l *C.rr_string_list
-	err := cl.withRef(registry, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_catalog(c, r, &l) })
+	err := cl.withRef(ctx, registry, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_catalog(c, r, &l) })
 	if err != nil {
 		return nil, err
 	}
@@ -568,7 +619,7 @@ type RateLimit struct {
 // with StatusNotFound when it announced none.
 func (cl *Client) RateLimit(registry string) (RateLimit, error) {
 	var limit, remaining, window C.int64_t
-	err := cl.withRef(registry, func(c *C.rr_client, r *C.char) C.rr_status {
+	err := cl.withRef(context.Background(), registry, func(c *C.rr_client, r *C.char) C.rr_status { // a lookup, no request
 		return C.rr_client_rate_limit(c, r, &limit, &remaining, &window)
 	})
 	if err != nil {
@@ -592,7 +643,7 @@ func (cl *Client) RateLimitRegistries() ([]string, error) {
 // once: librr holds the page at hand and an 8-byte hash of each tag given, never the
 // whole list (a repository with 100 000 tags costs about 1 MiB besides one page):
 //
-//	for page, err := range cl.ListPages(repo) {
+//	for page, err := range cl.ListPages(ctx, repo) {
 //		if err != nil { ... }     // the last value: the listing failed
 //		for _, tag := range page { ... }
 //	}
@@ -601,17 +652,17 @@ func (cl *Client) RateLimitRegistries() ([]string, error) {
 // the sequence with one (nil, err), after the pages before it. Leaving the loop early
 // (break, return, a panic) stops the listing before its next request. The listing runs
 // on a goroutine of its own, which waits for the loop body to be done with each page
-// before it asks for the next.
-func (cl *Client) ListPages(repository string) iter.Seq2[[]string, error] {
-	return cl.pages(repository, "the repository", func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status {
+// before it asks for the next. Ending ctx ends the listing as a failure wrapping ctx.Err().
+func (cl *Client) ListPages(ctx context.Context, repository string) iter.Seq2[[]string, error] {
+	return cl.pages(ctx, repository, "the repository", func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status {
 		return C.rrgo_list_pages(c, s, h)
 	})
 }
 
 // CatalogPages gives the repositories of registry ("host[:port]") a page at a time, as
 // ListPages gives tags.
-func (cl *Client) CatalogPages(registry string) iter.Seq2[[]string, error] {
-	return cl.pages(registry, "the registry", func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status {
+func (cl *Client) CatalogPages(ctx context.Context, registry string) iter.Seq2[[]string, error] {
+	return cl.pages(ctx, registry, "the registry", func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status {
 		return C.rrgo_catalog_pages(c, s, h)
 	})
 }
@@ -619,7 +670,7 @@ func (cl *Client) CatalogPages(registry string) iter.Seq2[[]string, error] {
 // pages runs a page-by-page listing on a goroutine of its own and hands its pages to the
 // loop: the loop body then never runs inside a C callback, so it may block, call librr,
 // panic or end the goroutine (t.FailNow) like any Go code.
-func (cl *Client) pages(arg, what string, list func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status) iter.Seq2[[]string, error] {
+func (cl *Client) pages(ctx context.Context, arg, what string, list func(c *C.rr_client, s *C.char, h C.uintptr_t) C.rr_status) iter.Seq2[[]string, error] {
 	return func(yield func([]string, error) bool) {
 		var a cstrs
 		defer a.free()
@@ -647,7 +698,7 @@ func (cl *Client) pages(arg, what string, list func(c *C.rr_client, s *C.char, h
 				close(pw.pages)
 				done <- r
 			}()
-			r.err = cl.do(func() C.rr_status { return list(cl.ptr(), s, C.uintptr_t(h)) })
+			r.err = cl.withContext(ctx, func(c *C.rr_client) C.rr_status { return list(c, s, C.uintptr_t(h)) })
 		}()
 		finished := false
 		finish := func() result {
@@ -698,21 +749,21 @@ func stringList(l *C.rr_string_list) []string {
 
 // Write pushes img under ref (a tag or digest): every blob the registry lacks (mounted
 // from another repository of the same registry when possible), then the manifest.
-func (cl *Client) Write(ref string, img *Image) error {
+func (cl *Client) Write(ctx context.Context, ref string, img *Image) error {
 	if img == nil {
 		return errNil("image")
 	}
-	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_write(c, r, img.ptr()) }, img.state()...)
+	err := cl.withRef(ctx, ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_write(c, r, img.ptr()) }, img.state()...)
 	runtime.KeepAlive(img)
 	return err
 }
 
 // WriteIndex pushes idx (children first) under ref.
-func (cl *Client) WriteIndex(ref string, idx *Index) error {
+func (cl *Client) WriteIndex(ctx context.Context, ref string, idx *Index) error {
 	if idx == nil {
 		return errNil("index")
 	}
-	err := cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_write_index(c, r, idx.ptr()) }, idx.state()...)
+	err := cl.withRef(ctx, ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_write_index(c, r, idx.ptr()) }, idx.state()...)
 	runtime.KeepAlive(idx)
 	return err
 }
@@ -725,7 +776,7 @@ func (cl *Client) WriteIndex(ref string, idx *Index) error {
 // mediaType (if any) is mediaType, that an image or index media type parses as that
 // manifest, and that a digest ref is its sha256: StatusInvalidArgument otherwise, and
 // no request is made. Returns the descriptor of what was sent (the caller closes it).
-func (cl *Client) PutManifest(ref, mediaType string, manifest []byte) (*Descriptor, error) {
+func (cl *Client) PutManifest(ctx context.Context, ref, mediaType string, manifest []byte) (*Descriptor, error) {
 	var a cstrs
 	defer a.free()
 	r, m := a.str(ref, "the reference"), a.optStr(mediaType, "the media type")
@@ -737,7 +788,7 @@ func (cl *Client) PutManifest(ref, mediaType string, manifest []byte) (*Descript
 	}
 	var d *C.rr_descriptor
 	p := (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(manifest)))
-	err := cl.do(func() C.rr_status { return C.rr_put_manifest(cl.ptr(), r, m, p, C.size_t(len(manifest)), &d) })
+	err := cl.withContext(ctx, func(c *C.rr_client) C.rr_status { return C.rr_put_manifest(c, r, m, p, C.size_t(len(manifest)), &d) })
 	runtime.KeepAlive(manifest)
 	if err != nil {
 		return nil, err
@@ -746,37 +797,37 @@ func (cl *Client) PutManifest(ref, mediaType string, manifest []byte) (*Descript
 }
 
 // Copy copies the image or whole index at src to dst.
-func (cl *Client) Copy(src, dst string) error {
+func (cl *Client) Copy(ctx context.Context, src, dst string) error {
 	var a cstrs
 	defer a.free()
 	s, d := a.str(src, "the source reference"), a.str(dst, "the destination reference")
 	if a.err != nil {
 		return a.err
 	}
-	return cl.do(func() C.rr_status { return C.rr_copy(cl.ptr(), s, d) })
+	return cl.withContext(ctx, func(c *C.rr_client) C.rr_status { return C.rr_copy(c, s, d) })
 }
 
 // Tag gives the manifest behind ref another tag in the same repository.
-func (cl *Client) Tag(ref, newTag string) error {
+func (cl *Client) Tag(ctx context.Context, ref, newTag string) error {
 	var a cstrs
 	defer a.free()
 	r, t := a.str(ref, "the reference"), a.str(newTag, "the tag")
 	if a.err != nil {
 		return a.err
 	}
-	return cl.do(func() C.rr_status { return C.rr_tag(cl.ptr(), r, t) })
+	return cl.withContext(ctx, func(c *C.rr_client) C.rr_status { return C.rr_tag(c, r, t) })
 }
 
 // Delete deletes the manifest ref names by digest, or the tag it names (a registry that
 // refuses tag deletion gives StatusUnsupported).
-func (cl *Client) Delete(ref string) error {
-	return cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_delete(c, r) })
+func (cl *Client) Delete(ctx context.Context, ref string) error {
+	return cl.withRef(ctx, ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_delete(c, r) })
 }
 
 // CheckPushPermission reports whether the client may push to ref's repository: nil, or
 // an *Error with StatusUnauthorized or StatusDenied. It opens an upload and cancels it.
-func (cl *Client) CheckPushPermission(ref string) error {
-	return cl.withRef(ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_check_push_permission(c, r) })
+func (cl *Client) CheckPushPermission(ctx context.Context, ref string) error {
+	return cl.withRef(ctx, ref, func(c *C.rr_client, r *C.char) C.rr_status { return C.rr_check_push_permission(c, r) })
 }
 
 func errNil(what string) error {

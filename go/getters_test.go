@@ -57,7 +57,7 @@ func sameMap(a, b map[string]string) bool {
 
 func TestImageGetters(t *testing.T) {
 	cl := newClient(t)
-	img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_ANNOTATED_IMAGE"]))
+	img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_ANNOTATED_IMAGE"]))
 	defer img.Close()
 	m := decode(t, must[[]byte](t)(img.Manifest()))
 	if len(m.Annotations) != 3 || len(m.Layers) != 2 {
@@ -94,7 +94,7 @@ func TestImageGetters(t *testing.T) {
 	}
 
 	// The standard image has none of them.
-	plain := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+	plain := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 	defer plain.Close()
 	if plain.Annotations() != nil || plain.ArtifactType() != "" || plain.Layers()[0].Annotations != nil {
 		t.Fatalf("the standard image reports annotations or an artifact type")
@@ -108,7 +108,7 @@ func TestImageGetters(t *testing.T) {
 
 func TestIndexGetters(t *testing.T) {
 	cl := newClient(t)
-	idx := must[*rr.Index](t)(cl.Index(openReg["RR_TEST_ANNOTATED_INDEX"]))
+	idx := must[*rr.Index](t)(cl.Index(ctx, openReg["RR_TEST_ANNOTATED_INDEX"]))
 	defer idx.Close()
 	m := decode(t, must[[]byte](t)(idx.Manifest()))
 	if !sameMap(idx.Annotations(), m.Annotations) || len(m.Annotations) == 0 {
@@ -153,7 +153,7 @@ func TestIndexGetters(t *testing.T) {
 func TestPlatformSpec(t *testing.T) {
 	ref := openReg["RR_TEST_ANNOTATED_INDEX"]
 	windows := rr.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.1234", OSFeatures: []string{"win32k"}}
-	idx := must[*rr.Index](t)(newClient(t).Index(ref))
+	idx := must[*rr.Index](t)(newClient(t).Index(ctx, ref))
 	defer idx.Close()
 	want := idx.Children()[0].Digest
 
@@ -174,12 +174,12 @@ func TestPlatformSpec(t *testing.T) {
 	wantStatus(t, err, rr.StatusInvalidArgument)
 
 	// On the client: an index opened as an image resolves by it.
-	img = must[*rr.Image](t)(newClient(t, rr.WithPlatformSpec(windows)).Image(ref))
+	img = must[*rr.Image](t)(newClient(t, rr.WithPlatformSpec(windows)).Image(ctx, ref))
 	if img.Digest() != want {
 		t.Fatalf("WithPlatformSpec resolved to %s, want %s", img.Digest(), want)
 	}
 	img.Close()
-	_, err = newClient(t, rr.WithPlatformSpec(lacking)).Image(ref)
+	_, err = newClient(t, rr.WithPlatformSpec(lacking)).Image(ctx, ref)
 	wantStatus(t, err, rr.StatusNotFound)
 	_, err = rr.NewClient(rr.WithPlatformSpec(rr.Platform{OS: "linux", Architecture: "amd 64"}))
 	wantStatus(t, err, rr.StatusInvalidReference)
@@ -189,7 +189,7 @@ func TestListPages(t *testing.T) {
 	cl := newClient(t, rr.WithPageSize(50))
 	var tags []string
 	pages := 0
-	for page, err := range cl.ListPages(openReg["RR_TEST_MANY"]) {
+	for page, err := range cl.ListPages(ctx, openReg["RR_TEST_MANY"]) {
 		noErr(t, err)
 		if len(page) == 0 {
 			t.Fatalf("an empty page")
@@ -201,14 +201,14 @@ func TestListPages(t *testing.T) {
 	if len(tags) != 320 || pages != 1 {
 		t.Fatalf("%d tags in %d pages", len(tags), pages)
 	}
-	if !slices.Equal(slices.Sorted(slices.Values(tags)), slices.Sorted(slices.Values(must[[]string](t)(cl.List(openReg["RR_TEST_MANY"]))))) {
+	if !slices.Equal(slices.Sorted(slices.Values(tags)), slices.Sorted(slices.Values(must[[]string](t)(cl.List(ctx, openReg["RR_TEST_MANY"]))))) {
 		t.Fatalf("ListPages and List differ")
 	}
 
 	// The catalog in pages of 1 (Link headers), each page as it comes.
 	one := newClient(t, rr.WithPageSize(1))
 	var repos []string
-	for page, err := range one.CatalogPages(openReg["RR_TEST_REGISTRY"]) {
+	for page, err := range one.CatalogPages(ctx, openReg["RR_TEST_REGISTRY"]) {
 		noErr(t, err)
 		if len(page) != 1 {
 			t.Fatalf("a page of %d with page size 1", len(page))
@@ -232,7 +232,7 @@ func TestListPages(t *testing.T) {
 	}
 	before := catalogRequests()
 	seen := 0
-	for page, err := range one.CatalogPages(openReg["RR_TEST_REGISTRY"]) {
+	for page, err := range one.CatalogPages(ctx, openReg["RR_TEST_REGISTRY"]) {
 		noErr(t, err)
 		seen += len(page)
 		break
@@ -245,20 +245,20 @@ func TestListPages(t *testing.T) {
 	}
 	// A panic in the loop body goes up as it is, after the listing stopped.
 	v := catchPanic(func() {
-		for range one.CatalogPages(openReg["RR_TEST_REGISTRY"]) {
+		for range one.CatalogPages(ctx, openReg["RR_TEST_REGISTRY"]) {
 			panic("loop body")
 		}
 	})
 	if v != "loop body" {
 		t.Fatalf("recovered %v", v)
 	}
-	if got := must[[]string](t)(one.Catalog(openReg["RR_TEST_REGISTRY"])); len(got) < 4 {
+	if got := must[[]string](t)(one.Catalog(ctx, openReg["RR_TEST_REGISTRY"])); len(got) < 4 {
 		t.Fatalf("Catalog after the stops: %v", got)
 	}
 
 	// A failure is the last value, with no page before it.
 	var errs []error
-	for page, err := range cl.ListPages(openReg["RR_TEST_REGISTRY"] + "/demo/nothing-here") {
+	for page, err := range cl.ListPages(ctx, openReg["RR_TEST_REGISTRY"]+"/demo/nothing-here") {
 		if page != nil {
 			t.Fatalf("a page %v from a missing repository", page)
 		}
@@ -268,10 +268,10 @@ func TestListPages(t *testing.T) {
 		t.Fatalf("%d values from a missing repository", len(errs))
 	}
 	wantStatus(t, errs[0], rr.StatusNotFound)
-	for _, err := range cl.ListPages(openReg["RR_TEST_IMAGE"]) { // has a tag
+	for _, err := range cl.ListPages(ctx, openReg["RR_TEST_IMAGE"]) { // has a tag
 		wantStatus(t, err, rr.StatusInvalidReference)
 	}
-	for _, err := range cl.ListPages("a\x00b") {
+	for _, err := range cl.ListPages(ctx, "a\x00b") {
 		wantStatus(t, err, rr.StatusInvalidArgument)
 	}
 }
@@ -280,20 +280,20 @@ func TestPutManifest(t *testing.T) {
 	cl := newClient(t)
 	reg := openReg["RR_TEST_REGISTRY"]
 	// A repository of its own that holds demo/app's blobs (mounted).
-	noErr(t, cl.Copy(openReg["RR_TEST_IMAGE"], reg+"/getters-go/put:base"))
-	src := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+	noErr(t, cl.Copy(ctx, openReg["RR_TEST_IMAGE"], reg+"/getters-go/put:base"))
+	src := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 	defer src.Close()
 	original := must[[]byte](t)(src.Manifest())
 	// New bytes for the same blobs: an annotation in front, and other spacing.
 	edited := append([]byte(`{ "annotations": {"org.example.put": "go"},`), original[1:]...)
 	digest := digestOf(edited)
 
-	d := must[*rr.Descriptor](t)(cl.PutManifest(reg+"/getters-go/put:edited", "", edited))
+	d := must[*rr.Descriptor](t)(cl.PutManifest(ctx, reg+"/getters-go/put:edited", "", edited))
 	defer d.Close()
 	if d.Digest() != digest || d.Size() != uint64(len(edited)) || d.MediaType() != "application/vnd.oci.image.manifest.v1+json" {
 		t.Fatalf("PutManifest gave %s %d %s", d.Digest(), d.Size(), d.MediaType())
 	}
-	got := must[*rr.Descriptor](t)(cl.Get(reg + "/getters-go/put:edited"))
+	got := must[*rr.Descriptor](t)(cl.Get(ctx, reg+"/getters-go/put:edited"))
 	defer got.Close()
 	if b := must[[]byte](t)(got.Manifest()); string(b) != string(edited) {
 		t.Fatalf("the registry holds other bytes than those put")
@@ -304,21 +304,21 @@ func TestPutManifest(t *testing.T) {
 	}
 	img.Close()
 	// By digest, with the media type given.
-	d2 := must[*rr.Descriptor](t)(cl.PutManifest(reg+"/getters-go/put@"+digest, "application/vnd.oci.image.manifest.v1+json", edited))
+	d2 := must[*rr.Descriptor](t)(cl.PutManifest(ctx, reg+"/getters-go/put@"+digest, "application/vnd.oci.image.manifest.v1+json", edited))
 	d2.Close()
 
 	// Refused before anything is sent.
-	_, err := cl.PutManifest(reg+"/getters-go/put@"+digestOf(original), "", edited)
+	_, err := cl.PutManifest(ctx, reg+"/getters-go/put@"+digestOf(original), "", edited)
 	wantStatus(t, err, rr.StatusInvalidArgument)
-	_, err = cl.PutManifest(reg+"/getters-go/put:x", "application/vnd.oci.image.index.v1+json", edited)
+	_, err = cl.PutManifest(ctx, reg+"/getters-go/put:x", "application/vnd.oci.image.index.v1+json", edited)
 	wantStatus(t, err, rr.StatusInvalidArgument)
-	_, err = cl.PutManifest(reg+"/getters-go/put:x", "", []byte("not json"))
+	_, err = cl.PutManifest(ctx, reg+"/getters-go/put:x", "", []byte("not json"))
 	wantStatus(t, err, rr.StatusInvalidArgument)
-	_, err = cl.PutManifest(reg+"/getters-go/put:x", "", nil)
+	_, err = cl.PutManifest(ctx, reg+"/getters-go/put:x", "", nil)
 	wantStatus(t, err, rr.StatusInvalidArgument)
-	_, err = cl.PutManifest(reg+"/getters-go/put", "", edited) // no tag
+	_, err = cl.PutManifest(ctx, reg+"/getters-go/put", "", edited) // no tag
 	wantStatus(t, err, rr.StatusInvalidReference)
 	// None of them reached the registry.
-	_, err = cl.Head(reg + "/getters-go/put:x")
+	_, err = cl.Head(ctx, reg+"/getters-go/put:x")
 	wantStatus(t, err, rr.StatusNotFound)
 }

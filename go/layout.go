@@ -5,7 +5,10 @@ package rr
 */
 import "C"
 
-import "runtime"
+import (
+	"context"
+	"runtime"
+)
 
 // OCI image layout directories, interoperable with skopeo, crane and umoci.
 
@@ -43,7 +46,7 @@ func ReadLayoutIndex(dir string) (*Index, error) {
 
 // WriteLayout writes img into the layout at dir (created if needed) under name ("" for
 // none), streaming its blobs from their source, verified. Progress goes to the client.
-func (cl *Client) WriteLayout(dir string, img *Image, name string) error {
+func (cl *Client) WriteLayout(ctx context.Context, dir string, img *Image, name string) error {
 	if img == nil {
 		return errNil("image")
 	}
@@ -53,13 +56,13 @@ func (cl *Client) WriteLayout(dir string, img *Image, name string) error {
 	if a.err != nil {
 		return a.err
 	}
-	err := cl.do(func() C.rr_status { return C.rr_layout_write_image(cl.ptr(), d, img.ptr(), n) }, img.state()...)
+	err := cl.withContext(ctx, func(c *C.rr_client) C.rr_status { return C.rr_layout_write_image(c, d, img.ptr(), n) }, img.state()...)
 	runtime.KeepAlive(img)
 	return err
 }
 
 // WriteLayoutIndex writes idx and its children into the layout at dir under name.
-func (cl *Client) WriteLayoutIndex(dir string, idx *Index, name string) error {
+func (cl *Client) WriteLayoutIndex(ctx context.Context, dir string, idx *Index, name string) error {
 	if idx == nil {
 		return errNil("index")
 	}
@@ -69,7 +72,7 @@ func (cl *Client) WriteLayoutIndex(dir string, idx *Index, name string) error {
 	if a.err != nil {
 		return a.err
 	}
-	err := cl.do(func() C.rr_status { return C.rr_layout_write_index(cl.ptr(), d, idx.ptr(), n) }, idx.state()...)
+	err := cl.withContext(ctx, func(c *C.rr_client) C.rr_status { return C.rr_layout_write_index(c, d, idx.ptr(), n) }, idx.state()...)
 	runtime.KeepAlive(idx)
 	return err
 }

@@ -72,7 +72,7 @@ func TestDockerImageToOCILayout(t *testing.T) {
 	dockerRef := reg + "/gotest/docker:v1"
 	copyAsDocker(t, openReg["RR_TEST_IMAGE"], dockerRef, false)
 
-	docker := must[*rr.Image](t)(cl.Image(dockerRef))
+	docker := must[*rr.Image](t)(cl.Image(ctx, dockerRef))
 	defer docker.Close()
 	if docker.MediaType() != dockerManifest {
 		t.Fatalf("skopeo pushed %s", docker.MediaType())
@@ -118,7 +118,7 @@ func TestDockerImageToOCILayout(t *testing.T) {
 
 	// Into a layout: an OCI entry skopeo reads by name.
 	dir := t.TempDir()
-	noErr(t, cl.WriteLayout(dir, oci, "v1"))
+	noErr(t, cl.WriteLayout(ctx, dir, oci, "v1"))
 	if mt, d := layoutEntry(t, dir); mt != ociManifest || d != oci.Digest() {
 		t.Fatalf("index.json entry %s %s", mt, d)
 	}
@@ -129,8 +129,8 @@ func TestDockerImageToOCILayout(t *testing.T) {
 	// Back to the registry from the layout, with the converted digest.
 	back := must[*rr.Image](t)(rr.ReadLayoutImage(dir, "v1"))
 	defer back.Close()
-	noErr(t, cl.Write(reg+"/gotest/docker-oci:v1", back))
-	head := must[*rr.Descriptor](t)(cl.Head(reg + "/gotest/docker-oci:v1"))
+	noErr(t, cl.Write(ctx, reg+"/gotest/docker-oci:v1", back))
+	head := must[*rr.Descriptor](t)(cl.Head(ctx, reg+"/gotest/docker-oci:v1"))
 	defer head.Close()
 	if head.Digest() != oci.Digest() {
 		t.Fatalf("pushed %s, want %s", head.Digest(), oci.Digest())
@@ -146,7 +146,7 @@ func TestDockerListToOCILayout(t *testing.T) {
 	listRef := reg + "/gotest/docker-list:v1"
 	copyAsDocker(t, openReg["RR_TEST_INDEX"], listRef, true)
 
-	list := must[*rr.Index](t)(cl.Index(listRef))
+	list := must[*rr.Index](t)(cl.Index(ctx, listRef))
 	defer list.Close()
 	if list.MediaType() != dockerList {
 		t.Fatalf("skopeo pushed %s", list.MediaType())
@@ -175,7 +175,7 @@ func TestDockerListToOCILayout(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	noErr(t, cl.WriteLayoutIndex(dir, oci, "all"))
+	noErr(t, cl.WriteLayoutIndex(ctx, dir, oci, "all"))
 	if mt, d := layoutEntry(t, dir); mt != ociIndex || d != oci.Digest() {
 		t.Fatalf("index.json entry %s %s", mt, d)
 	}
@@ -190,8 +190,8 @@ func TestDockerListToOCILayout(t *testing.T) {
 		t.Fatalf("skopeo read oci:%s:all as %+v", dir, raw)
 	}
 
-	noErr(t, cl.WriteIndex(reg+"/gotest/docker-list-oci:v1", oci))
-	head := must[*rr.Descriptor](t)(cl.Head(reg + "/gotest/docker-list-oci:v1"))
+	noErr(t, cl.WriteIndex(ctx, reg+"/gotest/docker-list-oci:v1", oci))
+	head := must[*rr.Descriptor](t)(cl.Head(ctx, reg+"/gotest/docker-list-oci:v1"))
 	defer head.Close()
 	if head.Digest() != oci.Digest() || head.MediaType() != ociIndex {
 		t.Fatalf("pushed %s (%s), want %s", head.Digest(), head.MediaType(), oci.Digest())

@@ -3,6 +3,7 @@ package rr_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -22,6 +23,9 @@ import (
 // 2.8 on loopback, seeded with skopeo) in open mode, in token mode and in tls mode
 // requiring a client certificate (--mtls), started once here.
 // The binary is $RR_TESTKIT, else ../target/debug/rr-testkit (`cargo build -p rr-testkit`).
+
+// ctx is the context of the calls that are not about cancellation.
+var ctx = context.Background()
 
 var (
 	openReg  map[string]string // the env file of the open registry

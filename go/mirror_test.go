@@ -56,7 +56,7 @@ func TestADownMirrorIsPassedOverAndTheProxyMirrorServes(t *testing.T) {
 		rr.WithMirror(origin, down, rr.MirrorPullAll),
 		rr.WithMirror(origin, limited, rr.MirrorPullAll),
 	)
-	img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+	img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 	defer img.Close()
 	if got := img.Digest(); got != openReg["RR_TEST_IMAGE_DIGEST"] {
 		t.Fatalf("digest %s, want %s", got, openReg["RR_TEST_IMAGE_DIGEST"])
@@ -99,8 +99,8 @@ func TestARegistriesConfFileAndWritesThatSendNothingToTheMirror(t *testing.T) {
 	cl := newClient(t, rr.WithLogger(log.add), rr.WithRegistriesConf(conf))
 
 	dst := origin + "/go-mirror/copied:v1"
-	noErr(t, cl.Copy(openReg["RR_TEST_IMAGE"], dst))
-	d := must[*rr.Descriptor](t)(cl.Head(dst))
+	noErr(t, cl.Copy(ctx, openReg["RR_TEST_IMAGE"], dst))
+	d := must[*rr.Descriptor](t)(cl.Head(ctx, dst))
 	defer d.Close()
 	if d.Digest() != openReg["RR_TEST_IMAGE_DIGEST"] {
 		t.Fatalf("copied digest %s", d.Digest())
@@ -140,7 +140,7 @@ func TestARegistriesConfFileAndWritesThatSendNothingToTheMirror(t *testing.T) {
 
 func TestRateLimitsOfADirectRead(t *testing.T) {
 	cl := newClient(t)
-	d := must[*rr.Descriptor](t)(cl.Head(openReg["RR_TEST_RATELIMITED_IMAGE"]))
+	d := must[*rr.Descriptor](t)(cl.Head(ctx, openReg["RR_TEST_RATELIMITED_IMAGE"]))
 	defer d.Close()
 	rl := must[rr.RateLimit](t)(cl.RateLimit(openReg["RR_TEST_RATELIMITED_REGISTRY"]))
 	if rl.Remaining != 76 || rl.Limit != 100 || rl.WindowSeconds != 21600 {

@@ -26,7 +26,7 @@ func (p *progressLog) fn(complete, total uint64) bool {
 func TestProgress(t *testing.T) {
 	var p progressLog
 	cl := newClient(t, rr.WithProgress(p.fn))
-	img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+	img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 	defer img.Close()
 	verifyLayer(t, img, 0)
 	size := img.Layers()[0].Size
@@ -48,7 +48,7 @@ func TestProgressCancels(t *testing.T) {
 		calls.Add(1)
 		return false
 	}))
-	img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+	img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 	defer img.Close()
 	_, err := img.WriteLayerTo(0, io.Discard)
 	wantStatus(t, err, rr.StatusCancelled)
@@ -60,8 +60,8 @@ func TestProgressCancels(t *testing.T) {
 	// A cancelled push leaves no manifest behind.
 	ref := openReg["RR_TEST_REGISTRY"] + "/gotest/cancelled:v1"
 	built, _ := buildImage(t, "linux/amd64", "cancelled "+t.Name())
-	wantStatus(t, cl.Write(ref, built), rr.StatusCancelled)
-	_, err = newClient(t).Head(ref)
+	wantStatus(t, cl.Write(ctx, ref, built), rr.StatusCancelled)
+	_, err = newClient(t).Head(ctx, ref)
 	wantStatus(t, err, rr.StatusNotFound)
 }
 
@@ -73,7 +73,7 @@ func TestLogger(t *testing.T) {
 		lines = append(lines, line)
 		mu.Unlock()
 	}))
-	d := must[*rr.Descriptor](t)(cl.Get(openReg["RR_TEST_IMAGE"]))
+	d := must[*rr.Descriptor](t)(cl.Get(ctx, openReg["RR_TEST_IMAGE"]))
 	d.Close()
 	mu.Lock()
 	defer mu.Unlock()
@@ -113,7 +113,7 @@ func TestConcurrentUse(t *testing.T) {
 
 func workload(cl *rr.Client, env map[string]string, repo string) error {
 	for range 3 {
-		d, err := cl.Get(env["RR_TEST_IMAGE"])
+		d, err := cl.Get(ctx, env["RR_TEST_IMAGE"])
 		if err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func workload(cl *rr.Client, env map[string]string, repo string) error {
 		if digestOf(b) != img.Layers()[0].Digest {
 			return fmt.Errorf("layer digest %s", digestOf(b))
 		}
-		idx, err := cl.Index(env["RR_TEST_INDEX"])
+		idx, err := cl.Index(ctx, env["RR_TEST_INDEX"])
 		if err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func workload(cl *rr.Client, env map[string]string, repo string) error {
 			return err
 		}
 		arm.Close()
-		tags, err := cl.List(env["RR_TEST_MANY"])
+		tags, err := cl.List(ctx, env["RR_TEST_MANY"])
 		if err != nil {
 			return err
 		}
@@ -158,11 +158,11 @@ func workload(cl *rr.Client, env map[string]string, repo string) error {
 			return fmt.Errorf("%d tags", len(tags))
 		}
 		dst := env["RR_TEST_REGISTRY"] + "/" + repo + ":v1"
-		if err := cl.Write(dst, img); err != nil {
+		if err := cl.Write(ctx, dst, img); err != nil {
 			return err
 		}
 		img.Close()
-		h, err := cl.Head(dst)
+		h, err := cl.Head(ctx, dst)
 		if err != nil {
 			return err
 		}
@@ -170,7 +170,7 @@ func workload(cl *rr.Client, env map[string]string, repo string) error {
 			return fmt.Errorf("written %s", h.Digest())
 		}
 		h.Close()
-		if _, err := cl.Get(env["RR_TEST_REGISTRY"] + "/" + repo + ":missing"); !rr.IsNotFound(err) {
+		if _, err := cl.Get(ctx, env["RR_TEST_REGISTRY"]+"/"+repo+":missing"); !rr.IsNotFound(err) {
 			return fmt.Errorf("missing tag: %v", err)
 		}
 	}

@@ -69,7 +69,7 @@ func TestGetAndHead(t *testing.T) {
 	cl := newClient(t)
 	ref, want := openReg["RR_TEST_IMAGE"], openReg["RR_TEST_IMAGE_DIGEST"]
 
-	d := must[*rr.Descriptor](t)(cl.Get(ref))
+	d := must[*rr.Descriptor](t)(cl.Get(ctx, ref))
 	defer d.Close()
 	m := must[[]byte](t)(d.Manifest())
 	if d.Digest() != want || digestOf(m) != want || d.Size() != uint64(len(m)) {
@@ -86,7 +86,7 @@ func TestGetAndHead(t *testing.T) {
 	_, err := d.Index()
 	wantStatus(t, err, rr.StatusUnsupported)
 
-	h := must[*rr.Descriptor](t)(cl.Head(ref))
+	h := must[*rr.Descriptor](t)(cl.Head(ctx, ref))
 	defer h.Close()
 	if h.Digest() != want || h.Size() != d.Size() || h.MediaType() != d.MediaType() {
 		t.Fatalf("Head: %s %d %s", h.Digest(), h.Size(), h.MediaType())
@@ -95,7 +95,7 @@ func TestGetAndHead(t *testing.T) {
 	wantStatus(t, err, rr.StatusInvalidArgument)
 
 	// By digest, too.
-	byDigest := must[*rr.Descriptor](t)(cl.Get(openReg["RR_TEST_REGISTRY"] + "/demo/app@" + want))
+	byDigest := must[*rr.Descriptor](t)(cl.Get(ctx, openReg["RR_TEST_REGISTRY"]+"/demo/app@"+want))
 	defer byDigest.Close()
 	if byDigest.Digest() != want {
 		t.Fatalf("by digest: %s", byDigest.Digest())
@@ -104,7 +104,7 @@ func TestGetAndHead(t *testing.T) {
 
 func TestImagePull(t *testing.T) {
 	cl := newClient(t)
-	img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+	img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 	defer img.Close()
 	if img.Digest() != openReg["RR_TEST_IMAGE_DIGEST"] || img.MediaType() == "" {
 		t.Fatalf("digest %s media type %q", img.Digest(), img.MediaType())
@@ -172,7 +172,7 @@ func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
 
 func TestIndexPull(t *testing.T) {
 	cl := newClient(t)
-	idx := must[*rr.Index](t)(cl.Index(openReg["RR_TEST_INDEX"]))
+	idx := must[*rr.Index](t)(cl.Index(ctx, openReg["RR_TEST_INDEX"]))
 	defer idx.Close()
 	if idx.Digest() != openReg["RR_TEST_INDEX_DIGEST"] {
 		t.Fatalf("index digest %s", idx.Digest())
@@ -219,13 +219,13 @@ func TestIndexPull(t *testing.T) {
 
 	// A client's platform decides what an index resolves to.
 	armCl := newClient(t, rr.WithPlatform("linux/arm64"))
-	ai := must[*rr.Image](t)(armCl.Image(openReg["RR_TEST_INDEX"]))
+	ai := must[*rr.Image](t)(armCl.Image(ctx, openReg["RR_TEST_INDEX"]))
 	defer ai.Close()
 	if ai.Digest() != children[arm].Digest {
 		t.Fatalf("client platform linux/arm64 resolved to %s", ai.Digest())
 	}
 	// Asking for an index where there is an image.
-	_, err = cl.Index(openReg["RR_TEST_IMAGE"])
+	_, err = cl.Index(ctx, openReg["RR_TEST_IMAGE"])
 	wantStatus(t, err, rr.StatusUnsupported)
 	_, err = rr.NewClient(rr.WithPlatform("linux"))
 	wantStatus(t, err, rr.StatusInvalidReference)
@@ -233,7 +233,7 @@ func TestIndexPull(t *testing.T) {
 
 func TestListAndCatalog(t *testing.T) {
 	cl := newClient(t)
-	tags := must[[]string](t)(cl.List(openReg["RR_TEST_MANY"]))
+	tags := must[[]string](t)(cl.List(ctx, openReg["RR_TEST_MANY"]))
 	want, _ := strconv.Atoi(openReg["RR_TEST_MANY_TAG_COUNT"])
 	if want != 320 || len(tags) != want {
 		t.Fatalf("List gave %d tags, want %d (RR_TEST_MANY_TAG_COUNT %d)", len(tags), 320, want)
@@ -244,12 +244,12 @@ func TestListAndCatalog(t *testing.T) {
 	}
 	// Pages of 7 entries: every page is followed, the tags and the catalog come out whole.
 	paged := newClient(t, rr.WithPageSize(7))
-	pagedTags := must[[]string](t)(paged.List(openReg["RR_TEST_MANY"]))
+	pagedTags := must[[]string](t)(paged.List(ctx, openReg["RR_TEST_MANY"]))
 	if !slices.Equal(slices.Sorted(slices.Values(pagedTags)), uniq) {
 		t.Fatalf("List with pages of 7 gave %d tags, want the same %d", len(pagedTags), len(uniq))
 	}
-	repos := must[[]string](t)(cl.Catalog(openReg["RR_TEST_REGISTRY"]))
-	pagedRepos := must[[]string](t)(newClient(t, rr.WithPageSize(1)).Catalog(openReg["RR_TEST_REGISTRY"]))
+	repos := must[[]string](t)(cl.Catalog(ctx, openReg["RR_TEST_REGISTRY"]))
+	pagedRepos := must[[]string](t)(newClient(t, rr.WithPageSize(1)).Catalog(ctx, openReg["RR_TEST_REGISTRY"]))
 	if !slices.Equal(slices.Sorted(slices.Values(pagedRepos)), slices.Sorted(slices.Values(repos))) {
 		t.Fatalf("catalog in pages of 1 %v differs from %v", pagedRepos, repos)
 	}
@@ -262,9 +262,9 @@ func TestListAndCatalog(t *testing.T) {
 		_, err := rr.NewClient(rr.WithPageSize(n))
 		wantStatus(t, err, rr.StatusInvalidArgument)
 	}
-	_, err := cl.List(openReg["RR_TEST_IMAGE"]) // has a tag
+	_, err := cl.List(ctx, openReg["RR_TEST_IMAGE"]) // has a tag
 	wantStatus(t, err, rr.StatusInvalidReference)
-	_, err = cl.List(openReg["RR_TEST_REGISTRY"] + "/demo/nothing-here")
+	_, err = cl.List(ctx, openReg["RR_TEST_REGISTRY"]+"/demo/nothing-here")
 	wantStatus(t, err, rr.StatusNotFound)
 }
 
@@ -278,7 +278,7 @@ func TestBadReferences(t *testing.T) {
 		reg + "//app:v1",
 		"",
 	} {
-		_, err := cl.Get(ref)
+		_, err := cl.Get(ctx, ref)
 		wantStatus(t, err, rr.StatusInvalidReference)
 		if !errors.Is(err, rr.StatusInvalidReference) || rr.StatusOf(err) != rr.StatusInvalidReference {
 			t.Fatalf("errors.Is / StatusOf disagree for %v", err)
@@ -287,10 +287,10 @@ func TestBadReferences(t *testing.T) {
 			t.Fatalf("Error() = %q", err.Error())
 		}
 	}
-	_, err := cl.Get(reg + "/demo/app:v1\x00x")
+	_, err := cl.Get(ctx, reg+"/demo/app:v1\x00x")
 	wantStatus(t, err, rr.StatusInvalidArgument)
 	// A well-formed reference to nothing.
-	_, err = cl.Get(reg + "/demo/app:no-such-tag")
+	_, err = cl.Get(ctx, reg+"/demo/app:no-such-tag")
 	e := wantStatus(t, err, rr.StatusNotFound)
 	if !rr.IsNotFound(err) || e.HTTPStatus != 404 || e.RegistryCode != "MANIFEST_UNKNOWN" {
 		t.Fatalf("not found: %+v", e)

@@ -33,7 +33,7 @@ func withPair() rr.Option {
 
 func checkImage(t *testing.T, cl *rr.Client) {
 	t.Helper()
-	img, err := cl.Image(mtlsReg["RR_TEST_IMAGE"])
+	img, err := cl.Image(ctx, mtlsReg["RR_TEST_IMAGE"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func checkImage(t *testing.T, cl *rr.Client) {
 
 func TestMTLSRegistryRefusesAClientWithoutItsCertificate(t *testing.T) {
 	cl := mtlsClient(t, rr.WithCAFile(mtlsReg["RR_TEST_CA"]))
-	_, err := cl.Image(mtlsReg["RR_TEST_IMAGE"])
+	_, err := cl.Image(ctx, mtlsReg["RR_TEST_IMAGE"])
 	e := wantStatus(t, err, rr.StatusTransport)
 	if !strings.Contains(e.Message, "TLS client certificate required") {
 		t.Errorf("message %q does not say a client certificate is required", e.Message)
@@ -73,7 +73,7 @@ func TestMTLSWithACertsDir(t *testing.T) {
 
 	// A certificate without its key is found when connecting, and named.
 	noErr(t, os.Rename(filepath.Join(dir, "client.key"), filepath.Join(dir, "other.key")))
-	_, err := mtlsClient(t, rr.WithCertsDir(root)).Image(mtlsReg["RR_TEST_IMAGE"])
+	_, err := mtlsClient(t, rr.WithCertsDir(root)).Image(ctx, mtlsReg["RR_TEST_IMAGE"])
 	e := wantStatus(t, err, rr.StatusTransport)
 	if !strings.Contains(e.Message, "client.cert") {
 		t.Errorf("message %q does not name the certificate without its key", e.Message)

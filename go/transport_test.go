@@ -91,9 +91,9 @@ func TestTransportThroughNetHTTP(t *testing.T) {
 	reg := openReg["RR_TEST_REGISTRY"]
 
 	// Pull.
-	d := must[*rr.Descriptor](t)(cl.Get(openReg["RR_TEST_IMAGE"]))
+	d := must[*rr.Descriptor](t)(cl.Get(ctx, openReg["RR_TEST_IMAGE"]))
 	d.Close()
-	img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
+	img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 	defer img.Close()
 	cfg := must[[]byte](t)(img.Config())
 	if digestOf(cfg) != parseManifest(t, must[[]byte](t)(img.Manifest())).Config.Digest {
@@ -102,9 +102,9 @@ func TestTransportThroughNetHTTP(t *testing.T) {
 	for i := range img.LayerCount() {
 		verifyLayer(t, img, i)
 	}
-	h := must[*rr.Descriptor](t)(cl.Head(openReg["RR_TEST_IMAGE"]))
+	h := must[*rr.Descriptor](t)(cl.Head(ctx, openReg["RR_TEST_IMAGE"]))
 	h.Close()
-	tags := must[[]string](t)(cl.List(openReg["RR_TEST_MANY"]))
+	tags := must[[]string](t)(cl.List(ctx, openReg["RR_TEST_MANY"]))
 	if len(tags) != 320 {
 		t.Fatalf("%d tags", len(tags))
 	}
@@ -113,7 +113,7 @@ func TestTransportThroughNetHTTP(t *testing.T) {
 
 	// Push a built image: blob uploads stream their bodies through net/http.
 	built, _ := buildImage(t, "linux/amd64", "transport "+t.Name())
-	noErr(t, cl.Write(reg+"/gotest/transport:v1", built))
+	noErr(t, cl.Write(ctx, reg+"/gotest/transport:v1", built))
 	if ct.requests.Load() <= pulls {
 		t.Fatal("the push made no request through the Go transport")
 	}
@@ -128,7 +128,7 @@ func TestTransportThroughNetHTTP(t *testing.T) {
 
 	// What went through net/http reads back with the built-in transport.
 	plain := newClient(t)
-	back := must[*rr.Image](t)(plain.Image(reg + "/gotest/transport:v1"))
+	back := must[*rr.Image](t)(plain.Image(ctx, reg+"/gotest/transport:v1"))
 	defer back.Close()
 	if back.Digest() != built.Digest() {
 		t.Fatalf("pushed %s, read back %s", built.Digest(), back.Digest())
@@ -136,10 +136,10 @@ func TestTransportThroughNetHTTP(t *testing.T) {
 	verifyLayer(t, back, 0)
 
 	// Copy, tag and delete through it too.
-	noErr(t, cl.Copy(reg+"/gotest/transport:v1", reg+"/gotest/transport-copy:v1"))
-	noErr(t, cl.Tag(reg+"/gotest/transport-copy:v1", "v2"))
-	noErr(t, cl.Delete(reg+"/gotest/transport-copy@"+built.Digest()))
-	_, err := cl.Head(reg + "/gotest/transport-copy:v2")
+	noErr(t, cl.Copy(ctx, reg+"/gotest/transport:v1", reg+"/gotest/transport-copy:v1"))
+	noErr(t, cl.Tag(ctx, reg+"/gotest/transport-copy:v1", "v2"))
+	noErr(t, cl.Delete(ctx, reg+"/gotest/transport-copy@"+built.Digest()))
+	_, err := cl.Head(ctx, reg+"/gotest/transport-copy:v2")
 	wantStatus(t, err, rr.StatusNotFound)
 	ct.check(t)
 }
@@ -149,13 +149,13 @@ func TestTransportWithTokenAuth(t *testing.T) {
 	auth := &recordingAuth{cred: rr.Basic{Username: "pusher", Password: "pusher-pw"}}
 	cl := newClient(t, rr.WithTransport(ct), rr.WithAuthFunc(auth.fn))
 	reg := tokenReg["RR_TEST_REGISTRY"]
-	img := must[*rr.Image](t)(cl.Image(tokenReg["RR_TEST_IMAGE"]))
+	img := must[*rr.Image](t)(cl.Image(ctx, tokenReg["RR_TEST_IMAGE"]))
 	defer img.Close()
 	verifyLayer(t, img, 0)
-	noErr(t, cl.CheckPushPermission(reg+"/gotest/transport-token:x"))
+	noErr(t, cl.CheckPushPermission(ctx, reg+"/gotest/transport-token:x"))
 	built, _ := buildImage(t, "linux/amd64", "token transport "+t.Name())
-	noErr(t, cl.Write(reg+"/gotest/transport-token:v1", built))
-	d := must[*rr.Descriptor](t)(cl.Head(reg + "/gotest/transport-token:v1"))
+	noErr(t, cl.Write(ctx, reg+"/gotest/transport-token:v1", built))
+	d := must[*rr.Descriptor](t)(cl.Head(ctx, reg+"/gotest/transport-token:v1"))
 	defer d.Close()
 	if d.Digest() != built.Digest() {
 		t.Fatalf("pushed %s, head %s", built.Digest(), d.Digest())
@@ -169,7 +169,7 @@ func TestTransportWithTokenAuth(t *testing.T) {
 func TestTransportDefaultAndFailing(t *testing.T) {
 	// nil means http.DefaultTransport.
 	cl := newClient(t, rr.WithTransport(nil))
-	d := must[*rr.Descriptor](t)(cl.Get(openReg["RR_TEST_IMAGE"]))
+	d := must[*rr.Descriptor](t)(cl.Get(ctx, openReg["RR_TEST_IMAGE"]))
 	d.Close()
 
 	// A RoundTripper that fails: a callback failure, never a crash.
@@ -179,7 +179,7 @@ func TestTransportDefaultAndFailing(t *testing.T) {
 		calls.Add(1)
 		return nil, down
 	})))
-	_, err := fc.Get(openReg["RR_TEST_IMAGE"])
+	_, err := fc.Get(ctx, openReg["RR_TEST_IMAGE"])
 	e := wantStatus(t, err, rr.StatusCallback)
 	if calls.Load() == 0 || !strings.Contains(e.Message, openReg["RR_TEST_REGISTRY"]) {
 		t.Fatalf("%d calls, message %q", calls.Load(), e.Message)
@@ -192,11 +192,11 @@ func TestImageOutlivesClient(t *testing.T) {
 	ct := newCountingTransport()
 	cl, err := rr.NewClient(rr.WithKeychain(false), rr.WithTransport(ct))
 	noErr(t, err)
-	img := must[*rr.Image](t)(cl.Image(openReg["RR_TEST_IMAGE"]))
-	d := must[*rr.Descriptor](t)(cl.Get(openReg["RR_TEST_INDEX"]))
+	img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
+	d := must[*rr.Descriptor](t)(cl.Get(ctx, openReg["RR_TEST_INDEX"]))
 	noErr(t, cl.Close())
 	noErr(t, cl.Close()) // idempotent
-	_, err = cl.Get(openReg["RR_TEST_IMAGE"])
+	_, err = cl.Get(ctx, openReg["RR_TEST_IMAGE"])
 	wantStatus(t, err, rr.StatusInvalidArgument)
 
 	before := ct.requests.Load()

@@ -56,14 +56,14 @@ func TestUploadStrategies(t *testing.T) {
 			cl := newClient(t, rr.WithUploadStrategy(reg, tc.strategy, tc.chunk), rr.WithLogger(log.add))
 			img, _ := buildImage(t, "linux/amd64", "upload "+tc.name)
 			ref := reg + "/gotest/upload-" + tc.name + ":v1"
-			noErr(t, cl.Write(ref, img))
-			d := must[*rr.Descriptor](t)(cl.Head(ref))
+			noErr(t, cl.Write(ctx, ref, img))
+			d := must[*rr.Descriptor](t)(cl.Head(ctx, ref))
 			defer d.Close()
 			if d.Digest() != img.Digest() {
 				t.Fatalf("pushed %s, registry has %s", img.Digest(), d.Digest())
 			}
 			// Read back verified (the layer's digest is checked as it streams).
-			back := must[*rr.Image](t)(cl.Image(ref))
+			back := must[*rr.Image](t)(cl.Image(ctx, ref))
 			defer back.Close()
 			var sink strings.Builder
 			must[int64](t)(back.WriteLayerTo(0, &sink))

@@ -23,43 +23,43 @@ func TestCopyWriteTagDelete(t *testing.T) {
 
 	headDigest := func(ref string) string {
 		t.Helper()
-		d := must[*rr.Descriptor](t)(cl.Head(ref))
+		d := must[*rr.Descriptor](t)(cl.Head(ctx, ref))
 		defer d.Close()
 		return d.Digest()
 	}
 
 	// Copy an image, and a whole index.
-	noErr(t, cl.Copy(src, reg+"/gotest/copy:c1"))
+	noErr(t, cl.Copy(ctx, src, reg+"/gotest/copy:c1"))
 	if got := headDigest(reg + "/gotest/copy:c1"); got != want {
 		t.Fatalf("copy: %s, want %s", got, want)
 	}
-	noErr(t, cl.Copy(openReg["RR_TEST_INDEX"], reg+"/gotest/copyindex:all"))
+	noErr(t, cl.Copy(ctx, openReg["RR_TEST_INDEX"], reg+"/gotest/copyindex:all"))
 	if got := headDigest(reg + "/gotest/copyindex:all"); got != openReg["RR_TEST_INDEX_DIGEST"] {
 		t.Fatalf("index copy: %s", got)
 	}
 
 	// Write an opened image to a new tag.
-	img := must[*rr.Image](t)(cl.Image(src))
+	img := must[*rr.Image](t)(cl.Image(ctx, src))
 	defer img.Close()
-	noErr(t, cl.Write(reg+"/gotest/write:w1", img))
+	noErr(t, cl.Write(ctx, reg+"/gotest/write:w1", img))
 	if got := headDigest(reg + "/gotest/write:w1"); got != want {
 		t.Fatalf("write: %s", got)
 	}
 
 	// Tag it.
-	noErr(t, cl.Tag(reg+"/gotest/write:w1", "w2"))
+	noErr(t, cl.Tag(ctx, reg+"/gotest/write:w1", "w2"))
 	if got := headDigest(reg + "/gotest/write:w2"); got != want {
 		t.Fatalf("tag: %s", got)
 	}
-	tags := must[[]string](t)(cl.List(reg + "/gotest/write"))
+	tags := must[[]string](t)(cl.List(ctx, reg+"/gotest/write"))
 	if !slices.Contains(tags, "w1") || !slices.Contains(tags, "w2") {
 		t.Fatalf("tags %v", tags)
 	}
 
 	// Delete by digest: both tags are gone.
-	noErr(t, cl.Delete(reg+"/gotest/write@"+want))
+	noErr(t, cl.Delete(ctx, reg+"/gotest/write@"+want))
 	for _, tag := range []string{"w1", "w2"} {
-		_, err := cl.Head(reg + "/gotest/write:" + tag)
+		_, err := cl.Head(ctx, reg+"/gotest/write:"+tag)
 		e := wantStatus(t, err, rr.StatusNotFound)
 		if !rr.IsNotFound(err) || e.HTTPStatus != 404 {
 			t.Fatalf("after delete: %+v", e)
@@ -69,9 +69,9 @@ func TestCopyWriteTagDelete(t *testing.T) {
 	if got := headDigest(src); got != want {
 		t.Fatalf("source after delete: %s", got)
 	}
-	err := cl.Delete(reg + "/gotest/write@" + want)
+	err := cl.Delete(ctx, reg+"/gotest/write@"+want)
 	wantStatus(t, err, rr.StatusNotFound)
-	noErr(t, cl.CheckPushPermission(reg+"/gotest/anything"))
+	noErr(t, cl.CheckPushPermission(ctx, reg+"/gotest/anything"))
 }
 
 // makeLayer writes a tar+gzip layer holding files and returns its path.
@@ -144,7 +144,7 @@ func TestBuildPushAndLayout(t *testing.T) {
 	}
 
 	// Push it: progress ends at the config plus the layer.
-	noErr(t, cl.Write(reg+"/gotest/built:arm", arm))
+	noErr(t, cl.Write(ctx, reg+"/gotest/built:arm", arm))
 	total := m.Config.Size + m.Layers[0].Size
 	mu.Lock()
 	last := calls[len(calls)-1]
@@ -160,7 +160,7 @@ func TestBuildPushAndLayout(t *testing.T) {
 
 	// Read it back through another client.
 	other := newClient(t)
-	got := must[*rr.Image](t)(other.Image(reg + "/gotest/built:arm"))
+	got := must[*rr.Image](t)(other.Image(ctx, reg+"/gotest/built:arm"))
 	defer got.Close()
 	if got.Digest() != arm.Digest() {
 		t.Fatalf("pushed %s, read back %s", arm.Digest(), got.Digest())
@@ -169,7 +169,7 @@ func TestBuildPushAndLayout(t *testing.T) {
 
 	// OCI layout round trip.
 	dir := t.TempDir()
-	noErr(t, cl.WriteLayout(dir, arm, "arm"))
+	noErr(t, cl.WriteLayout(ctx, dir, arm, "arm"))
 	fromLayout := must[*rr.Image](t)(rr.ReadLayoutImage(dir, "arm"))
 	defer fromLayout.Close()
 	if fromLayout.Digest() != arm.Digest() {
@@ -192,8 +192,8 @@ func TestBuildPushAndLayout(t *testing.T) {
 	idx := must[*rr.Index](t)(ib.Build())
 	noErr(t, ib.Close())
 	defer idx.Close()
-	noErr(t, cl.WriteIndex(reg+"/gotest/builtindex:v1", idx))
-	pulled := must[*rr.Index](t)(other.Index(reg + "/gotest/builtindex:v1"))
+	noErr(t, cl.WriteIndex(ctx, reg+"/gotest/builtindex:v1", idx))
+	pulled := must[*rr.Index](t)(other.Index(ctx, reg+"/gotest/builtindex:v1"))
 	defer pulled.Close()
 	if pulled.Digest() != idx.Digest() || pulled.ChildCount() != 2 {
 		t.Fatalf("index %s with %d children, want %s", pulled.Digest(), pulled.ChildCount(), idx.Digest())
@@ -203,7 +203,7 @@ func TestBuildPushAndLayout(t *testing.T) {
 	if a.Digest() != arm.Digest() {
 		t.Fatalf("arm64 child %s", a.Digest())
 	}
-	noErr(t, cl.WriteLayoutIndex(t.TempDir(), idx, "multi"))
+	noErr(t, cl.WriteLayoutIndex(ctx, t.TempDir(), idx, "multi"))
 
 	// Builder input errors.
 	b := must[*rr.ImageBuilder](t)(rr.NewImageBuilder())
@@ -224,11 +224,11 @@ func TestWriteConcurrentTags(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			ref := fmt.Sprintf("%s/gotest/concurrent-write:t%d", reg, i)
-			if err := cl.Write(ref, img); err != nil {
+			if err := cl.Write(ctx, ref, img); err != nil {
 				t.Errorf("Write %s: %v", ref, err)
 				return
 			}
-			d, err := cl.Head(ref)
+			d, err := cl.Head(ctx, ref)
 			if err != nil {
 				t.Errorf("Head %s: %v", ref, err)
 				return

@@ -56,6 +56,9 @@ pub struct StoredManifest {
 /// all cancelled together with it.
 pub struct SourceContexts {
     cancelled: Arc<AtomicBool>,
+    /// The handles the operation runs under: cancelling one of them also reaches the
+    /// reads from another client.
+    handles: Arc<[Arc<AtomicBool>]>,
     known: Mutex<Vec<(Client, Arc<Context>)>>,
 }
 
@@ -63,6 +66,7 @@ impl SourceContexts {
     pub fn new(op: &Operation) -> SourceContexts {
         SourceContexts {
             cancelled: op.ctx.cancelled.clone(),
+            handles: op.ctx.handles.clone(),
             known: Mutex::new(vec![(op.client.clone(), op.ctx.clone())]),
         }
     }
@@ -71,6 +75,7 @@ impl SourceContexts {
     pub fn standalone() -> SourceContexts {
         SourceContexts {
             cancelled: Arc::new(AtomicBool::new(false)),
+            handles: Arc::new([]),
             known: Mutex::new(Vec::new()),
         }
     }
@@ -80,7 +85,7 @@ impl SourceContexts {
         if let Some((_, ctx)) = known.iter().find(|(c, _)| c.same_as(client)) {
             return Ok(ctx.clone());
         }
-        let op = client.operation_with(self.cancelled.clone())?;
+        let op = client.operation_under(self.cancelled.clone(), &self.handles)?;
         known.push((client.clone(), op.ctx.clone()));
         Ok(op.ctx)
     }

@@ -4,7 +4,10 @@ use super::callbacks::{HostAuth, HostLog, HostProgress};
 use super::credential::rr_auth_fn;
 use super::platform::{platform_from_spec, rr_platform_spec};
 use super::string_list::{rr_string_list, string_list};
-use super::{check_out, free_handle, guard, handle, into_handle, opt_str_arg, rr_status, str_arg};
+use super::{
+    check_out, free_handle, guard, guard_getter, handle, into_handle, opt_str_arg, rr_status,
+    str_arg,
+};
 use crate::error::Error;
 use crate::registries::PullFrom;
 use crate::remote::client::{UploadStrategy, DEFAULT_MONOLITHIC_THRESHOLD};
@@ -55,6 +58,108 @@ macro_rules! with_client {
             $body
         })
     };
+}
+
+/// Makes a derived client: a cheap handle that shares `parent`'s settings, credentials,
+/// connection pools and token cache, with its own cancellation (`rr_client_cancel`), its
+/// own progress callbacks and its own deadline, first-byte timeout and minimum rate,
+/// which start as copies of `parent`'s. Derive one per request or per task to cancel it
+/// alone; cancelling `parent` also cancels every client derived from it (and from those).
+///
+/// Other setters called on a derived client change the settings it shares, and so its
+/// parent's and siblings' too. On RR_OK `*out` receives a client owned by the caller,
+/// released with `rr_client_free`; it stays valid after `parent` is freed. Thread-safe:
+/// `parent` may be in use by other threads meanwhile. RR_ERR_INVALID_ARGUMENT when
+/// `parent` or `out` is NULL.
+///
+/// # Safety
+/// `parent` must be NULL or a live client; `out` NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_derive(
+    parent: *const rr_client,
+    out: *mut *mut rr_client,
+) -> rr_status {
+    guard("rr_client_derive", || {
+        let parent = &handle(parent, "parent")?.client;
+        check_out(out, "out")?;
+        *out = into_handle(rr_client {
+            client: parent.derive(),
+        });
+        Ok(())
+    })
+}
+
+/// Cancels every operation running on `client` and on clients derived from it,
+/// including reads through images, indexes and descriptors they made; each returns
+/// RR_ERR_CANCELLED promptly (within about 50 ms, also while it waits in connect, a read,
+/// a Retry-After wait or a token exchange), with nothing half-written left behind: no
+/// file, no temporary, no open upload session, no manifest.
+///
+/// Cancellation is final: operations started on `client` afterwards return
+/// RR_ERR_CANCELLED at once (derive a client per task to cancel tasks one by one).
+/// Cancelling twice, before any call, or after the calls ended is harmless. NULL is
+/// ignored. May be called from any thread, also while another thread is inside a call
+/// on `client`, and from a signal handler (it is one atomic store). Never sets the
+/// thread's last error. `client` must stay live until the call returns.
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_cancel(client: *const rr_client) {
+    guard_getter((), || {
+        if let Some(c) = client.as_ref() {
+            c.client.cancel();
+        }
+    })
+}
+
+/// Sets the deadline of every operation started on this handle from now on: the time
+/// it may take in all, retries and waits included, in milliseconds; 0 means none (the
+/// default). An operation past its deadline returns RR_ERR_TRANSPORT with a message that
+/// names the deadline, and leaves nothing half-written. A derived client's deadline is
+/// its own. RR_ERR_INVALID_ARGUMENT above 604800000 (a week).
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_deadline(client: *mut rr_client, ms: u64) -> rr_status {
+    with_client!("rr_client_set_deadline", client, |c| c.set_deadline(ms))
+}
+
+/// Sets the time to first byte: from the end of sending a request (its body included) to
+/// the response's head, in milliseconds; 0 means no limit. Default 30000. A request that
+/// passes it is a stall: sent again once, then RR_ERR_TRANSPORT naming the timeout. This
+/// handle's own setting. RR_ERR_INVALID_ARGUMENT above 604800000 (a week).
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_first_byte_timeout(
+    client: *mut rr_client,
+    ms: u64,
+) -> rr_status {
+    with_client!("rr_client_set_first_byte_timeout", client, |c| c
+        .set_first_byte_timeout(ms))
+}
+
+/// Sets the minimum rate of a response body: fewer than `bytes_per_second` on average
+/// over `window_ms` of waiting for the server is a stall (slow-trickle detection). A
+/// stalled blob download resumes with Range; another request is sent again once, then
+/// fails with RR_ERR_TRANSPORT naming the minimum rate. 0 for either value turns the
+/// check off. Default 1024 bytes/s over 30000 ms. This handle's own setting.
+/// RR_ERR_INVALID_ARGUMENT when the window is above 604800000 (a week) or the rate
+/// above 2^40.
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_min_rate(
+    client: *mut rr_client,
+    bytes_per_second: u64,
+    window_ms: u64,
+) -> rr_status {
+    with_client!("rr_client_set_min_rate", client, |c| c
+        .set_min_rate(bytes_per_second, window_ms))
 }
 
 /// Sets the platform an index resolves to: `"os/arch[/variant][:os.version]"`, e.g.
@@ -385,7 +490,8 @@ pub unsafe extern "C" fn rr_client_set_retry(
 }
 
 /// Sets the connect timeout and the idle timeout (no byte read or written for that long),
-/// in milliseconds; 0 means no limit.
+/// in milliseconds; 0 means no limit (a socket of an abandoned request still ends after
+/// 10 minutes of silence). Defaults: 30000 and 60000. Shared with derived clients.
 ///
 /// # Safety
 /// `client` must be NULL or a live client.
@@ -459,9 +565,14 @@ pub unsafe extern "C" fn rr_client_set_auth_callback(
 pub type rr_progress_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, complete: u64, total: u64) -> i32>;
 
-/// Sets the progress callback, called one call at a time (possibly from a worker
-/// thread) by `rr_image_layer_read`, `rr_image_layer_save` and the write operations.
-/// `complete` never decreases and ends equal to `total`. NULL `fn` removes it.
+/// Sets the progress callback, called one call at a time per operation (possibly from a
+/// worker thread) by `rr_image_layer_read`, `rr_image_layer_save` and the write
+/// operations. `complete` never decreases and ends equal to `total`. NULL `fn` removes
+/// it. Two operations running at once call it each with its own numbers, possibly at
+/// the same time: tell them apart with derived clients (each has its own callback) or
+/// use `rr_client_set_blob_progress_callback`, whose events name their operation. The
+/// callback belongs to this handle: a derived client starts with its parent's and may
+/// set its own.
 ///
 /// # Safety
 /// `client` must be NULL or a live client; `fn` must be NULL or a valid function.

@@ -11,6 +11,7 @@ use crate::transport::proxy::ProxyChoice;
 use crate::transport::rate_limit::RateLimit;
 use crate::transport::tls::{self, ClientPair, RegistryTlsSettings};
 use crate::transport::ureq_backend::{self, BackendConfig, UreqBackend};
+use crate::transport::watch::{Limits, MinRate};
 use crate::transport::{
     certs_d, AuthCallback, Context, CredentialSettings, Exchange, LogSink, RetryPolicy, Shared,
 };
@@ -18,11 +19,23 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const DEFAULT_JOBS: u32 = 4;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// From the end of a request to its response's head. Registries answer in milliseconds;
+/// even the commit of a large upload (the final PUT) takes seconds, not half a minute.
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A body slower than 1 KiB/s over 30 s of waiting is a stall: a retry (a blob resumes
+/// with Range) is then faster than waiting. A manifest, token or page finishes well
+/// within one window even on a slow link.
+pub const DEFAULT_MIN_RATE: MinRate = MinRate {
+    bytes_per_second: 1024,
+    window: Duration::from_secs(30),
+};
+/// The largest deadline and timeout a host may set: a week. More is a unit mistake.
+pub const MAX_TIMEOUT_MS: u64 = 7 * 24 * 3600 * 1000;
 /// The page size asked for unless the host sets one (see the README's "Listing").
 /// None: no `n`, so that each registry answers with its own page size. Measured with
 /// `cargo bench --bench list_pages` (5 000 tags): one request on distribution 2.8, v3
@@ -142,7 +155,6 @@ struct Options {
     idle_timeout: Option<Duration>,
     credentials: CredentialSettings,
     transport: Option<Arc<dyn Exchange>>,
-    progress: Option<Arc<dyn ProgressSink>>,
     log: Option<Arc<dyn LogSink>>,
     uploads: HashMap<String, UploadSettings>,
     uploads_all: Option<UploadSettings>,
@@ -155,9 +167,48 @@ struct Inner {
     backend: Mutex<Option<Arc<UreqBackend>>>,
 }
 
+/// What belongs to one handle rather than to the client it shares: its cancellation,
+/// its progress callback and its per-operation limits. A derived client
+/// (`Client::derive`) has its own, starting as a copy of its parent's.
+#[derive(Clone)]
+struct Local {
+    progress: Option<Arc<dyn ProgressSink>>,
+    deadline: Option<Duration>,
+    first_byte: Option<Duration>,
+    min_rate: Option<MinRate>,
+}
+
+struct Handle {
+    /// Set by `cancel`, never cleared: an operation that starts afterwards is cancelled
+    /// at once, so a cancel that races with the start of a call is never lost.
+    cancelled: Arc<AtomicBool>,
+    parent: Option<Arc<Handle>>,
+    local: RwLock<Local>,
+}
+
+impl Handle {
+    /// This handle's flag and its ancestors'.
+    fn flags(&self) -> Vec<Arc<AtomicBool>> {
+        let mut flags = vec![self.cancelled.clone()];
+        let mut at = self.parent.as_ref();
+        while let Some(h) = at {
+            flags.push(h.cancelled.clone());
+            at = h.parent.as_ref();
+        }
+        flags
+    }
+    fn local(&self) -> Local {
+        self.local.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn write_local(&self) -> std::sync::RwLockWriteGuard<'_, Local> {
+        self.local.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    handle: Arc<Handle>,
 }
 
 impl Default for Client {
@@ -201,7 +252,6 @@ impl Client {
                         ..Default::default()
                     },
                     transport: None,
-                    progress: None,
                     log: None,
                     uploads: HashMap::new(),
                     uploads_all: None,
@@ -210,7 +260,79 @@ impl Client {
                 upload_limits: Arc::new(UploadLimits::default()),
                 backend: Mutex::new(None),
             }),
+            handle: Arc::new(Handle {
+                cancelled: Arc::new(AtomicBool::new(false)),
+                parent: None,
+                local: RwLock::new(Local {
+                    progress: None,
+                    deadline: None,
+                    first_byte: Some(DEFAULT_FIRST_BYTE_TIMEOUT),
+                    min_rate: Some(DEFAULT_MIN_RATE),
+                }),
+            }),
         }
+    }
+
+    /// A client that shares this one's settings, caches and connections, with its own
+    /// cancellation, progress callback and per-operation limits (copied from this one's
+    /// as they are now). Cancelling this client cancels the derived one too, not the
+    /// reverse.
+    pub fn derive(&self) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            handle: Arc::new(Handle {
+                cancelled: Arc::new(AtomicBool::new(false)),
+                parent: Some(self.handle.clone()),
+                local: RwLock::new(self.handle.local()),
+            }),
+        }
+    }
+
+    /// Cancels every operation running on this handle, on handles derived from it and
+    /// on the images, indexes and descriptors they made, and every one started on them
+    /// from now on. One atomic store: safe from any thread and from a signal handler.
+    pub fn cancel(&self) {
+        self.handle
+            .cancelled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether `cancel` was called on this handle or one it was derived from.
+    pub fn is_cancelled(&self) -> bool {
+        self.handle
+            .flags()
+            .iter()
+            .any(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// The time an operation may take in all, from its start (None: no limit).
+    pub fn set_deadline(&self, ms: u64) -> Result<()> {
+        self.handle.write_local().deadline = timeout_ms("deadline", ms)?;
+        Ok(())
+    }
+    /// The time from the end of a request to its response's head (None: no limit).
+    pub fn set_first_byte_timeout(&self, ms: u64) -> Result<()> {
+        self.handle.write_local().first_byte = timeout_ms("first-byte timeout", ms)?;
+        Ok(())
+    }
+    /// The slowest a response body may come: fewer than `bytes_per_second` on average
+    /// over `window_ms` of waiting fails the request as a stall. 0 for either: no limit.
+    pub fn set_min_rate(&self, bytes_per_second: u64, window_ms: u64) -> Result<()> {
+        let window = timeout_ms("minimum-rate window", window_ms)?;
+        if bytes_per_second > 1 << 40 {
+            return Err(Error::invalid_argument(format!(
+                "minimum rate must be at most {} bytes/s, got {bytes_per_second}",
+                1u64 << 40
+            )));
+        }
+        self.handle.write_local().min_rate = match (bytes_per_second, window) {
+            (0, _) | (_, None) => None,
+            (bytes_per_second, Some(window)) => Some(MinRate {
+                bytes_per_second,
+                window,
+            }),
+        };
+        Ok(())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Options> {
@@ -498,8 +620,9 @@ impl Client {
     pub fn set_transport(&self, transport: Option<Arc<dyn Exchange>>) {
         self.write().transport = transport;
     }
+    /// Sets this handle's progress callback (a derived client's own).
     pub fn set_progress(&self, sink: Option<Arc<dyn ProgressSink>>) {
-        self.write().progress = sink;
+        self.handle.write_local().progress = sink;
     }
     /// Logs every HTTP exchange (method, masked URL, status, time) to `sink`.
     pub fn set_log(&self, sink: Option<Arc<dyn LogSink>>) {
@@ -538,6 +661,16 @@ impl Client {
     /// Starts an operation that is cancelled together with the ones sharing `cancelled`
     /// (an operation reading from this client on behalf of another client's write).
     pub fn operation_with(&self, cancelled: Arc<AtomicBool>) -> Result<Operation> {
+        self.operation_under(cancelled, &[])
+    }
+
+    /// `operation_with`, also cancelled by the handles `also` (those of the operation it
+    /// reads for).
+    pub fn operation_under(
+        &self,
+        cancelled: Arc<AtomicBool>,
+        also: &[Arc<AtomicBool>],
+    ) -> Result<Operation> {
         let o = self.read().clone();
         let mut exchange: Arc<dyn Exchange> = match &o.transport {
             Some(t) => t.clone(),
@@ -560,7 +693,17 @@ impl Client {
         ctx.cancelled = cancelled;
         ctx.registries = o.registries.clone();
         ctx.log = o.log.clone();
-        let progress = Arc::new(Progress::new(o.progress.clone(), ctx.cancelled.clone()));
+        let mut handles = self.handle.flags();
+        handles.extend(also.iter().cloned());
+        ctx.handles = handles.into();
+        let local = self.handle.local();
+        ctx.limits = Limits {
+            deadline: local.deadline.map(|d| (Instant::now() + d, d)),
+            first_byte: local.first_byte,
+            idle: o.idle_timeout,
+            min_rate: local.min_rate,
+        };
+        let progress = Arc::new(Progress::new(local.progress.clone(), ctx.cancelled.clone()));
         Ok(Operation {
             ctx: Arc::new(ctx),
             client: self.clone(),
@@ -574,6 +717,16 @@ impl Client {
             },
         })
     }
+}
+
+/// A deadline or timeout in milliseconds: 0 is none, above MAX_TIMEOUT_MS is refused.
+fn timeout_ms(what: &str, ms: u64) -> Result<Option<Duration>> {
+    if ms > MAX_TIMEOUT_MS {
+        return Err(Error::invalid_argument(format!(
+            "{what} must be at most {MAX_TIMEOUT_MS} ms (a week), got {ms}"
+        )));
+    }
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
 /// The key per-registry settings are kept under: the registry as it parses

@@ -7,7 +7,8 @@ use super::credentials::{CredentialSettings, OperationCredentials};
 use super::http::{Exchange, Request, Response};
 use super::log::LogSink;
 use super::retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryPolicy};
-use crate::error::{Error, Result};
+use super::watch::{self, CancelProbe, Control, Limits};
+use crate::error::Result;
 use crate::name::Registry;
 use crate::registries::Registries;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,13 +24,19 @@ pub struct Context {
     pub retry: RetryPolicy,
     pub credentials: CredentialSettings,
     pub shared: Arc<Shared>,
-    /// Set when the host cancels (its progress callback returned non-zero).
+    /// Set when the host cancels: its progress callback returned non-zero, or a handle
+    /// the operation runs under was cancelled (copied from `handles` when seen).
     pub cancelled: Arc<AtomicBool>,
     /// The registries.conf entries: where reads may be served from besides the origin.
     pub registries: Arc<Registries>,
     /// The host's request log, for the lines that are not one exchange (a mirror left
     /// behind).
     pub log: Option<Arc<dyn LogSink>>,
+    /// The cancellation flags of the handles the operation runs under (`rr_client_cancel`
+    /// of the handle or of a client it was derived from).
+    pub handles: Arc<[Arc<AtomicBool>]>,
+    /// The operation's deadline and the timeouts of each exchange.
+    pub limits: Limits,
     pub(crate) op_credentials: OperationCredentials,
     single_attempt: OnceLock<Arc<Context>>,
 }
@@ -53,6 +60,8 @@ impl Context {
             cancelled: Arc::new(AtomicBool::new(false)),
             registries: Arc::new(Registries::default()),
             log: None,
+            handles: Arc::new([]),
+            limits: Limits::default(),
             op_credentials: OperationCredentials::default(),
             single_attempt: OnceLock::new(),
         }
@@ -76,6 +85,8 @@ impl Context {
                     self.shared.clone(),
                 );
                 ctx.cancelled = self.cancelled.clone();
+                ctx.handles = self.handles.clone();
+                ctx.limits = self.limits;
                 ctx.registries = self.registries.clone();
                 ctx.log = self.log.clone();
                 Arc::new(ctx)
@@ -90,17 +101,33 @@ impl Context {
         }
     }
 
-    pub fn check_cancelled(&self) -> Result<()> {
-        if self.cancelled.load(Ordering::SeqCst) {
-            Err(Error::cancelled(
-                "the operation was cancelled by the progress callback",
-            ))
-        } else {
-            Ok(())
+    pub fn probe(&self) -> CancelProbe {
+        CancelProbe {
+            op: self.cancelled.clone(),
+            handles: self.handles.clone(),
         }
     }
 
-    /// Sleeps, waking early (with RR_ERR_CANCELLED) when the operation is cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst) || self.probe().is_cancelled()
+    }
+
+    /// RR_ERR_CANCELLED once the host cancelled; RR_ERR_TRANSPORT once the operation's
+    /// deadline passed.
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.is_cancelled() {
+            return Err(watch::cancelled_error());
+        }
+        if let Some((at, set)) = self.limits.deadline {
+            if Instant::now() >= at {
+                return Err(watch::deadline_error("the operation", set));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sleeps, waking early (with RR_ERR_CANCELLED) when the operation is cancelled and
+    /// failing when its deadline passes first.
     pub fn sleep(&self, duration: Duration) -> Result<()> {
         let end = Instant::now() + duration;
         loop {
@@ -113,6 +140,28 @@ impl Context {
         }
     }
 
+    /// Sends `request` once through the exchange, under the operation's cancellation
+    /// and limits (`cleanup`: also when cancelled, within a short budget).
+    pub fn send_once(&self, request: &Request, cleanup: bool) -> Result<Response> {
+        if !cleanup {
+            self.check_cancelled()?;
+        }
+        let mut request = request.clone();
+        // A POST opens an upload session, a PATCH or PUT moves or commits it.
+        let uploads = matches!(request.method, "POST" | "PATCH" | "PUT");
+        request.control = Some(Control {
+            cancel: self.probe(),
+            limits: self.limits,
+            cleanup,
+            grace: if uploads {
+                watch::UPLOAD_GRACE
+            } else {
+                Duration::ZERO
+            },
+        });
+        self.exchange.exchange(&request)
+    }
+
     pub(crate) fn is_insecure(&self, registry: &Registry) -> bool {
         self.insecure.iter().any(|h| h == registry.as_str())
     }
@@ -123,9 +172,9 @@ impl Context {
     pub fn exchange_with_retry(&self, request: &Request) -> Result<Response> {
         let max = self.retry.max_attempts.max(1);
         let mut attempt = 1;
+        let mut stalls = 0;
         loop {
-            self.check_cancelled()?;
-            match self.exchange.exchange(request) {
+            match self.send_once(request, false) {
                 // A rate limit that lasts longer than the longest wait is not waited out
                 // in vain: its answer (which says until when) comes back at once.
                 Ok(resp) if resp.status == 429 && self.outlasts_waiting(&resp) => return Ok(resp),
@@ -135,7 +184,14 @@ impl Context {
                     self.sleep(wait)?;
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) if is_retryable_error(&e) && attempt < max => {
+                Err(e)
+                    if is_retryable_error(&e)
+                        && attempt < max
+                        && !(e.message.contains(watch::STALLED) && stalls >= 1) =>
+                {
+                    if e.message.contains(watch::STALLED) {
+                        stalls += 1;
+                    }
                     self.sleep(self.retry.wait_after(attempt, None))?;
                 }
                 Err(e) => return Err(e),

@@ -58,6 +58,10 @@ pub struct Request {
     /// realm's. Its per-registry TLS and proxy settings apply when the URL's own host has
     /// none, so that a registry's client certificate also reaches its token endpoint.
     pub for_registry: Option<String>,
+    /// Cancellation and limits of the operation the request belongs to, set by
+    /// `Context` just before an exchange; an exchange that blocks (the library's own HTTP
+    /// client) watches them while it waits.
+    pub control: Option<super::watch::Control>,
 }
 
 impl Request {
@@ -68,6 +72,7 @@ impl Request {
             headers: Vec::new(),
             body: Body::Empty,
             for_registry: None,
+            control: None,
         }
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Request {
@@ -143,7 +148,14 @@ impl Response {
         let read = (&mut self.body)
             .take(limit + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::transport(format!("{what}: reading the body failed: {e}")))?;
+            .map_err(|e| {
+                // A cancellation or deadline seen while reading keeps its own class.
+                Error::from_io(
+                    &e,
+                    crate::error::ErrorKind::Transport,
+                    format!("{what}: reading the body failed"),
+                )
+            })?;
         if read as u64 > limit {
             return Err(Error::invalid_response(format!(
                 "{what}: body is over the {limit}-byte limit"

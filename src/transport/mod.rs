@@ -19,6 +19,7 @@ pub mod status;
 pub mod tls;
 pub mod token;
 pub mod ureq_backend;
+pub mod watch;
 
 pub use cache::Shared;
 pub use context::{Attempts, Context};

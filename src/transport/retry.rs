@@ -117,7 +117,10 @@ pub(crate) fn httpdate_parse(s: &str) -> Option<SystemTime> {
 }
 
 pub(crate) fn is_retryable_error(e: &Error) -> bool {
-    e.kind == ErrorKind::Transport && !super::tls::is_permanent_failure(&e.message)
+    e.kind == ErrorKind::Transport
+        && !super::tls::is_permanent_failure(&e.message)
+        // Past the deadline, a new attempt cannot end in time.
+        && !e.message.contains(super::watch::DEADLINE_PASSED)
 }
 
 /// Whether an operation that failed with `e` is worth trying again as a whole (an upload

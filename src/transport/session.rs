@@ -512,11 +512,8 @@ impl<'a> Session<'a> {
             }
             let response = match attempts {
                 Attempts::Retry => self.ctx.exchange_with_retry(&outgoing)?,
-                Attempts::Once => {
-                    self.ctx.check_cancelled()?;
-                    self.ctx.exchange.exchange(&outgoing)?
-                }
-                Attempts::Cleanup => self.ctx.exchange.exchange(&outgoing)?,
+                Attempts::Once => self.ctx.send_once(&outgoing, false)?,
+                Attempts::Cleanup => self.ctx.send_once(&outgoing, true)?,
             };
             if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
                 return Ok(response);

@@ -7,12 +7,18 @@
 use super::http::{Body, Exchange, Request, Response};
 use super::proxy::{ProxyChoice, ProxyEnv};
 use super::tls::{self, RegistryTls, RegistryTlsSettings};
+use super::watch::{self, Head};
 use crate::error::{Error, Result};
 use rustls::pki_types::CertificateDer;
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The socket read and write timeout when the host set no idle limit, so that a worker
+/// thread abandoned on a silent connection still ends.
+pub const SOCKET_IDLE_FALLBACK: Duration = Duration::from_secs(600);
 
 /// What the agents are built from; a change of any of it means new agents.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -136,9 +142,10 @@ impl UreqBackend {
         if let Some(t) = self.config.connect_timeout {
             builder = builder.timeout_connect(t);
         }
-        if let Some(t) = self.config.idle_timeout {
-            builder = builder.timeout_read(t).timeout_write(t);
-        }
+        // The socket timeouts end a worker the caller abandoned (see `watch`); without an
+        // idle limit one still ends after SOCKET_IDLE_FALLBACK of silence.
+        let idle = self.config.idle_timeout.unwrap_or(SOCKET_IDLE_FALLBACK);
+        builder = builder.timeout_read(idle).timeout_write(idle);
         if let Some(proxy_url) = &key.2 {
             // Per-registry proxies were checked when set: this is the environment's.
             let proxy = ureq::Proxy::new(proxy_url).map_err(|e| {
@@ -298,8 +305,7 @@ fn describe_transport_error(
     Error::transport(format!("{url_text} {what}: {text}"))
 }
 
-fn into_response(url: &url::Url, response: ureq::Response) -> Response {
-    let status = response.status();
+fn head_of(url: &url::Url, response: &ureq::Response) -> Head {
     let mut headers = Vec::new();
     for name in response.headers_names() {
         for value in response.all(&name) {
@@ -307,11 +313,42 @@ fn into_response(url: &url::Url, response: ureq::Response) -> Response {
         }
     }
     let answered = url::Url::parse(response.get_url()).unwrap_or_else(|_| url.clone());
-    Response {
-        status,
+    Head {
+        status: response.status(),
         headers,
         url: answered,
-        body: Box::new(response.into_reader()),
+    }
+}
+
+/// The blocking exchange itself: connect, send, read the head.
+fn send(
+    agent: &ureq::Agent,
+    request: &Request,
+    registry_tls: Option<&(String, Arc<RegistryTls>)>,
+) -> Result<(Head, Box<dyn Read + Send>)> {
+    let url = &request.url;
+    let mut req = agent.request_url(request.method, url);
+    for (name, value) in &request.headers {
+        req = req.set(name, value);
+    }
+    let result = match &request.body {
+        Body::Empty if matches!(request.method, "GET" | "HEAD" | "DELETE") => req.call(),
+        Body::Empty => req.send_bytes(&[]),
+        Body::Bytes(bytes) => req.send_bytes(bytes),
+        Body::Source(source) => {
+            let reader = source.open()?;
+            if let Some(len) = source.len() {
+                req = req.set("Content-Length", &len.to_string());
+            }
+            req.send(reader)
+        }
+    };
+    match result {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => {
+            let head = head_of(url, &response);
+            Ok((head, Box::new(response.into_reader())))
+        }
+        Err(ureq::Error::Transport(t)) => Err(describe_transport_error(url, &t, registry_tls)),
     }
 }
 
@@ -328,27 +365,22 @@ impl Exchange for UreqBackend {
             self.proxy_for(request),
         );
         let agent = self.agent(key, registry_tls.as_ref().map(|(_, t)| t.as_ref()))?;
-        let mut req = agent.request_url(request.method, url);
-        for (name, value) in &request.headers {
-            req = req.set(name, value);
-        }
-        let result = match &request.body {
-            Body::Empty if matches!(request.method, "GET" | "HEAD" | "DELETE") => req.call(),
-            Body::Empty => req.send_bytes(&[]),
-            Body::Bytes(bytes) => req.send_bytes(bytes),
-            Body::Source(source) => {
-                let reader = source.open()?;
-                if let Some(len) = source.len() {
-                    req = req.set("Content-Length", &len.to_string());
-                }
-                req.send(reader)
+        match &request.control {
+            // Under an operation: on a worker thread the caller can abandon.
+            Some(control) => {
+                let what = format!("{} {}", request.method, super::redact::url(url));
+                watch::run(request, control, what, move |request| {
+                    send(&agent, &request, registry_tls.as_ref())
+                })
             }
-        };
-        match result {
-            Ok(response) => Ok(into_response(url, response)),
-            Err(ureq::Error::Status(_, response)) => Ok(into_response(url, response)),
-            Err(ureq::Error::Transport(t)) => {
-                Err(describe_transport_error(url, &t, registry_tls.as_ref()))
+            None => {
+                let (head, body) = send(&agent, request, registry_tls.as_ref())?;
+                Ok(Response {
+                    status: head.status,
+                    headers: head.headers,
+                    url: head.url,
+                    body,
+                })
             }
         }
     }

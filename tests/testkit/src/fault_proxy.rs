@@ -33,6 +33,14 @@ pub enum Fault {
     FlipByte(usize),
     /// Forward the headers, then send nothing for this long before the body.
     StallAfterHeaders(Duration),
+    /// Read the request, then send nothing for this long before forwarding it: a server
+    /// that never answers (a stalled token exchange, a hung registry).
+    StallBeforeAnswer(Duration),
+    /// Forward, and hold the answer this long before sending it: a slow registry.
+    DelayAnswer(Duration),
+    /// Forward the headers, then the body one byte at a time with this pause before each:
+    /// a server that trickles (each byte restarts an idle timeout).
+    Trickle(Duration),
     /// Answer 307 to the same path on the proxy's second origin (another port), which
     /// serves it from the registry and records the request.
     RedirectToOtherOrigin,
@@ -403,6 +411,12 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
             client.write_all(resp.as_bytes())?;
             return Ok(());
         }
+        Some(Fault::StallBeforeAnswer(d)) => {
+            io::copy(&mut (&mut reader).take(length), &mut io::sink())?;
+            thread::sleep(*d);
+            let _ = client.shutdown(Shutdown::Both);
+            return Ok(());
+        }
         Some(Fault::RedirectToOtherOrigin) => {
             io::copy(&mut (&mut reader).take(length), &mut io::sink())?;
             let resp = format!(
@@ -457,6 +471,9 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
     let Some((status_line, resp_headers)) = read_head(&mut up_reader)? else {
         return Ok(());
     };
+    if let Some(Fault::DelayAnswer(d)) = &fault {
+        thread::sleep(*d);
+    }
     let added: &[(String, String)] = match &fault {
         Some(Fault::AddHeaders(h)) => h,
         _ => &[],
@@ -521,6 +538,16 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
             client.flush()?;
             thread::sleep(d);
             let _ = client.write_all(&body);
+        }
+        Some(Fault::Trickle(d)) => {
+            client.flush()?;
+            for byte in &body {
+                thread::sleep(d);
+                if client.write_all(std::slice::from_ref(byte)).is_err() {
+                    return Ok(());
+                }
+                let _ = client.flush();
+            }
         }
         _ => client.write_all(&body)?,
     }

@@ -40,6 +40,8 @@
 //! (one unpaginated page, in storage order, not sorted) while `_catalog`
 //! does paginate with `Link`; over TLS it offers HTTP/2 via ALPN.
 
+use std::time::Duration;
+
 mod access;
 mod certs;
 mod digest;
@@ -74,6 +76,46 @@ pub use server::{tools_dir, Server, DISTRIBUTION_V3_VERSION, GGCR_VERSION};
 pub use shared::shared_seeded;
 pub use skopeo::run_skopeo;
 pub use token_server::{TokenRequest, TokenServer};
+
+/// A loopback port where connecting hangs, as with a black-holed address: a listener
+/// with a backlog of 0 that never accepts, its queue filled by connections held here,
+/// so that the kernel drops further SYNs. Keep the returned guard alive while testing.
+pub struct BlackHole {
+    _listener: std::net::TcpListener,
+    _held: Vec<std::net::TcpStream>,
+    pub port: u16,
+}
+
+impl BlackHole {
+    pub fn new() -> BlackHole {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        // SAFETY: listen(2) on a socket we own; it only changes its backlog.
+        unsafe { libc::listen(listener.as_raw_fd(), 0) };
+        let port = listener.local_addr().expect("addr").port();
+        let mut held = Vec::new();
+        // With backlog 0 Linux queues one connection; a few more fill any slack. Each
+        // attempt is bounded, so that filling stops at the first that hangs.
+        for _ in 0..4 {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                Ok(s) => held.push(s),
+                Err(_) => break,
+            }
+        }
+        BlackHole {
+            _listener: listener,
+            _held: held,
+            port,
+        }
+    }
+}
+
+impl Default for BlackHole {
+    fn default() -> Self {
+        BlackHole::new()
+    }
+}
 
 /// htpasswd user of the `Basic` and `Tls` modes.
 pub const BASIC_USER: &str = "alice";
