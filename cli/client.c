@@ -183,6 +183,9 @@ int configure_client(struct cli *c, rr_client *client) {
         c->prog.cancel = &interrupted;
         rc = rr_client_set_progress_callback(client, progress_callback, &c->prog);
     }
+    if (rc == RR_OK) {
+        rc = rr_client_set_blob_progress_callback(client, blob_progress_callback, &c->prog);
+    }
     return rc == RR_OK ? EXIT_SUCCESS : report(rc);
 }
 

@@ -23,8 +23,9 @@
 static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
 static enum progress_mode mode = PROGRESS_PLAIN;
 static const char *prefix = "rr";
-static bool bar_shown;     /* a bar is on the last line of the terminal */
-static char bar_text[512]; /* what it shows, to draw it again after a message */
+static bool bar_shown;       /* a bar is on the last lines of the terminal */
+static int bar_lines;        /* how many lines it takes */
+static char bar_text[16384]; /* what it shows (lines joined by \n), to draw it again */
 
 bool progress_mode_parse(const char *s, enum progress_mode *out) {
     static const struct {
@@ -61,20 +62,29 @@ double console_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* With the lock held: removes the bar from the screen (the text is kept). */
+/* With the lock held: removes the bar (and its layer lines) from the screen; the text
+   is kept. */
 static void bar_hide(void) {
     if (bar_shown) {
-        fputs("\r\033[K", stderr);
+        if (bar_lines > 1) {
+            fprintf(stderr, "\r\033[%dA\033[J", bar_lines - 1);
+        } else {
+            fputs("\r\033[K", stderr);
+        }
         bar_shown = false;
     }
 }
 
-/* With the lock held: draws bar_text. */
+/* With the lock held: draws bar_text in place of what is drawn. */
 static void bar_draw(void) {
-    fputs("\r", stderr);
+    bar_hide();
     fputs(bar_text, stderr);
     fputs("\033[K", stderr);
     fflush(stderr);
+    bar_lines = 1;
+    for (const char *c = bar_text; *c != '\0'; c++) {
+        bar_lines += *c == '\n';
+    }
     bar_shown = true;
 }
 
@@ -132,6 +142,14 @@ static const char *format_duration(double seconds, char *buf, size_t cap) {
     return buf;
 }
 
+static unsigned terminal_rows(void) {
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row >= 5) {
+        return ws.ws_row;
+    }
+    return 24;
+}
+
 static unsigned terminal_width(void) {
     struct winsize ws;
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) {
@@ -171,6 +189,71 @@ static void describe(const struct progress *p, double now, char *out, size_t cap
     snprintf(out, cap, "%s of %s (%u%%), %s, ETA %s", done, total, pct, rate, eta);
 }
 
+/* "sha256:0123456789ab  downloading [=====>    ] 12.3 MiB of 27.0 MiB", cut to `width`. */
+static void compose_blob_line(const struct blob_line *b, unsigned width, char *out, size_t cap) {
+    const char *phase = rr_blob_phase_name((uint32_t)b->phase);
+    char done[32], size[32];
+    format_bytes(b->size, size, sizeof size);
+    bool moving = b->phase == RR_BLOB_UPLOADING || b->phase == RR_BLOB_DOWNLOADING;
+    if (moving && b->size > 0) {
+        char bar[21];
+        int filled = (int)(20.0 * (double)b->done / (double)b->size);
+        for (int i = 0; i < 20; i++) {
+            bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
+        }
+        bar[20] = '\0';
+        snprintf(out, cap, "%.19s  %-11s [%s] %s of %s", b->digest, phase, bar,
+                 format_bytes(b->done, done, sizeof done), size);
+    } else if (b->phase == RR_BLOB_DONE || b->phase == RR_BLOB_VERIFYING) {
+        snprintf(out, cap, "%.19s  %-11s %s", b->digest, phase, size);
+    } else {
+        snprintf(out, cap, "%.19s  %s", b->digest, phase);
+    }
+    if (strlen(out) >= width) {
+        out[width - 1] = '\0';
+    }
+}
+
+/* With the lock held: the layer lines of bar_text, one per blob (those not finished
+   first when they do not all fit), each ending in \n. */
+static void compose_blob_lines(const struct progress *p, unsigned width) {
+    bar_text[0] = '\0';
+    if (p->nblobs == 0) {
+        return;
+    }
+    size_t room = terminal_rows() - 2;
+    if (room > 40) {
+        room = 40;
+    }
+    size_t finished = 0;
+    for (size_t i = 0; i < p->nblobs; i++) {
+        finished += p->blobs[i].phase == RR_BLOB_EXISTS || p->blobs[i].phase == RR_BLOB_MOUNTED ||
+                    p->blobs[i].phase == RR_BLOB_DONE;
+    }
+    bool all = p->nblobs <= room;
+    size_t shown = 0;
+    size_t len = 0;
+    for (size_t i = 0; i < p->nblobs && (all || shown + 1 < room); i++) {
+        const struct blob_line *b = &p->blobs[i];
+        bool final =
+            b->phase == RR_BLOB_EXISTS || b->phase == RR_BLOB_MOUNTED || b->phase == RR_BLOB_DONE;
+        if (!all && final) {
+            continue;
+        }
+        char line[256];
+        compose_blob_line(b, width, line, sizeof line);
+        len += (size_t)snprintf(bar_text + len, sizeof bar_text - len, "%s\n", line);
+        shown++;
+        if (len >= sizeof bar_text - 256) {
+            break;
+        }
+    }
+    if (!all) {
+        snprintf(bar_text + len, sizeof bar_text - len, "(%zu of %zu blobs finished)\n", finished,
+                 p->nblobs);
+    }
+}
+
 /* With the lock held: composes bar_text for the current state. */
 static void compose_bar(const struct progress *p, double now) {
     char tail[160];
@@ -182,6 +265,10 @@ static void compose_bar(const struct progress *p, double now) {
     if (cells > 30) {
         cells = 30;
     }
+    compose_blob_lines(p, width);
+    size_t start = strlen(bar_text);
+    char *agg = bar_text + start;
+    size_t agg_cap = sizeof bar_text - start;
     char bar[48] = "";
     if (cells >= 10) {
         int filled = p->total > 0 ? (int)((double)cells * (double)p->complete / (double)p->total)
@@ -190,12 +277,12 @@ static void compose_bar(const struct progress *p, double now) {
             bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
         }
         bar[cells] = '\0';
-        snprintf(bar_text, sizeof bar_text, "%s [%s] %s", p->label, bar, tail);
+        snprintf(agg, agg_cap, "%s [%s] %s", p->label, bar, tail);
     } else {
-        snprintf(bar_text, sizeof bar_text, "%s %s", p->label, tail);
+        snprintf(agg, agg_cap, "%s %s", p->label, tail);
     }
-    if (strlen(bar_text) >= width) {
-        bar_text[width - 1] = '\0'; /* never wrap: \r must reach the start of the bar */
+    if (strlen(agg) >= width) {
+        agg[width - 1] = '\0'; /* never wrap: the lines drawn must be the lines counted */
     }
 }
 
@@ -208,6 +295,7 @@ void progress_begin(struct progress *p, const char *label) {
     p->printed = false;
     p->started = console_now();
     p->last_out = 0;
+    p->nblobs = 0;
 }
 
 int32_t progress_callback(void *userdata, uint64_t complete, uint64_t total) {
@@ -250,14 +338,75 @@ int32_t progress_callback(void *userdata, uint64_t complete, uint64_t total) {
     return 0;
 }
 
+int32_t blob_progress_callback(void *userdata, const rr_blob_progress *event) {
+    struct progress *p = userdata;
+    if (p == NULL || event == NULL) {
+        return 0;
+    }
+    if (p->cancel != NULL && *p->cancel) {
+        return 1;
+    }
+    if (!p->active || mode != PROGRESS_BAR || event->digest == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&console_lock);
+    struct blob_line *b = NULL;
+    for (size_t i = 0; i < p->nblobs; i++) {
+        if (strcmp(p->blobs[i].digest, event->digest) == 0) {
+            b = &p->blobs[i];
+            break;
+        }
+    }
+    if (b == NULL) {
+        if (p->nblobs == p->cap) {
+            size_t cap = p->cap ? p->cap * 2 : 16;
+            struct blob_line *grown = realloc(p->blobs, cap * sizeof *grown);
+            if (grown == NULL) {
+                pthread_mutex_unlock(&console_lock);
+                return 0; /* no line for it: the aggregate bar goes on */
+            }
+            p->blobs = grown;
+            p->cap = cap;
+        }
+        b = &p->blobs[p->nblobs++];
+        snprintf(b->digest, sizeof b->digest, "%s", event->digest);
+    }
+    b->phase = event->phase;
+    b->size = event->blob_size;
+    b->done = event->blob_done;
+    p->complete = event->complete;
+    p->total = event->total > event->complete ? event->total : event->complete;
+    p->seen = true;
+    double now = console_now();
+    bool moving = event->phase == RR_BLOB_UPLOADING || event->phase == RR_BLOB_DOWNLOADING;
+    if (!moving || now - p->last_out >= BAR_INTERVAL) {
+        compose_bar(p, now);
+        bar_draw();
+        p->last_out = now;
+    }
+    pthread_mutex_unlock(&console_lock);
+    return 0;
+}
+
 void progress_end(struct progress *p, bool ok) {
     if (!p->active) {
         return;
     }
     pthread_mutex_lock(&console_lock);
     p->active = false;
-    bar_hide();
+    if (ok && mode == PROGRESS_BAR && p->nblobs > 0) {
+        /* The layers' last state stays on screen above the summary line. */
+        compose_blob_lines(p, terminal_width());
+        bar_hide();
+        fputs(bar_text, stderr);
+        bar_shown = false;
+    } else {
+        bar_hide();
+    }
     bar_text[0] = '\0';
+    free(p->blobs);
+    p->blobs = NULL;
+    p->nblobs = p->cap = 0;
     if (ok && mode != PROGRESS_NONE) {
         double elapsed = console_now() - p->started;
         char size[32], per[32];

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rr.h"
+
 enum progress_mode {
     PROGRESS_AUTO,  /* a bar when stderr is a terminal (TERM is not "dumb"), else plain */
     PROGRESS_BAR,   /* a bar redrawn in place with \r */
@@ -49,6 +51,14 @@ const char *format_bytes(uint64_t bytes, char *buf, size_t cap);
  * progress_callback (set with rr_client_set_progress_callback and this struct
  * as userdata) during the operation, then progress_end.
  */
+/* One blob's line: what its last event said. */
+struct blob_line {
+    char digest[80];
+    rr_blob_phase phase;
+    uint64_t size;
+    uint64_t done;
+};
+
 struct progress {
     const char *label;             /* "pull", "push", ... */
     volatile sig_atomic_t *cancel; /* when non-zero, the callback cancels the operation */
@@ -59,6 +69,9 @@ struct progress {
     double started;  /* console_now() at progress_begin */
     double last_out; /* when the last bar or line was drawn */
     bool printed;    /* a plain line was printed */
+    struct blob_line *blobs; /* the step's blobs in the order first reported (bar mode) */
+    size_t nblobs;
+    size_t cap;
 };
 
 /* Starts a transfer labelled `label`. */
@@ -69,5 +82,10 @@ void progress_end(struct progress *p, bool ok);
 
 /* The rr_progress_fn: draws, and returns 1 (cancel) once *cancel is set. */
 int32_t progress_callback(void *userdata, uint64_t complete, uint64_t total);
+
+/* The rr_blob_progress_fn (same userdata): in bar mode, one line per blob above the bar,
+   with its phase ("exists", "mounted", "downloading", ...), kept on screen when the step
+   ends; returns 1 (cancel) once *cancel is set. */
+int32_t blob_progress_callback(void *userdata, const rr_blob_progress *event);
 
 #endif /* RR_CLI_PROGRESS_H */

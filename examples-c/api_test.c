@@ -693,6 +693,15 @@ static int32_t count_page(void *userdata, const char *const *entries, size_t cou
     return 1;
 }
 
+/* An rr_blob_progress_fn that counts the events it is given (userdata: a size_t). */
+static int32_t count_blob_events(void *userdata, const rr_blob_progress *event) {
+    (void)event;
+    if (userdata != NULL) {
+        (*(size_t *)userdata)++;
+    }
+    return 0;
+}
+
 static void test_write_arguments(rr_client *client, const rr_image *img, const rr_index *idx) {
     static const char ref[] = "localhost:9/rr-api-test/app:v1";
     static const char zero_digest[] =
@@ -849,6 +858,20 @@ static void test_write_arguments(rr_client *client, const rr_image *img, const r
     check_no_error("rr_client_set_monolithic_threshold");
     CHECK_RC(rr_client_set_progress_callback(NULL, log_progress, NULL), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_client_set_progress_callback(client, NULL, NULL), RR_OK); /* removes it */
+    CHECK_RC(rr_client_set_blob_progress_callback(NULL, count_blob_events, NULL),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("a NULL client for the blob progress callback", "client");
+    CHECK_RC(rr_client_set_blob_progress_callback(client, NULL, NULL), RR_OK);
+    check_no_error("rr_client_set_blob_progress_callback");
+    /* Every phase has its name; any other number (taken as a plain integer) has none. */
+    CHECK(strcmp(rr_blob_phase_name(RR_BLOB_STARTED), "started") == 0);
+    CHECK(strcmp(rr_blob_phase_name(RR_BLOB_MOUNTED), "mounted") == 0);
+    CHECK(strcmp(rr_blob_phase_name(RR_BLOB_DONE), "done") == 0);
+    for (uint32_t phase = RR_BLOB_STARTED; phase <= RR_BLOB_DONE; phase++) {
+        CHECK(rr_blob_phase_name(phase) != NULL);
+    }
+    CHECK(rr_blob_phase_name(RR_BLOB_DONE + 1) == NULL);
+    CHECK(rr_blob_phase_name(UINT32_MAX) == NULL);
 }
 
 /*

@@ -9,8 +9,9 @@
  * runs, the progress callback prints `progress: COMPLETE/TOTAL` on stderr and,
  * once SIGINT (Ctrl-C) or SIGTERM has come, returns non-zero: the library then
  * stops, cancels its upload sessions, writes no manifest and returns
- * RR_ERR_CANCELLED (exit 130). Then prints `digest: sha256:...`, what DST names
- * now (rr_head).
+ * RR_ERR_CANCELLED (exit 130). The per-blob callback prints `blob: DIGEST HOW`
+ * as each blob ends (HOW: exists, mounted or done). Then prints
+ * `digest: sha256:...`, what DST names now (rr_head).
  * Exit status: 0, 2 not found, 3 unauthorized or denied, 1 other, 64 usage,
  * 130 cancelled.
  */
@@ -37,6 +38,18 @@ static void on_signal(int sig) {
 /* The rr_progress_fn: prints the line, then cancels once a signal has come. */
 static int32_t on_progress(void *userdata, uint64_t complete, uint64_t total) {
     print_progress(userdata, complete, total);
+    return interrupted ? 1 : 0;
+}
+
+/* The rr_blob_progress_fn: one line per blob as it ends, and how (nothing sent when
+   the destination had it or mounted it). Events come one at a time per operation. */
+static int32_t on_blob(void *userdata, const rr_blob_progress *event) {
+    const bool *quiet = userdata;
+    bool final = event->phase == RR_BLOB_EXISTS || event->phase == RR_BLOB_MOUNTED ||
+                 event->phase == RR_BLOB_DONE;
+    if (final && !*quiet) {
+        fprintf(stderr, "blob: %s %s\n", event->digest, rr_blob_phase_name(event->phase));
+    }
     return interrupted ? 1 : 0;
 }
 
@@ -78,6 +91,9 @@ int main(int argc, char **argv) {
         return status;
     }
     rr_status rc = rr_client_set_progress_callback(client, on_progress, &progress);
+    if (rc == RR_OK) {
+        rc = rr_client_set_blob_progress_callback(client, on_blob, &o.quiet);
+    }
     if (rc == RR_OK) {
         rc = rr_copy(client, refs[0], refs[1]);
     }

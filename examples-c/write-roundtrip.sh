@@ -93,6 +93,8 @@ blobs=$(grep -oE "\"digest\": *\"$sha\"" "$tmp/source-manifest.json" | grep -oE 
 for blob in $blobs; do
     pattern="\"POST /v2/ctest/copied/blobs/uploads/\\?from=${src_repo//\//%2F}&mount=${blob/:/%3A} HTTP/1\\.1\" 201 "
     log_has "$pattern" || fail "no mount of $blob with status 201 in the access log"
+    # The per-blob callback says so too.
+    grep -qxF "blob: $blob mounted" "$tmp/copy.err" || fail "copy printed no 'blob: $blob mounted'"
 done
 if grep -E '"PATCH /v2/ctest/copied/' "$RR_TEST_LOG"; then
     fail "copy uploaded data (PATCH) to ctest/copied instead of mounting"

@@ -11,6 +11,10 @@ static int32_t progress_tramp(void *ud, uint64_t complete, uint64_t total) {
 	return rrgoProgress((uintptr_t)ud, complete, total);
 }
 
+static int32_t blob_progress_tramp(void *ud, const rr_blob_progress *event) {
+	return rrgoBlobProgress((uintptr_t)ud, (rr_blob_progress *)event);
+}
+
 static void log_tramp(void *ud, const char *line) {
 	rrgoLog((uintptr_t)ud, (char *)line);
 }
@@ -41,6 +45,10 @@ rr_status rrgo_set_auth(rr_client *c, uintptr_t h) {
 
 rr_status rrgo_set_progress(rr_client *c, uintptr_t h) {
 	return rr_client_set_progress_callback(c, h ? progress_tramp : NULL, (void *)h);
+}
+
+rr_status rrgo_set_blob_progress(rr_client *c, uintptr_t h) {
+	return rr_client_set_blob_progress_callback(c, h ? blob_progress_tramp : NULL, (void *)h);
 }
 
 rr_status rrgo_set_log(rr_client *c, uintptr_t h) {

@@ -10,6 +10,7 @@
 
 rr_status rrgo_set_auth(rr_client *c, uintptr_t h);
 rr_status rrgo_set_progress(rr_client *c, uintptr_t h);
+rr_status rrgo_set_blob_progress(rr_client *c, uintptr_t h);
 rr_status rrgo_set_log(rr_client *c, uintptr_t h);
 rr_status rrgo_set_transport(rr_client *c, uintptr_t h);
 rr_status rrgo_response_set_body(rr_http_response *resp, uintptr_t h);

@@ -59,6 +59,36 @@ func rrgoProgress(h C.uintptr_t, complete, total C.uint64_t) (rc C.int32_t) {
 	return 1
 }
 
+//export rrgoBlobProgress
+func rrgoBlobProgress(h C.uintptr_t, e *C.rr_blob_progress) (rc C.int32_t) {
+	var s *clientState
+	defer func() {
+		if v := recover(); v != nil {
+			s.storePanic(v)
+			rc = 1
+		}
+	}()
+	s = stateOf(uintptr(h))
+	if s.blobs == nil {
+		return 0
+	}
+	event := BlobProgress{
+		Operation: uint64(e.operation),
+		Phase:     BlobPhase(e.phase),
+		BlobSize:  uint64(e.blob_size),
+		BlobDone:  uint64(e.blob_done),
+		Complete:  uint64(e.complete),
+		Total:     uint64(e.total),
+	}
+	if e.digest != nil {
+		event.Digest = C.GoString(e.digest)
+	}
+	if s.blobs(event) {
+		return 0
+	}
+	return 1
+}
+
 //export rrgoLog
 func rrgoLog(h C.uintptr_t, line *C.char) {
 	var s *clientState

@@ -500,6 +500,21 @@ func WithProgress(f ProgressFunc) Option {
 	}
 }
 
+// WithBlobProgress sets a per-blob progress function (see BlobProgressFunc), for one
+// line per layer as docker pull draws them: every operation starts with a BlobStarted
+// event and one BlobWaiting per blob, and each blob ends in BlobExists, BlobMounted or
+// BlobDone. It may be set beside WithProgress. nil removes it.
+func WithBlobProgress(f BlobProgressFunc) Option {
+	return func(cl *Client) error {
+		cl.st.blobs = f
+		h := C.uintptr_t(cl.st.handle)
+		if f == nil {
+			h = 0
+		}
+		return cl.do(func() C.rr_status { return C.rrgo_set_blob_progress(cl.c, h) })
+	}
+}
+
 // WithLogger sets a function that receives one line per HTTP exchange, e.g.
 // "GET https://host/v2/app/manifests/v1 -> 200 (12 ms)" (no headers, bodies or
 // credentials). It may be called from several threads at once. nil removes it.

@@ -5,6 +5,8 @@ package rr
 */
 import "C"
 
+import "fmt"
+
 // Credential is what an AuthFunc gives for a registry: Basic, IdentityToken,
 // RegistryToken, or nil for "none from me" (the client then tries its keychain).
 type Credential interface {
@@ -59,3 +61,46 @@ type AuthFunc func(registry string) (Credential, error)
 // false cancels the operation (StatusCancelled). Calls are serialised, possibly on a
 // library thread.
 type ProgressFunc func(complete, total uint64) bool
+
+// BlobPhase is where a blob stands in its operation (rr_blob_phase).
+type BlobPhase int
+
+const (
+	BlobStarted     BlobPhase = C.RR_BLOB_STARTED     // the operation's first event; no blob named
+	BlobWaiting     BlobPhase = C.RR_BLOB_WAITING     // planned, not begun (all blobs, in order, at the start)
+	BlobChecking    BlobPhase = C.RR_BLOB_CHECKING    // asking the destination whether it has it
+	BlobMounting    BlobPhase = C.RR_BLOB_MOUNTING    // asking the destination to mount it from another repository
+	BlobUploading   BlobPhase = C.RR_BLOB_UPLOADING   // sending its bytes
+	BlobDownloading BlobPhase = C.RR_BLOB_DOWNLOADING // receiving its bytes
+	BlobVerifying   BlobPhase = C.RR_BLOB_VERIFYING   // every byte in, digest being checked
+	BlobExists      BlobPhase = C.RR_BLOB_EXISTS      // final: the destination had it; nothing sent
+	BlobMounted     BlobPhase = C.RR_BLOB_MOUNTED     // final: mounted; nothing sent
+	BlobDone        BlobPhase = C.RR_BLOB_DONE        // final: sent or received, and verified
+)
+
+// String is the phase's name in lower case ("downloading", "exists", ...).
+func (p BlobPhase) String() string {
+	if p < 0 || p > BlobDone {
+		return fmt.Sprintf("BlobPhase(%d)", int(p))
+	}
+	return C.GoString(C.rr_blob_phase_name(C.uint32_t(p)))
+}
+
+// Final reports whether the blob's part of its operation is over.
+func (p BlobPhase) Final() bool { return p == BlobExists || p == BlobMounted || p == BlobDone }
+
+// BlobProgress is one per-blob progress event (see WithBlobProgress).
+type BlobProgress struct {
+	Operation uint64 // unique in the process, the same for every event of one call
+	Digest    string // "" for BlobStarted
+	Phase     BlobPhase
+	BlobSize  uint64
+	BlobDone  uint64 // never decreases, at most BlobSize
+	Complete  uint64 // the operation's bytes done
+	Total     uint64 // and in total
+}
+
+// BlobProgressFunc receives per-blob progress events; returning false cancels the
+// operation (StatusCancelled). Calls are serialised per operation, possibly on a library
+// thread; two operations running at once call it concurrently, told apart by Operation.
+type BlobProgressFunc func(BlobProgress) bool

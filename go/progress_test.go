@@ -176,3 +176,140 @@ func workload(cl *rr.Client, env map[string]string, repo string) error {
 	}
 	return nil
 }
+
+type blobLog struct {
+	mu     sync.Mutex
+	events []rr.BlobProgress
+}
+
+func (b *blobLog) fn(e rr.BlobProgress) bool {
+	b.mu.Lock()
+	b.events = append(b.events, e)
+	b.mu.Unlock()
+	return true
+}
+
+func (b *blobLog) take() []rr.BlobProgress {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.events
+	b.events = nil
+	return out
+}
+
+// phasesByBlob checks one operation's events and returns each blob's phases in order,
+// repeats removed ("waiting checking uploading done").
+func phasesByBlob(t *testing.T, events []rr.BlobProgress) map[string]string {
+	t.Helper()
+	if len(events) == 0 || events[0].Phase != rr.BlobStarted || events[0].Digest != "" {
+		t.Fatalf("events do not begin with started: %v", events)
+	}
+	phases := map[string][]string{}
+	done := map[string]uint64{}
+	for _, e := range events {
+		if e.Operation != events[0].Operation {
+			t.Fatalf("two operations in one call's events: %v", events)
+		}
+		if e.Digest == "" {
+			continue
+		}
+		if e.BlobDone < done[e.Digest] || e.BlobDone > e.BlobSize || (e.Phase.Final() && e.BlobDone != e.BlobSize) {
+			t.Fatalf("blob bytes out of order: %+v", e)
+		}
+		done[e.Digest] = e.BlobDone
+		p := phases[e.Digest]
+		if len(p) == 0 || p[len(p)-1] != e.Phase.String() {
+			phases[e.Digest] = append(p, e.Phase.String())
+		}
+	}
+	last := events[len(events)-1]
+	if last.Complete != last.Total {
+		t.Fatalf("the last event is not complete: %+v", last)
+	}
+	out := map[string]string{}
+	for d, p := range phases {
+		out[d] = strings.Join(p, " ")
+	}
+	return out
+}
+
+func TestBlobProgress(t *testing.T) {
+	var log blobLog
+	cl := newClient(t, rr.WithBlobProgress(log.fn))
+	reg := openReg["RR_TEST_REGISTRY"]
+	img, _ := buildImage(t, "linux/amd64", "blob progress")
+	want := map[string]bool{img.ConfigDigest(): true}
+	for _, l := range img.Layers() {
+		want[l.Digest] = true
+	}
+	check := func(what, phases string) {
+		t.Helper()
+		got := phasesByBlob(t, log.take())
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d blobs reported, want %d: %v", what, len(got), len(want), got)
+		}
+		for d, p := range got {
+			if !want[d] || p != phases {
+				t.Fatalf("%s: blob %s went %q, want %q", what, d, p, phases)
+			}
+		}
+	}
+	ref := reg + "/gotest/blob-progress:v1"
+	noErr(t, cl.Write(ctx, ref, img))
+	check("push", "waiting checking uploading done")
+	noErr(t, cl.Write(ctx, reg+"/gotest/blob-progress:v2", img))
+	check("push again", "waiting checking exists")
+	noErr(t, cl.Copy(ctx, ref, reg+"/gotest/blob-progress-copy:v1"))
+	check("copy", "waiting mounting mounted")
+	dir := t.TempDir()
+	noErr(t, cl.WriteLayout(ctx, dir, img, "v1"))
+	check("layout", "waiting downloading verifying done")
+
+	if rr.BlobPhase(99).String() != "BlobPhase(99)" || rr.BlobDone.String() != "done" {
+		t.Fatalf("phase names: %q %q", rr.BlobPhase(99), rr.BlobDone)
+	}
+}
+
+func TestBlobProgressTwoOperationsApart(t *testing.T) {
+	var log blobLog
+	cl := newClient(t, rr.WithBlobProgress(log.fn))
+	reg := openReg["RR_TEST_REGISTRY"]
+	var wg sync.WaitGroup
+	owner := map[string]int{} // blob digest -> image
+	for i := range 2 {
+		img, _ := buildImage(t, "linux/amd64", fmt.Sprintf("apart %d", i))
+		owner[img.ConfigDigest()] = i
+		for _, l := range img.Layers() {
+			owner[l.Digest] = i
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			noErr(t, cl.Write(ctx, fmt.Sprintf("%s/gotest/apart%d:v1", reg, i), img))
+		}()
+	}
+	wg.Wait()
+	byOperation := map[uint64][]rr.BlobProgress{}
+	for _, e := range log.take() {
+		byOperation[e.Operation] = append(byOperation[e.Operation], e)
+	}
+	if len(byOperation) != 2 {
+		t.Fatalf("%d operations reported, want 2", len(byOperation))
+	}
+	seen := map[int]bool{}
+	for _, events := range byOperation {
+		image := -1
+		for d, p := range phasesByBlob(t, events) {
+			if image == -1 {
+				image = owner[d]
+			}
+			if owner[d] != image || p != "waiting checking uploading done" {
+				t.Fatalf("operation mixes images or phases: %s %q", d, p)
+			}
+		}
+		seen[image] = true
+	}
+	if len(seen) != 2 {
+		t.Fatalf("both operations pushed the same image: %v", seen)
+	}
+}

@@ -19,6 +19,7 @@ type clientState struct {
 
 	auth      AuthFunc
 	progress  ProgressFunc
+	blobs     BlobProgressFunc
 	logf      func(line string)
 	transport http.RoundTripper
 

@@ -91,6 +91,57 @@ typedef enum {
 } rr_status;
 
 /**
+ * Where a blob stands, in `rr_blob_progress.phase`. A blob's events go through
+ * `RR_BLOB_WAITING`, then some of `RR_BLOB_CHECKING`, `RR_BLOB_MOUNTING`,
+ * `RR_BLOB_UPLOADING` or `RR_BLOB_DOWNLOADING`, `RR_BLOB_VERIFYING`, and end with one of
+ * `RR_BLOB_EXISTS`, `RR_BLOB_MOUNTED` or `RR_BLOB_DONE` (unless the operation fails or
+ * is cancelled). An addition to the API contract.
+ */
+typedef enum {
+  /**
+   * The operation's first event, naming no blob (`digest` NULL): `total` is known.
+   */
+  RR_BLOB_STARTED = 0,
+  /**
+   * Planned and not begun: every blob of the operation, in manifest order, before any
+   * starts (a host can draw all its lines at once).
+   */
+  RR_BLOB_WAITING = 1,
+  /**
+   * Asking the destination registry whether it has the blob (HEAD).
+   */
+  RR_BLOB_CHECKING = 2,
+  /**
+   * Asking the destination to mount it from another repository of the same registry.
+   */
+  RR_BLOB_MOUNTING = 3,
+  /**
+   * Sending its bytes; `blob_done` grows.
+   */
+  RR_BLOB_UPLOADING = 4,
+  /**
+   * Receiving its bytes; `blob_done` grows.
+   */
+  RR_BLOB_DOWNLOADING = 5,
+  /**
+   * Every byte is in and the digest is being checked.
+   */
+  RR_BLOB_VERIFYING = 6,
+  /**
+   * Final: the destination had the blob already; nothing was sent.
+   */
+  RR_BLOB_EXISTS = 7,
+  /**
+   * Final: mounted from another repository; nothing was sent.
+   */
+  RR_BLOB_MOUNTED = 8,
+  /**
+   * Final: sent or received, and verified.
+   */
+  RR_BLOB_DONE = 9,
+} rr_blob_phase;
+
+/**
  * What a manifest media type names, as the library tells images from indexes.
  */
 typedef enum {
@@ -251,6 +302,47 @@ typedef int32_t (*rr_auth_fn)(void *userdata, const char *registry, rr_credentia
  * to go on, non-zero to cancel (the operation then returns RR_ERR_CANCELLED).
  */
 typedef int32_t (*rr_progress_fn)(void *userdata, uint64_t complete, uint64_t total);
+
+/**
+ * One progress event of `rr_blob_progress_fn`. Valid only during the call: copy what
+ * you keep (`digest` in particular). An addition to the API contract.
+ */
+typedef struct {
+  /**
+   * `sizeof(rr_blob_progress)` as librr was built: fields are only ever added at the
+   * end, so a host built against an older rr.h reads the ones it knows.
+   */
+  size_t struct_size;
+  /**
+   * The operation the event belongs to: a number unique within the process (from 1),
+   * the same for every event of one call (`rr_write`, `rr_layout_write`,
+   * `rr_image_layer_save`, ...), so that operations running at once on one client can
+   * be told apart.
+   */
+  uint64_t operation;
+  /**
+   * The blob's digest; NULL for `RR_BLOB_STARTED`.
+   */
+  const char *digest;
+  rr_blob_phase phase;
+  /**
+   * The blob's size and the bytes of it done (never decreasing, at most `blob_size`).
+   */
+  uint64_t blob_size;
+  uint64_t blob_done;
+  /**
+   * The operation's bytes done and in total, as `rr_progress_fn` receives them.
+   */
+  uint64_t complete;
+  uint64_t total;
+} rr_blob_progress;
+
+/**
+ * Per-blob progress callback: one event at a time per operation, on whichever thread
+ * moves the blob. Return 0 to go on, non-zero to cancel the operation (it then returns
+ * RR_ERR_CANCELLED). An addition to the API contract.
+ */
+typedef int32_t (*rr_blob_progress_fn)(void *userdata, const rr_blob_progress *event);
 
 /**
  * Log callback: one line of text (UTF-8, NUL-terminated, valid only during the call).
@@ -809,6 +901,25 @@ rr_status rr_client_set_auth_callback(rr_client *client, rr_auth_fn fn, void *us
  * `client` must be NULL or a live client; `fn` must be NULL or a valid function.
  */
 rr_status rr_client_set_progress_callback(rr_client *client, rr_progress_fn fn, void *userdata);
+
+/**
+ * Sets the per-blob progress callback: events that name their operation and their blob
+ * (digest, size, bytes done, phase) with the operation's totals, so that a host can draw
+ * one line per layer. Called by the same operations as `rr_progress_fn`, one call at a
+ * time per operation, from whichever thread moves the blob; two operations running at
+ * once call it concurrently, each event carrying its own `operation`. Every operation
+ * starts with one `RR_BLOB_STARTED` event and one `RR_BLOB_WAITING` per blob. NULL `fn`
+ * removes it. Both callbacks may be set; each receives its own calls. `userdata` is
+ * passed back untouched and must stay valid while set. The callback belongs to this
+ * handle: a derived client starts with its parent's and may set its own. An addition to
+ * the API contract.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; `fn` must be NULL or a valid function.
+ */
+rr_status rr_client_set_blob_progress_callback(rr_client *client,
+                                               rr_blob_progress_fn fn,
+                                               void *userdata);
 
 /**
  * Sets a callback that receives one line per HTTP exchange the client makes, e.g.
@@ -1744,6 +1855,15 @@ rr_status rr_list_pages(rr_client *client, const char *repository, rr_page_fn fn
  * As for `rr_list_pages`.
  */
 rr_status rr_catalog_pages(rr_client *client, const char *registry, rr_page_fn fn, void *userdata);
+
+/**
+ * The phase's name in lower case ("waiting", "checking", "mounting", "uploading",
+ * "downloading", "verifying", "exists", "mounted", "done"; "started" for
+ * `RR_BLOB_STARTED`), or NULL for a number that is no phase. The string is static:
+ * never free it. Taken as a plain integer so that any value is safe to pass. An addition
+ * to the API contract.
+ */
+const char *rr_blob_phase_name(uint32_t phase);
 
 /**
  * Normalises `reference`: `"ubuntu"` becomes `"index.docker.io/library/ubuntu:latest"`.

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, ImageManifest};
-use crate::remote::progress::BlobMark;
+use crate::remote::progress::{BlobMark, Phase};
 use crate::source::{BlobSource, LocalBlob, LocalStore, StoredManifest};
 use once_cell::sync::OnceCell;
 use std::cell::RefCell;
@@ -180,7 +180,7 @@ pub(crate) fn stream_blob(
         op.progress.announce();
         op.ctx.check_cancelled()?;
     }
-    let mark = BlobMark::default();
+    let mark = BlobMark::new(&desc.digest, desc.size);
     let can_start_over = start_over.is_some();
     let mut started = false;
     let mut once = || {
@@ -190,6 +190,9 @@ pub(crate) fn stream_blob(
             }
         }
         started = true;
+        if let Some(op) = &op {
+            op.progress.phase(&mark, Phase::Downloading);
+        }
         let mut done = 0u64;
         source.pump_blob(
             desc,
@@ -200,6 +203,9 @@ pub(crate) fn stream_blob(
                 if let Some(op) = &op {
                     done += chunk.len() as u64;
                     op.progress.reach(&mark, done);
+                    if done == desc.size {
+                        op.progress.phase(&mark, Phase::Verifying);
+                    }
                     op.ctx.check_cancelled()?;
                 }
                 Ok(())
@@ -207,10 +213,14 @@ pub(crate) fn stream_blob(
         )
     };
     if can_start_over {
-        source.retrying_mirrors(&desc.digest, once)
+        source.retrying_mirrors(&desc.digest, once)?;
     } else {
-        once()
+        once()?;
     }
+    if let Some(op) = &op {
+        op.progress.settle(&mark, Phase::Done);
+    }
+    Ok(())
 }
 
 /// Runs `fill` on a temporary file in `path`'s directory and renames it to `path` when

@@ -10,7 +10,7 @@ use crate::parallel;
 use crate::plan::{Artifact, Plan};
 use crate::platform::Platform;
 use crate::remote::client::Client;
-use crate::remote::progress::BlobMark;
+use crate::remote::progress::{BlobMark, Phase};
 use crate::source::{layout_blob_path, open_file, BlobSource, SourceContexts};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -169,19 +169,25 @@ fn write(client: &Client, dir: &Path, artifact: Artifact<'_>, name: Option<&str>
     let plan = Plan::new(artifact, &contexts)?;
     op.progress.add_total(plan.total());
     op.progress.announce();
+    op.progress.plan(
+        plan.blobs
+            .iter()
+            .map(|b| (b.desc.digest.as_str(), b.desc.size)),
+    );
 
     parallel::for_each(op.jobs, &plan.blobs, &op.ctx.cancelled, |planned| {
         let desc = &planned.desc;
         let path = layout_blob_path(dir, &desc.digest)?;
-        let mark = BlobMark::default();
+        let mark = BlobMark::new(&desc.digest, desc.size);
         if present(&path, desc.size) {
-            op.progress.reach(&mark, desc.size);
+            op.progress.settle(&mark, Phase::Exists);
             return Ok(());
         }
         op.ctx.check_cancelled()?;
         // A read that failed on a mirror leaves no file, and is made again from the next
         // source; the mark keeps progress from counting twice.
         planned.source.retrying_mirrors(&desc.digest, || {
+            op.progress.phase(&mark, Phase::Downloading);
             save_atomically(&path, |file| {
                 let mut done = 0u64;
                 let sink = &mut |chunk: &[u8]| {
@@ -189,13 +195,18 @@ fn write(client: &Client, dir: &Path, artifact: Artifact<'_>, name: Option<&str>
                         .map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
                     done += chunk.len() as u64;
                     op.progress.reach(&mark, done);
+                    if done == desc.size {
+                        op.progress.phase(&mark, Phase::Verifying);
+                    }
                     Ok(())
                 };
                 planned
                     .source
                     .pump_blob(desc, &contexts, Some(&op.ctx), sink)
             })
-        })
+        })?;
+        op.progress.settle(&mark, Phase::Done);
+        Ok(())
     })?;
 
     for m in &plan.manifests {

@@ -11,7 +11,8 @@
 # with several entries), copy (-v shows the mounts), append, delete (a tag is
 # refused by distribution 2.8 with exit 4; by digest it goes), catalog and
 # auth check. Digests are checked with skopeo and sha256sum; progress on
-# stderr, which is not a terminal here, must be plain lines.
+# stderr, which is not a terminal here, must be plain lines, and with
+# --progress bar one line per blob ("mounted", "exists", "done") above the bar.
 #
 # WRAPPER (valgrind under RR_VALGRIND) goes in front of the runs that matter
 # for memory checking (one of each command's main paths); the checks that only
@@ -211,5 +212,18 @@ expect auth-check 0 auth check "$reg/$ns/probe:v1"
 expect bar 0 --progress bar copy "$RR_TEST_INDEX" "$reg/$ns/bar:v1"
 grep -q $'\r' "$tmp/bar.err" || fail "--progress bar drew no bar (no carriage return)"
 grep -qE 'rr: copy: done, ' "$tmp/bar.err" || fail "--progress bar printed no last line"
+# One line per blob above the bar, its last state kept: every blob of the index was
+# mounted from demo/ (same registry), and a pull then a pull again into the same layout
+# show "done" then "exists", a push from it "done" then, to another tag, "exists".
+blob_lines() { grep -aoE "sha256:[0-9a-f]{12}  $2( |\$)" "$tmp/$1.err" | sort -u | wc -l; }
+(( $(blob_lines bar mounted) >= 3 )) || fail "--progress bar copy shows no 'mounted' line per blob"
+expect bar-pull 0 --progress bar pull "$RR_TEST_IMAGE" "$tmp/bar-layout"
+expect bar-pull-again 0 --progress bar pull "$RR_TEST_IMAGE" "$tmp/bar-layout"
+expect bar-push 0 --progress bar push "$tmp/bar-layout" "$reg/$ns/bar-push:v1"
+expect bar-push-again 0 --progress bar push "$tmp/bar-layout" "$reg/$ns/bar-push:v2"
+for run_state in "bar-pull done" "bar-pull-again exists" "bar-push done" "bar-push-again exists"; do
+    read -r name state <<<"$run_state"
+    (( $(blob_lines "$name" "$state") >= 2 )) || fail "$name: no '$state' line per blob (config and layer)"
+done
 
 roundtrip_finish

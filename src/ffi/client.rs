@@ -3,6 +3,7 @@
 use super::callbacks::{HostAuth, HostLog, HostProgress};
 use super::credential::rr_auth_fn;
 use super::platform::{platform_from_spec, rr_platform_spec};
+use super::progress::{rr_blob_progress_fn, HostBlobProgress};
 use super::string_list::{rr_string_list, string_list};
 use super::{
     check_out, free_handle, guard, guard_getter, handle, into_handle, opt_str_arg, rr_status,
@@ -584,6 +585,31 @@ pub unsafe extern "C" fn rr_client_set_progress_callback(
 ) -> rr_status {
     with_client!("rr_client_set_progress_callback", client, |c| {
         c.set_progress(r#fn.map(|f| Arc::new(HostProgress::new(f, userdata)) as _));
+        Ok(())
+    })
+}
+
+/// Sets the per-blob progress callback: events that name their operation and their blob
+/// (digest, size, bytes done, phase) with the operation's totals, so that a host can draw
+/// one line per layer. Called by the same operations as `rr_progress_fn`, one call at a
+/// time per operation, from whichever thread moves the blob; two operations running at
+/// once call it concurrently, each event carrying its own `operation`. Every operation
+/// starts with one `RR_BLOB_STARTED` event and one `RR_BLOB_WAITING` per blob. NULL `fn`
+/// removes it. Both callbacks may be set; each receives its own calls. `userdata` is
+/// passed back untouched and must stay valid while set. The callback belongs to this
+/// handle: a derived client starts with its parent's and may set its own. An addition to
+/// the API contract.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `fn` must be NULL or a valid function.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_blob_progress_callback(
+    client: *mut rr_client,
+    r#fn: rr_blob_progress_fn,
+    userdata: *mut c_void,
+) -> rr_status {
+    with_client!("rr_client_set_blob_progress_callback", client, |c| {
+        c.set_blob_progress(r#fn.map(|f| Arc::new(HostBlobProgress::new(f, userdata)) as _));
         Ok(())
     })
 }

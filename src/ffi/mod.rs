@@ -15,6 +15,7 @@ pub mod index;
 pub mod layout;
 pub mod list;
 pub mod platform;
+pub mod progress;
 pub mod reference;
 pub mod status;
 pub mod string_list;

@@ -1,7 +1,7 @@
 //! The client: options, credentials and the caches every operation shares. Cheap to
 //! clone (an `Arc`); images and indexes keep a clone so they outlive the host's handle.
 
-use super::progress::{Progress, ProgressSink};
+use super::progress::{BlobProgressSink, Progress, ProgressSink};
 use crate::error::{Error, Result};
 use crate::name::Registry;
 use crate::platform::Platform;
@@ -173,6 +173,7 @@ struct Inner {
 #[derive(Clone)]
 struct Local {
     progress: Option<Arc<dyn ProgressSink>>,
+    blob_progress: Option<Arc<dyn BlobProgressSink>>,
     deadline: Option<Duration>,
     first_byte: Option<Duration>,
     min_rate: Option<MinRate>,
@@ -265,6 +266,7 @@ impl Client {
                 parent: None,
                 local: RwLock::new(Local {
                     progress: None,
+                    blob_progress: None,
                     deadline: None,
                     first_byte: Some(DEFAULT_FIRST_BYTE_TIMEOUT),
                     min_rate: Some(DEFAULT_MIN_RATE),
@@ -624,6 +626,11 @@ impl Client {
     pub fn set_progress(&self, sink: Option<Arc<dyn ProgressSink>>) {
         self.handle.write_local().progress = sink;
     }
+
+    /// Sets this handle's per-blob progress callback (a derived client's own).
+    pub fn set_blob_progress(&self, sink: Option<Arc<dyn BlobProgressSink>>) {
+        self.handle.write_local().blob_progress = sink;
+    }
     /// Logs every HTTP exchange (method, masked URL, status, time) to `sink`.
     pub fn set_log(&self, sink: Option<Arc<dyn LogSink>>) {
         self.write().log = sink;
@@ -703,7 +710,11 @@ impl Client {
             idle: o.idle_timeout,
             min_rate: local.min_rate,
         };
-        let progress = Arc::new(Progress::new(local.progress.clone(), ctx.cancelled.clone()));
+        let progress = Arc::new(Progress::new(
+            local.progress.clone(),
+            local.blob_progress.clone(),
+            ctx.cancelled.clone(),
+        ));
         Ok(Operation {
             ctx: Arc::new(ctx),
             client: self.clone(),

@@ -13,7 +13,7 @@ pub mod write;
 
 pub use client::{Client, UploadStrategy};
 pub use descriptor::Descriptor;
-pub use progress::ProgressSink;
+pub use progress::{BlobEvent, BlobProgressSink, Phase, ProgressSink};
 
 use crate::error::Result;
 use crate::image::Image;

@@ -71,6 +71,11 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
     let plan = Plan::new(artifact, &contexts)?;
     op.progress.add_total(plan.total());
     op.progress.announce();
+    op.progress.plan(
+        plan.blobs
+            .iter()
+            .map(|b| (b.desc.digest.as_str(), b.desc.size)),
+    );
 
     let dest = Destination::new(&session, repo, &op.uploads);
     parallel::for_each(op.jobs, &plan.blobs, &op.ctx.cancelled, |blob| {

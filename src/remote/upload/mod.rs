@@ -10,7 +10,7 @@ mod session;
 mod transfer;
 
 use super::client::UploadConfig;
-use super::progress::{BlobMark, Progress};
+use super::progress::{BlobMark, Phase, Progress};
 use crate::error::{ErrorKind, Result};
 use crate::manifest::Descriptor;
 use crate::name::Repository;
@@ -94,16 +94,24 @@ impl<'s, 'c> Destination<'s, 'c> {
     }
 
     /// Tries to mount `desc` from `from`; the first try per source is made alone.
-    fn mount(&self, from: &Repository, desc: &Descriptor) -> Option<Result<MountAnswer<'c>>> {
+    /// `trying` is called just before a mount request is made.
+    fn mount(
+        &self,
+        from: &Repository,
+        desc: &Descriptor,
+        trying: impl FnOnce(),
+    ) -> Option<Result<MountAnswer<'c>>> {
         let gate = self.mount_gate(from);
         let mut known = lock(&gate);
         match *known {
             Some(false) => None,
             Some(true) => {
                 drop(known);
+                trying();
                 Some(try_mount(self, from, desc))
             }
             None => {
+                trying();
                 let answer = try_mount(self, from, desc);
                 *known = Some(matches!(answer, Ok(MountAnswer::Mounted)));
                 Some(answer)
@@ -135,7 +143,7 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     let session = dest.session;
     let ctx = session.context();
     let desc = job.desc;
-    let mark = Arc::new(BlobMark::default());
+    let mark = Arc::new(BlobMark::new(&desc.digest, desc.size));
     ctx.check_cancelled()?;
 
     // A blob in another repository of the same registry is mounted straight away: the
@@ -147,9 +155,9 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     // and cancelled when the blob is there.
     let mut opened: Option<(Arc<Session<'_>>, Url, Option<u64>)> = None;
     if let Some(from) = dest.mount_source(job.source) {
-        match dest.mount(from, desc) {
+        match dest.mount(from, desc, || job.progress.phase(&mark, Phase::Mounting)) {
             Some(Ok(MountAnswer::Mounted)) => {
-                job.progress.reach(&mark, desc.size);
+                job.progress.settle(&mark, Phase::Mounted);
                 return Ok(Outcome::Mounted);
             }
             Some(Ok(MountAnswer::Opened(s, location, min_chunk))) => {
@@ -161,12 +169,13 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
         }
     }
 
+    job.progress.phase(&mark, Phase::Checking);
     match head_blob(dest, desc) {
         Ok(true) => {
             if let Some((s, location, _)) = opened.take() {
                 cancel_session(&s, &location);
             }
-            job.progress.reach(&mark, desc.size);
+            job.progress.settle(&mark, Phase::Exists);
             return Ok(Outcome::Existed);
         }
         Ok(false) => {}
@@ -188,7 +197,10 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
             confirmed: 0,
             min_chunk: *min_chunk,
         });
-    transfer::send(dest, job, &mark, opened).map(|()| Outcome::Uploaded)
+    job.progress.phase(&mark, Phase::Uploading);
+    transfer::send(dest, job, &mark, opened)?;
+    job.progress.settle(&mark, Phase::Done);
+    Ok(Outcome::Uploaded)
 }
 
 /// Whether the destination already has `desc` (HEAD: 200 yes, 404 no).
