@@ -161,6 +161,14 @@ static void test_null_arguments(void) {
     rr_image *img = NULL;
     CHECK_RC(rr_image_open(client, "\xff\xfe", &img), RR_ERR_INVALID_ARGUMENT);
     CHECK(img == NULL);
+    /* A copy read through another client needs an image, a client and an out pointer. */
+    CHECK_RC(rr_image_with_client(NULL, client, &img), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_image_with_client(NULL image)", "image");
+    CHECK(img == NULL);
+    rr_index *idx = NULL;
+    CHECK_RC(rr_index_with_client(NULL, client, &idx), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_index_with_client(NULL index)", "index");
+    CHECK(idx == NULL);
     CHECK_RC(rr_client_set_platform(client, "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
 
     /* A few option checks of the contract. */
@@ -1317,6 +1325,20 @@ static void test_write_path(void) {
         test_write_arguments(client, img, idx);
         test_layout(client, tmp, img, idx, layer_size);
         test_to_oci(img, idx);
+        /* Copies read through another client: the same image and index, owned apart. */
+        rr_image *bound = NULL;
+        CHECK_RC(rr_image_with_client(img, NULL, &bound), RR_ERR_INVALID_ARGUMENT);
+        check_error_mentions("rr_image_with_client(NULL client)", "client");
+        CHECK_RC(rr_image_with_client(img, client, NULL), RR_ERR_INVALID_ARGUMENT);
+        CHECK_RC(rr_image_with_client(img, client, &bound), RR_OK);
+        CHECK(bound != NULL && bound != img &&
+              strcmp(rr_image_digest(bound), rr_image_digest(img)) == 0 &&
+              rr_image_layer_count(bound) == rr_image_layer_count(img));
+        rr_image_free(bound);
+        rr_index *bound_idx = NULL;
+        CHECK_RC(rr_index_with_client(idx, client, &bound_idx), RR_OK);
+        CHECK(bound_idx != NULL && strcmp(rr_index_digest(bound_idx), rr_index_digest(idx)) == 0);
+        rr_index_free(bound_idx);
     }
 
     rr_index_free(idx);

@@ -180,11 +180,11 @@ func TestCallbackPanicsAreRaisedAgain(t *testing.T) {
 		cl := newClient(t, rr.WithProgress(func(uint64, uint64) bool { panic(panicValue{"progress"}) }))
 		img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 		defer img.Close()
-		if v := catchPanic(func() { _, _ = img.WriteLayerTo(0, &strings.Builder{}) }); v != (panicValue{"progress"}) {
+		if v := catchPanic(func() { _, _ = img.WriteLayerTo(ctx, 0, &strings.Builder{}) }); v != (panicValue{"progress"}) {
 			t.Fatalf("recovered %v", v)
 		}
 		// Through LayerReader, the panic comes out of Read.
-		r := must[io.ReadCloser](t)(img.LayerReader(0))
+		r := must[io.ReadCloser](t)(img.LayerReader(ctx, 0))
 		defer r.Close()
 		if v := catchPanic(func() { _, _ = io.ReadAll(r) }); v != (panicValue{"progress"}) {
 			t.Fatalf("LayerReader: recovered %v", v)
@@ -195,7 +195,7 @@ func TestCallbackPanicsAreRaisedAgain(t *testing.T) {
 		cl := newClient(t)
 		img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 		defer img.Close()
-		if v := catchPanic(func() { _, _ = img.WriteLayerTo(0, panickyWriter{}) }); v != (panicValue{"writer"}) {
+		if v := catchPanic(func() { _, _ = img.WriteLayerTo(ctx, 0, panickyWriter{}) }); v != (panicValue{"writer"}) {
 			t.Fatalf("recovered %v", v)
 		}
 	})
@@ -226,7 +226,7 @@ func TestCallbackPanicsAreRaisedAgain(t *testing.T) {
 		})))
 		img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 		defer img.Close()
-		if v := catchPanic(func() { _, _ = img.Config() }); v != (panicValue{"body"}) {
+		if v := catchPanic(func() { _, _ = img.Config(ctx) }); v != (panicValue{"body"}) {
 			t.Fatalf("recovered %v", v)
 		}
 	})

@@ -3,6 +3,7 @@ package rr_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -142,4 +143,69 @@ func TestAnEndedContextFailsAtOnceAndBackgroundCostsNothing(t *testing.T) {
 	// The client is not cancelled by it: a later call with another context works.
 	_, err = cl.Get(context.Background(), openReg["RR_TEST_IMAGE"])
 	noErr(t, err)
+}
+
+// The image's own reads take a context too: a layer stream, a layer save and a config
+// fetch through an image opened earlier end when their ctx does, and the image (and its
+// client) go on working afterwards.
+func TestImageReadsEndWithTheirContext(t *testing.T) {
+	srv, ref := stallingBlobs(t)
+	defer srv.Close()
+	defer srv.CloseClientConnections()
+	cl := newClient(t)
+	defer cl.Close()
+	img, err := cl.Image(ctx, ref)
+	noErr(t, err)
+	defer img.Close()
+
+	for _, read := range []struct {
+		name string
+		run  func(ctx context.Context) error
+	}{
+		{"WriteLayerTo", func(ctx context.Context) error {
+			_, err := img.WriteLayerTo(ctx, 0, io.Discard)
+			return err
+		}},
+		{"SaveLayer", func(ctx context.Context) error { return img.SaveLayer(ctx, 0, t.TempDir()+"/layer") }},
+		{"LayerReader", func(ctx context.Context) error {
+			r, err := img.LayerReader(ctx, 0)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			_, err = io.Copy(io.Discard, r)
+			return err
+		}},
+		{"Config", func(ctx context.Context) error { _, err := img.Config(ctx); return err }},
+	} {
+		cctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- read.run(cctx) }()
+		time.Sleep(300 * time.Millisecond)
+		cancelledAt := time.Now()
+		cancel()
+		var rerr error
+		select {
+		case rerr = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not end after the cancel", read.name)
+		}
+		latency := time.Since(cancelledAt)
+		t.Logf("%s returned %v after the cancel: %v", read.name, latency, rerr)
+		if !errors.Is(rerr, context.Canceled) || rr.StatusOf(rerr) != rr.StatusCancelled {
+			t.Fatalf("%s: want context.Canceled and StatusCancelled, got %v", read.name, rerr)
+		}
+		if latency > 500*time.Millisecond {
+			t.Fatalf("%s took %v", read.name, latency)
+		}
+	}
+	// Not cancelled for good: the manifest getters and an ended-context check still work.
+	if img.LayerCount() == 0 {
+		t.Fatal("no layers")
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := img.WriteLayerTo(ended, 0, io.Discard); !errors.Is(err, context.Canceled) {
+		t.Fatalf("an ended context: %v", err)
+	}
 }

@@ -566,7 +566,9 @@ func (cl *Client) Get(ctx context.Context, ref string) (*Descriptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newDescriptor(d, cl.derived()), nil
+	desc := newDescriptor(d, cl.derived())
+	desc.cl = cl
+	return desc, nil
 }
 
 // Head asks for ref's descriptor without fetching the manifest (Manifest then fails).
@@ -576,7 +578,9 @@ func (cl *Client) Head(ctx context.Context, ref string) (*Descriptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newDescriptor(d, cl.derived()), nil
+	desc := newDescriptor(d, cl.derived())
+	desc.cl = cl
+	return desc, nil
 }
 
 // Image opens the image behind ref; an index resolves by the client's platform. Only the
@@ -587,7 +591,9 @@ func (cl *Client) Image(ctx context.Context, ref string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newImage(p, cl.derived()), nil
+	img := newImage(p, cl.derived())
+	img.cl = cl
+	return img, nil
 }
 
 // Index opens the index behind ref (StatusUnsupported when it is an image).
@@ -597,7 +603,9 @@ func (cl *Client) Index(ctx context.Context, ref string) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newIndex(p, cl.derived()), nil
+	idx := newIndex(p, cl.derived())
+	idx.cl = cl
+	return idx, nil
 }
 
 // List returns every tag of repository ("registry/repository", no tag or digest).
@@ -808,7 +816,9 @@ func (cl *Client) PutManifest(ctx context.Context, ref, mediaType string, manife
 	if err != nil {
 		return nil, err
 	}
-	return newDescriptor(d, cl.derived()), nil
+	desc := newDescriptor(d, cl.derived())
+	desc.cl = cl
+	return desc, nil
 }
 
 // Copy copies the image or whole index at src to dst.

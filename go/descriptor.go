@@ -11,7 +11,8 @@ import "runtime"
 // (after Get) the manifest. It is immutable and safe for concurrent use.
 type Descriptor struct {
 	p  *C.rr_descriptor
-	st states // the clients it came through (their callbacks)
+	st states  // the clients it came through (their callbacks)
+	cl *Client // the client that got it (passed on to the images and indexes it opens)
 }
 
 func newDescriptor(p *C.rr_descriptor, st states) *Descriptor {
@@ -88,7 +89,9 @@ func (d *Descriptor) Image() (*Image, error) {
 	if err := d.do(func() C.rr_status { return C.rr_descriptor_image(d.ptr(), &p) }); err != nil {
 		return nil, err
 	}
-	return newImage(p, d.state()), nil
+	img := newImage(p, d.state())
+	img.cl = d.cl
+	return img, nil
 }
 
 // Index opens the manifest as an index.
@@ -97,5 +100,7 @@ func (d *Descriptor) Index() (*Index, error) {
 	if err := d.do(func() C.rr_status { return C.rr_descriptor_index(d.ptr(), &p) }); err != nil {
 		return nil, err
 	}
-	return newIndex(p, d.state()), nil
+	idx := newIndex(p, d.state())
+	idx.cl = d.cl
+	return idx, nil
 }

@@ -74,7 +74,7 @@ func TestImageGetters(t *testing.T) {
 		t.Fatalf("config %s %s %d, the manifest has %+v", img.ConfigDigest(), img.ConfigMediaType(),
 			img.ConfigSize(), m.Config)
 	}
-	config := must[[]byte](t)(img.Config())
+	config := must[[]byte](t)(img.Config(ctx))
 	if digestOf(config) != img.ConfigDigest() || uint64(len(config)) != img.ConfigSize() {
 		t.Fatalf("the fetched config is not what ConfigDigest and ConfigSize say")
 	}
@@ -157,20 +157,20 @@ func TestPlatformSpec(t *testing.T) {
 	defer idx.Close()
 	want := idx.Children()[0].Digest
 
-	img := must[*rr.Image](t)(idx.ImageForPlatformSpec(windows))
+	img := must[*rr.Image](t)(idx.ImageForPlatformSpec(ctx, windows))
 	if img.Digest() != want {
 		t.Fatalf("ImageForPlatformSpec gave %s, want %s", img.Digest(), want)
 	}
 	img.Close()
 	lacking := windows
 	lacking.OSFeatures = []string{"win32k", "other"}
-	_, err := idx.ImageForPlatformSpec(lacking)
+	_, err := idx.ImageForPlatformSpec(ctx, lacking)
 	if e := wantStatus(t, err, rr.StatusNotFound); !strings.Contains(e.Message, "os.features win32k,other") {
 		t.Fatalf("message %q", e.Message)
 	}
-	_, err = idx.ImageForPlatformSpec(rr.Platform{OS: "windows"})
+	_, err = idx.ImageForPlatformSpec(ctx, rr.Platform{OS: "windows"})
 	wantStatus(t, err, rr.StatusInvalidReference)
-	_, err = idx.ImageForPlatformSpec(rr.Platform{OS: "windows", Architecture: "amd64", OSFeatures: []string{"a\x00"}})
+	_, err = idx.ImageForPlatformSpec(ctx, rr.Platform{OS: "windows", Architecture: "amd64", OSFeatures: []string{"a\x00"}})
 	wantStatus(t, err, rr.StatusInvalidArgument)
 
 	// On the client: an index opened as an image resolves by it.

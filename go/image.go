@@ -6,6 +6,7 @@ package rr
 import "C"
 
 import (
+	"context"
 	"io"
 	"runtime"
 	"runtime/cgo"
@@ -15,7 +16,8 @@ import (
 // from a layout or built. It is immutable and safe for concurrent use.
 type Image struct {
 	p  *C.rr_image
-	st states // the clients it came through (their callbacks)
+	st states  // the clients it came through (their callbacks)
+	cl *Client // the client it was opened with, which bounds its reads by ctx; nil for built and layout images
 }
 
 // Layer describes one layer of an image, as its manifest states it.
@@ -73,6 +75,32 @@ func (img *Image) state() states {
 	return img.st
 }
 
+// withContext runs f on img, or, when ctx can end and img came from a client, on a copy
+// of img that reads through a client derived for this call (rr_image_with_client), so
+// that the end of ctx cancels the read.
+func (img *Image) withContext(ctx context.Context, f func(p *C.rr_image) C.rr_status) error {
+	if img.cl == nil {
+		if ctx != nil && ctx.Err() != nil {
+			return &ctxError{rr: &Error{Status: StatusCancelled, Message: "the context ended before the call"}, ctx: ctx.Err()}
+		}
+		return img.do(func() C.rr_status { return f(img.ptr()) })
+	}
+	own := img.cl.ptr()
+	err := img.cl.withContext(ctx, func(c *C.rr_client) C.rr_status {
+		if c == own { // a context that cannot end: no copy needed
+			return f(img.ptr())
+		}
+		var bound *C.rr_image
+		if rc := C.rr_image_with_client(img.ptr(), c, &bound); rc != C.RR_OK {
+			return rc
+		}
+		defer C.rr_image_free(bound)
+		return f(bound)
+	}, img.state()...)
+	runtime.KeepAlive(img)
+	return err
+}
+
 func (img *Image) do(f func() C.rr_status) error {
 	err := call(f, img.state()...)
 	runtime.KeepAlive(img)
@@ -102,11 +130,12 @@ func (img *Image) Manifest() ([]byte, error) {
 	return goBytes(b, n), nil
 }
 
-// Config returns a copy of the config blob, fetched and verified on the first call.
-func (img *Image) Config() ([]byte, error) {
+// Config returns a copy of the config blob, fetched and verified on the first call
+// (within ctx).
+func (img *Image) Config(ctx context.Context) ([]byte, error) {
 	var b *C.uint8_t
 	var n C.size_t
-	if err := img.do(func() C.rr_status { return C.rr_image_config(img.ptr(), &b, &n) }); err != nil {
+	if err := img.withContext(ctx, func(p *C.rr_image) C.rr_status { return C.rr_image_config(p, &b, &n) }); err != nil {
 		return nil, err
 	}
 	defer runtime.KeepAlive(img)
@@ -184,15 +213,16 @@ func (img *Image) Layers() []Layer {
 // WriteLayerTo streams layer i's compressed bytes to w as they arrive and returns the
 // count written. The digest and size are checked at the end: on StatusDigestMismatch w
 // has seen bad bytes and must discard them. A write error of w stops the transfer and
-// is returned as it is. Reports progress to the client's ProgressFunc.
-func (img *Image) WriteLayerTo(i int, w io.Writer) (int64, error) {
+// is returned as it is. Reports progress to the client's ProgressFunc. The end of ctx
+// cancels the transfer.
+func (img *Image) WriteLayerTo(ctx context.Context, i int, w io.Writer) (int64, error) {
 	if i < 0 {
 		return 0, &Error{Status: StatusInvalidArgument, Message: "rr: negative layer index"}
 	}
 	lw := &layerWriter{w: w}
 	h := cgo.NewHandle(lw)
 	defer h.Delete()
-	err := img.do(func() C.rr_status { return C.rrgo_image_layer_read(img.ptr(), C.size_t(i), C.uintptr_t(h)) })
+	err := img.withContext(ctx, func(p *C.rr_image) C.rr_status { return C.rrgo_image_layer_read(p, C.size_t(i), C.uintptr_t(h)) })
 	if lw.panicked {
 		panic(lw.panicVal)
 	}
@@ -205,8 +235,9 @@ func (img *Image) WriteLayerTo(i int, w io.Writer) (int64, error) {
 // LayerReader returns a reader of layer i's compressed bytes, streamed by a goroutine
 // through WriteLayerTo. The reader's final error (at the end, instead of io.EOF) reports
 // a failed verification: only a read that ends with io.EOF saw a verified layer. Close
-// the reader to stop early. A panic of a callback is raised again in Read.
-func (img *Image) LayerReader(i int) (io.ReadCloser, error) {
+// the reader to stop early. A panic of a callback is raised again in Read. The end of
+// ctx ends the stream with an error wrapping ctx.Err().
+func (img *Image) LayerReader(ctx context.Context, i int) (io.ReadCloser, error) {
 	if i < 0 || i >= img.LayerCount() {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "rr: layer index out of range"}
 	}
@@ -219,7 +250,7 @@ func (img *Image) LayerReader(i int) (io.ReadCloser, error) {
 				pw.CloseWithError(errLayerPanic)
 			}
 		}()
-		_, err := img.WriteLayerTo(i, pw)
+		_, err := img.WriteLayerTo(ctx, i, pw)
 		pw.CloseWithError(err) // nil: io.EOF for the reader
 	}()
 	return lr, nil
@@ -250,8 +281,8 @@ func (r *layerReader) Close() error {
 }
 
 // SaveLayer writes layer i's compressed bytes to path atomically (overwriting it; no
-// partial or temporary file is left behind on failure).
-func (img *Image) SaveLayer(i int, path string) error {
+// partial or temporary file is left behind on failure, also when ctx ends).
+func (img *Image) SaveLayer(ctx context.Context, i int, path string) error {
 	if i < 0 {
 		return &Error{Status: StatusInvalidArgument, Message: "rr: negative layer index"}
 	}
@@ -261,7 +292,7 @@ func (img *Image) SaveLayer(i int, path string) error {
 	if a.err != nil {
 		return a.err
 	}
-	return img.do(func() C.rr_status { return C.rr_image_layer_save(img.ptr(), C.size_t(i), p) })
+	return img.withContext(ctx, func(im *C.rr_image) C.rr_status { return C.rr_image_layer_save(im, C.size_t(i), p) })
 }
 
 // ToOCI returns the image with OCI media types: a Docker schema 2 manifest becomes an OCI
@@ -275,5 +306,7 @@ func (img *Image) ToOCI() (*Image, error) {
 	if err := img.do(func() C.rr_status { return C.rr_image_to_oci(img.ptr(), &p) }); err != nil {
 		return nil, err
 	}
-	return newImage(p, img.state()), nil
+	out := newImage(p, img.state())
+	out.cl = img.cl
+	return out, nil
 }

@@ -5,13 +5,17 @@ package rr
 */
 import "C"
 
-import "runtime"
+import (
+	"context"
+	"runtime"
+)
 
 // Index is an image index (or Docker manifest list). It is immutable and safe for
 // concurrent use.
 type Index struct {
 	p  *C.rr_index
-	st states // the clients it came through (their callbacks)
+	st states  // the clients it came through (their callbacks)
+	cl *Client // the client it was opened with, which bounds its reads by ctx; nil for built and layout indexes
 }
 
 // Child describes one manifest an index lists, as the index states it.
@@ -26,6 +30,44 @@ type Child struct {
 	PlatformSpec *Platform
 	ArtifactType string            // the entry's artifactType, or ""
 	Annotations  map[string]string // nil when it has none
+}
+
+// withContext runs f on idx, or, when ctx can end and idx came from a client, on a copy
+// of idx that reads through a client derived for this call (rr_index_with_client).
+func (idx *Index) withContext(ctx context.Context, f func(p *C.rr_index) C.rr_status) error {
+	if idx.cl == nil {
+		if ctx != nil && ctx.Err() != nil {
+			return &ctxError{rr: &Error{Status: StatusCancelled, Message: "the context ended before the call"}, ctx: ctx.Err()}
+		}
+		return idx.do(func() C.rr_status { return f(idx.ptr()) })
+	}
+	own := idx.cl.ptr()
+	err := idx.cl.withContext(ctx, func(c *C.rr_client) C.rr_status {
+		if c == own {
+			return f(idx.ptr())
+		}
+		var bound *C.rr_index
+		if rc := C.rr_index_with_client(idx.ptr(), c, &bound); rc != C.RR_OK {
+			return rc
+		}
+		defer C.rr_index_free(bound)
+		return f(bound)
+	}, idx.state()...)
+	runtime.KeepAlive(idx)
+	return err
+}
+
+// child wraps an image or index opened through idx: it keeps idx's client.
+func (idx *Index) childImage(p *C.rr_image) *Image {
+	img := newImage(p, idx.state())
+	img.cl = idx.cl
+	return img
+}
+
+func (idx *Index) childIndex(p *C.rr_index) *Index {
+	child := newIndex(p, idx.state())
+	child.cl = idx.cl
+	return child
 }
 
 func newIndex(p *C.rr_index, st states) *Index {
@@ -152,33 +194,33 @@ func (idx *Index) Annotations() map[string]string {
 		func(j C.size_t) *C.char { return C.rr_index_annotation_value(p, j) })
 }
 
-// ChildImage opens child i as an image.
-func (idx *Index) ChildImage(i int) (*Image, error) {
+// ChildImage opens child i as an image (within ctx).
+func (idx *Index) ChildImage(ctx context.Context, i int) (*Image, error) {
 	if i < 0 {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "rr: negative child index"}
 	}
 	var p *C.rr_image
-	if err := idx.do(func() C.rr_status { return C.rr_index_child_image(idx.ptr(), C.size_t(i), &p) }); err != nil {
+	if err := idx.withContext(ctx, func(x *C.rr_index) C.rr_status { return C.rr_index_child_image(x, C.size_t(i), &p) }); err != nil {
 		return nil, err
 	}
-	return newImage(p, idx.state()), nil
+	return idx.childImage(p), nil
 }
 
-// ChildIndex opens child i as an index.
-func (idx *Index) ChildIndex(i int) (*Index, error) {
+// ChildIndex opens child i as an index (within ctx).
+func (idx *Index) ChildIndex(ctx context.Context, i int) (*Index, error) {
 	if i < 0 {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "rr: negative child index"}
 	}
 	var p *C.rr_index
-	if err := idx.do(func() C.rr_status { return C.rr_index_child_index(idx.ptr(), C.size_t(i), &p) }); err != nil {
+	if err := idx.withContext(ctx, func(x *C.rr_index) C.rr_status { return C.rr_index_child_index(x, C.size_t(i), &p) }); err != nil {
 		return nil, err
 	}
-	return newIndex(p, idx.state()), nil
+	return idx.childIndex(p), nil
 }
 
 // ImageForPlatform opens the child that best matches platform
 // ("os/arch[/variant][:os.version]"); StatusNotFound when none does.
-func (idx *Index) ImageForPlatform(platform string) (*Image, error) {
+func (idx *Index) ImageForPlatform(ctx context.Context, platform string) (*Image, error) {
 	var a cstrs
 	defer a.free()
 	s := a.str(platform, "the platform")
@@ -186,16 +228,16 @@ func (idx *Index) ImageForPlatform(platform string) (*Image, error) {
 		return nil, a.err
 	}
 	var p *C.rr_image
-	if err := idx.do(func() C.rr_status { return C.rr_index_image_for_platform(idx.ptr(), s, &p) }); err != nil {
+	if err := idx.withContext(ctx, func(x *C.rr_index) C.rr_status { return C.rr_index_image_for_platform(x, s, &p) }); err != nil {
 		return nil, err
 	}
-	return newImage(p, idx.state()), nil
+	return idx.childImage(p), nil
 }
 
 // ImageForPlatformSpec opens the child that best matches p, field by field: as
 // ImageForPlatform, and the child must also list each of p.OSFeatures. StatusNotFound
 // when none does; StatusInvalidReference for a field that is no platform's.
-func (idx *Index) ImageForPlatformSpec(p Platform) (*Image, error) {
+func (idx *Index) ImageForPlatformSpec(ctx context.Context, p Platform) (*Image, error) {
 	var a cstrs
 	defer a.free()
 	spec := p.spec(&a)
@@ -203,10 +245,10 @@ func (idx *Index) ImageForPlatformSpec(p Platform) (*Image, error) {
 		return nil, a.err
 	}
 	var img *C.rr_image
-	if err := idx.do(func() C.rr_status { return C.rr_index_image_for_platform_spec(idx.ptr(), spec, &img) }); err != nil {
+	if err := idx.withContext(ctx, func(x *C.rr_index) C.rr_status { return C.rr_index_image_for_platform_spec(x, spec, &img) }); err != nil {
 		return nil, err
 	}
-	return newImage(img, idx.state()), nil
+	return idx.childImage(img), nil
 }
 
 // ToOCI returns the index with OCI media types: a Docker manifest list becomes an OCI
@@ -217,10 +259,10 @@ func (idx *Index) ImageForPlatformSpec(p Platform) (*Image, error) {
 // types comes back unchanged, with the same digest. StatusUnsupported for a Docker media
 // type with no OCI equivalent, a schema1 child, or, in an index that must change, a child
 // that is neither an image nor an index. The result is a new Index the caller closes.
-func (idx *Index) ToOCI() (*Index, error) {
+func (idx *Index) ToOCI(ctx context.Context) (*Index, error) {
 	var p *C.rr_index
-	if err := idx.do(func() C.rr_status { return C.rr_index_to_oci(idx.ptr(), &p) }); err != nil {
+	if err := idx.withContext(ctx, func(x *C.rr_index) C.rr_status { return C.rr_index_to_oci(x, &p) }); err != nil {
 		return nil, err
 	}
-	return newIndex(p, idx.state()), nil
+	return idx.childIndex(p), nil
 }

@@ -105,7 +105,7 @@ func TestDockerImageToOCILayout(t *testing.T) {
 			t.Fatalf("layer %d: %+v, original %+v", i, l, origLayers[i])
 		}
 	}
-	if string(must[[]byte](t)(oci.Config())) != string(must[[]byte](t)(docker.Config())) {
+	if string(must[[]byte](t)(oci.Config(ctx))) != string(must[[]byte](t)(docker.Config(ctx))) {
 		t.Fatal("the config blob changed")
 	}
 	verifyLayer(t, oci, 0)
@@ -151,7 +151,7 @@ func TestDockerListToOCILayout(t *testing.T) {
 	if list.MediaType() != dockerList {
 		t.Fatalf("skopeo pushed %s", list.MediaType())
 	}
-	oci := must[*rr.Index](t)(list.ToOCI())
+	oci := must[*rr.Index](t)(list.ToOCI(ctx))
 	defer oci.Close()
 	if oci.MediaType() != ociIndex || oci.Digest() == list.Digest() ||
 		oci.Digest() != digestOf(must[[]byte](t)(oci.Manifest())) {
@@ -165,8 +165,8 @@ func TestDockerListToOCILayout(t *testing.T) {
 		if c.MediaType != ociManifest || c.Platform != orig[i].Platform {
 			t.Fatalf("child %d: %+v, original %+v", i, c, orig[i])
 		}
-		img := must[*rr.Image](t)(oci.ChildImage(i))
-		origImg := must[*rr.Image](t)(list.ChildImage(i))
+		img := must[*rr.Image](t)(oci.ChildImage(ctx, i))
+		origImg := must[*rr.Image](t)(list.ChildImage(ctx, i))
 		if img.Digest() != c.Digest || img.MediaType() != ociManifest || img.Layers()[0].Digest != origImg.Layers()[0].Digest {
 			t.Fatalf("child %d: %s %s, layers %+v, original layers %+v", i, img.Digest(), img.MediaType(), img.Layers(), origImg.Layers())
 		}
@@ -197,6 +197,6 @@ func TestDockerListToOCILayout(t *testing.T) {
 		t.Fatalf("pushed %s (%s), want %s", head.Digest(), head.MediaType(), oci.Digest())
 	}
 
-	_, err := (*rr.Index)(nil).ToOCI()
+	_, err := (*rr.Index)(nil).ToOCI(ctx)
 	wantStatus(t, err, rr.StatusInvalidArgument)
 }

@@ -61,7 +61,7 @@ func TestADownMirrorIsPassedOverAndTheProxyMirrorServes(t *testing.T) {
 	if got := img.Digest(); got != openReg["RR_TEST_IMAGE_DIGEST"] {
 		t.Fatalf("digest %s, want %s", got, openReg["RR_TEST_IMAGE_DIGEST"])
 	}
-	cfg := must[[]byte](t)(img.Config())
+	cfg := must[[]byte](t)(img.Config(ctx))
 	if len(cfg) == 0 {
 		t.Fatal("empty config")
 	}

@@ -50,12 +50,12 @@ func TestProgressCancels(t *testing.T) {
 	}))
 	img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 	defer img.Close()
-	_, err := img.WriteLayerTo(0, io.Discard)
+	_, err := img.WriteLayerTo(ctx, 0, io.Discard)
 	wantStatus(t, err, rr.StatusCancelled)
 	if !rr.IsCancelled(err) || calls.Load() == 0 {
 		t.Fatalf("cancel: %v after %d calls", err, calls.Load())
 	}
-	wantStatus(t, img.SaveLayer(0, t.TempDir()+"/layer"), rr.StatusCancelled)
+	wantStatus(t, img.SaveLayer(ctx, 0, t.TempDir()+"/layer"), rr.StatusCancelled)
 
 	// A cancelled push leaves no manifest behind.
 	ref := openReg["RR_TEST_REGISTRY"] + "/gotest/cancelled:v1"
@@ -125,10 +125,10 @@ func workload(cl *rr.Client, env map[string]string, repo string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := img.Config(); err != nil {
+		if _, err := img.Config(ctx); err != nil {
 			return err
 		}
-		r, err := img.LayerReader(0)
+		r, err := img.LayerReader(ctx, 0)
 		if err != nil {
 			return err
 		}
@@ -144,7 +144,7 @@ func workload(cl *rr.Client, env map[string]string, repo string) error {
 		if err != nil {
 			return err
 		}
-		arm, err := idx.ImageForPlatform("linux/arm64")
+		arm, err := idx.ImageForPlatform(ctx, "linux/arm64")
 		idx.Close()
 		if err != nil {
 			return err

@@ -43,7 +43,7 @@ func verifyLayer(t testing.TB, img *rr.Image, i int) {
 	t.Helper()
 	l := img.Layers()[i]
 	h := sha256.New()
-	n, err := img.WriteLayerTo(i, h)
+	n, err := img.WriteLayerTo(ctx, i, h)
 	noErr(t, err)
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != l.Digest || uint64(n) != l.Size {
 		t.Fatalf("layer %d: got %s (%d bytes), want %s (%d bytes)", i, got, n, l.Digest, l.Size)
@@ -112,7 +112,7 @@ func TestImagePull(t *testing.T) {
 	mb := must[[]byte](t)(img.Manifest())
 	m := parseManifest(t, mb)
 
-	cfg := must[[]byte](t)(img.Config())
+	cfg := must[[]byte](t)(img.Config(ctx))
 	if digestOf(cfg) != m.Config.Digest || uint64(len(cfg)) != m.Config.Size {
 		t.Fatalf("config hashes to %s, manifest says %s", digestOf(cfg), m.Config.Digest)
 	}
@@ -134,7 +134,7 @@ func TestImagePull(t *testing.T) {
 	}
 
 	// LayerReader: the whole layer, ending in io.EOF after verification.
-	r := must[io.ReadCloser](t)(img.LayerReader(0))
+	r := must[io.ReadCloser](t)(img.LayerReader(ctx, 0))
 	b, err := io.ReadAll(r)
 	noErr(t, err)
 	noErr(t, r.Close())
@@ -142,12 +142,12 @@ func TestImagePull(t *testing.T) {
 		t.Fatalf("LayerReader gave %s", digestOf(b))
 	}
 	// Closing a LayerReader early stops the transfer.
-	r = must[io.ReadCloser](t)(img.LayerReader(0))
+	r = must[io.ReadCloser](t)(img.LayerReader(ctx, 0))
 	noErr(t, r.Close())
 
 	// SaveLayer.
 	path := filepath.Join(t.TempDir(), "layer.tgz")
-	noErr(t, img.SaveLayer(0, path))
+	noErr(t, img.SaveLayer(ctx, 0, path))
 	saved, err := os.ReadFile(path)
 	noErr(t, err)
 	if digestOf(saved) != layers[0].Digest {
@@ -156,13 +156,13 @@ func TestImagePull(t *testing.T) {
 
 	// A failing writer's error comes back as it is.
 	boom := errors.New("disk full")
-	_, err = img.WriteLayerTo(0, failingWriter{boom})
+	_, err = img.WriteLayerTo(ctx, 0, failingWriter{boom})
 	if !errors.Is(err, boom) {
 		t.Fatalf("failing writer: got %v", err)
 	}
-	_, err = img.WriteLayerTo(len(layers), io.Discard)
+	_, err = img.WriteLayerTo(ctx, len(layers), io.Discard)
 	wantStatus(t, err, rr.StatusInvalidArgument)
-	_, err = img.LayerReader(len(layers))
+	_, err = img.LayerReader(ctx, len(layers))
 	wantStatus(t, err, rr.StatusInvalidArgument)
 }
 
@@ -189,32 +189,32 @@ func TestIndexPull(t *testing.T) {
 	if arm < 0 {
 		t.Fatalf("no linux/arm64 child: %+v", children)
 	}
-	img := must[*rr.Image](t)(idx.ImageForPlatform("linux/arm64"))
+	img := must[*rr.Image](t)(idx.ImageForPlatform(ctx, "linux/arm64"))
 	defer img.Close()
 	if img.Digest() != children[arm].Digest {
 		t.Fatalf("linux/arm64 resolved to %s, want %s", img.Digest(), children[arm].Digest)
 	}
 	var c struct{ Architecture string }
-	noErr(t, json.Unmarshal(must[[]byte](t)(img.Config()), &c))
+	noErr(t, json.Unmarshal(must[[]byte](t)(img.Config(ctx)), &c))
 	if c.Architecture != "arm64" {
 		t.Fatalf("arm64 image has architecture %q", c.Architecture)
 	}
 	verifyLayer(t, img, 0)
 
 	for i, ch := range children {
-		ci := must[*rr.Image](t)(idx.ChildImage(i))
+		ci := must[*rr.Image](t)(idx.ChildImage(ctx, i))
 		if ci.Digest() != ch.Digest {
 			t.Fatalf("child %d: %s, want %s", i, ci.Digest(), ch.Digest)
 		}
 		ci.Close()
 	}
-	_, err := idx.ChildIndex(0)
+	_, err := idx.ChildIndex(ctx, 0)
 	wantStatus(t, err, rr.StatusUnsupported)
-	_, err = idx.ChildImage(len(children))
+	_, err = idx.ChildImage(ctx, len(children))
 	wantStatus(t, err, rr.StatusInvalidArgument)
-	_, err = idx.ImageForPlatform("windows/s390x")
+	_, err = idx.ImageForPlatform(ctx, "windows/s390x")
 	wantStatus(t, err, rr.StatusNotFound)
-	_, err = idx.ImageForPlatform("linux")
+	_, err = idx.ImageForPlatform(ctx, "linux")
 	wantStatus(t, err, rr.StatusInvalidReference)
 
 	// A client's platform decides what an index resolves to.

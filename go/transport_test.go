@@ -95,7 +95,7 @@ func TestTransportThroughNetHTTP(t *testing.T) {
 	d.Close()
 	img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
 	defer img.Close()
-	cfg := must[[]byte](t)(img.Config())
+	cfg := must[[]byte](t)(img.Config(ctx))
 	if digestOf(cfg) != parseManifest(t, must[[]byte](t)(img.Manifest())).Config.Digest {
 		t.Fatal("config through the Go transport does not verify")
 	}
@@ -200,10 +200,10 @@ func TestImageOutlivesClient(t *testing.T) {
 	wantStatus(t, err, rr.StatusInvalidArgument)
 
 	before := ct.requests.Load()
-	must[[]byte](t)(img.Config())
+	must[[]byte](t)(img.Config(ctx))
 	verifyLayer(t, img, 0)
 	idx := must[*rr.Index](t)(d.Index())
-	child := must[*rr.Image](t)(idx.ImageForPlatform("linux/arm64"))
+	child := must[*rr.Image](t)(idx.ImageForPlatform(ctx, "linux/arm64"))
 	verifyLayer(t, child, 0)
 	if ct.requests.Load() == before {
 		t.Fatal("no request went through the closed client's transport")
@@ -214,7 +214,7 @@ func TestImageOutlivesClient(t *testing.T) {
 	if img.Digest() != "" || img.LayerCount() != 0 {
 		t.Fatal("a closed image still answers")
 	}
-	_, err = img.Config()
+	_, err = img.Config(ctx)
 	wantStatus(t, err, rr.StatusInvalidArgument)
 	ct.check(t)
 }

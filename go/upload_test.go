@@ -66,7 +66,7 @@ func TestUploadStrategies(t *testing.T) {
 			back := must[*rr.Image](t)(cl.Image(ctx, ref))
 			defer back.Close()
 			var sink strings.Builder
-			must[int64](t)(back.WriteLayerTo(0, &sink))
+			must[int64](t)(back.WriteLayerTo(ctx, 0, &sink))
 			patches := log.count("PATCH", 202)
 			if tc.strategy == rr.UploadChunked {
 				if patches < tc.patches {

@@ -198,7 +198,7 @@ func TestBuildPushAndLayout(t *testing.T) {
 	if pulled.Digest() != idx.Digest() || pulled.ChildCount() != 2 {
 		t.Fatalf("index %s with %d children, want %s", pulled.Digest(), pulled.ChildCount(), idx.Digest())
 	}
-	a := must[*rr.Image](t)(pulled.ImageForPlatform("linux/arm64"))
+	a := must[*rr.Image](t)(pulled.ImageForPlatform(ctx, "linux/arm64"))
 	defer a.Close()
 	if a.Digest() != arm.Digest() {
 		t.Fatalf("arm64 child %s", a.Digest())

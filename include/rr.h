@@ -1180,6 +1180,25 @@ const char *rr_error_registry_code(void);
 rr_status rr_image_open(rr_client *client, const char *reference, rr_image **out);
 
 /**
+ * Makes a copy of `img` whose reads (`rr_image_config`, `rr_image_layer_read`,
+ * `rr_image_layer_save`, and the reads of a push or layout write of it) go through
+ * `client` instead of the client it was opened with: `client`'s settings and
+ * credentials, and above all its cancellation (`rr_client_cancel`), deadline and
+ * progress callbacks. Meant for a derived client made per read to bound it
+ * (`rr_client_derive`): cancelling that client then ends a layer read through the copy.
+ * An image read from a layout or built from files (with no base image from a registry)
+ * reads no registry, so the copy behaves as `img` does. Cheap: the manifest, and the
+ * config when already fetched, are shared. On RR_OK `*out` receives an image owned by
+ * the caller (`rr_image_free`); `img` and `client` may be freed before it.
+ * RR_ERR_INVALID_ARGUMENT when an argument is NULL. An addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image, `client` NULL or a live client, `out` NULL or
+ * writable.
+ */
+rr_status rr_image_with_client(const rr_image *img, rr_client *client, rr_image **out);
+
+/**
  * Releases an image. NULL is ignored. Must not be called twice with the same value.
  *
  * # Safety
@@ -1452,6 +1471,20 @@ rr_status rr_image_to_oci(const rr_image *img, rr_image **out);
  * `client` NULL or live; `reference` NULL or NUL-terminated; `out` NULL or writable.
  */
 rr_status rr_index_open(rr_client *client, const char *reference, rr_index **out);
+
+/**
+ * Makes a copy of `idx` whose reads (its children, and their configs and layers, and the
+ * reads of a push or layout write of it) go through `client` instead of the client it
+ * was opened with, as `rr_image_with_client` does for an image. On RR_OK `*out`
+ * receives an index owned by the caller (`rr_index_free`); `idx` and `client` may be
+ * freed before it. RR_ERR_INVALID_ARGUMENT when an argument is NULL. An addition to the
+ * API contract.
+ *
+ * # Safety
+ * `idx` must be NULL or a live index, `client` NULL or a live client, `out` NULL or
+ * writable.
+ */
+rr_status rr_index_with_client(const rr_index *idx, rr_client *client, rr_index **out);
 
 /**
  * Releases an index. NULL is ignored. Must not be called twice with the same value.

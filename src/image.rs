@@ -4,12 +4,14 @@
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, ImageManifest};
 use crate::remote::progress::{BlobMark, Phase};
+use crate::remote::Client;
 use crate::source::{BlobSource, LocalBlob, LocalStore, StoredManifest};
 use once_cell::sync::OnceCell;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Seek, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Configs larger than this are refused rather than held in memory.
 pub const CONFIG_SIZE_LIMIT: u64 = 32 * 1024 * 1024;
@@ -21,7 +23,8 @@ pub struct Image {
     manifest_bytes: Vec<u8>,
     manifest: ImageManifest,
     source: BlobSource,
-    config: OnceCell<Vec<u8>>,
+    /// Shared by the copies `through` makes: the config is fetched once for all of them.
+    config: Arc<OnceCell<Vec<u8>>>,
 }
 
 impl Image {
@@ -39,8 +42,17 @@ impl Image {
             manifest_bytes,
             manifest,
             source,
-            config: OnceCell::new(),
+            config: Arc::default(),
         })
+    }
+
+    /// This image with its reads (config, layers) made through `client` instead of the
+    /// client it came from: for a host that bounds each read with a derived client.
+    pub fn through(&self, client: &Client) -> Image {
+        Image {
+            source: self.source.through(client),
+            ..self.clone()
+        }
     }
 
     /// An image whose config bytes are already known (a builder made them).

@@ -58,6 +58,15 @@ impl Index {
     pub fn artifact_type(&self) -> Option<&str> {
         self.manifest.artifact_type.as_deref()
     }
+    /// This index with its reads (children, their blobs) made through `client` instead of
+    /// the client it came from.
+    pub fn through(&self, client: &crate::remote::Client) -> Index {
+        Index {
+            source: self.source.through(client),
+            ..self.clone()
+        }
+    }
+
     pub fn source(&self) -> &BlobSource {
         &self.source
     }

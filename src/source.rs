@@ -108,6 +108,43 @@ impl BlobSource {
         }
     }
 
+    /// This source with every registry read (its own and those of the base-image layers a
+    /// builder keeps) made through `client`: its settings, credentials, cancellation,
+    /// limits and callbacks.
+    pub fn through(&self, client: &Client) -> BlobSource {
+        match self {
+            BlobSource::Remote { repository, .. } => BlobSource::Remote {
+                client: client.clone(),
+                repository: repository.clone(),
+            },
+            BlobSource::Layout { .. } => self.clone(),
+            BlobSource::Local(store) => {
+                let remote_inside = store
+                    .blobs
+                    .values()
+                    .any(|b| matches!(b, LocalBlob::Source(_)));
+                if !remote_inside {
+                    return self.clone();
+                }
+                let blobs = store
+                    .blobs
+                    .iter()
+                    .map(|(digest, blob)| {
+                        let blob = match blob {
+                            LocalBlob::Source(inner) => LocalBlob::Source(inner.through(client)),
+                            other => other.clone(),
+                        };
+                        (digest.clone(), blob)
+                    })
+                    .collect();
+                BlobSource::Local(Arc::new(LocalStore {
+                    blobs,
+                    manifests: store.manifests.clone(),
+                }))
+            }
+        }
+    }
+
     /// Where blob `digest` really is: for a base image's layer kept by a builder, that
     /// image's source (so that a push can mount it); otherwise this source.
     pub fn source_of(&self, digest: &str) -> BlobSource {

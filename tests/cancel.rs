@@ -104,6 +104,39 @@ fn cancel_during_a_stalled_body_leaves_no_file() {
 }
 
 #[test]
+fn an_image_read_through_a_derived_client_is_cancelled_by_it_alone() {
+    let (reg, seeded) = shared_seeded_in(Server::Distribution28, Mode::Open);
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        vec![Rule::new(
+            Some("GET"),
+            "/blobs/sha256:",
+            Fault::StallAfterHeaders(Duration::from_secs(30)),
+            1,
+        )],
+    );
+    let reference = via(&proxy, &seeded.app.reference, &reg.host());
+    let parent = client();
+    // Opened once, then read through a client derived per read (what Go's image methods
+    // do with their ctx): cancelling that client ends the read, not the image.
+    let img = std::sync::Arc::new(remote::image(&parent, &reference).unwrap());
+    let shared = img.clone();
+    let (result, latency) = cancel_after(&parent, Duration::from_millis(400), move |c| {
+        shared.through(&c).layer_read(0, &mut |_| Ok(()))
+    });
+    assert_cancelled("a layer read through a derived client", result, latency);
+    // The stall was for the first blob request only: the image and its client go on.
+    let mut n = 0u64;
+    img.layer_read(0, &mut |chunk| {
+        n += chunk.len() as u64;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n, img.layers()[0].size);
+    assert!(!parent.is_cancelled());
+}
+
+#[test]
 fn cancel_during_a_retry_after_wait() {
     let (reg, seeded) = shared_seeded_in(Server::Distribution28, Mode::Open);
     let proxy = FaultProxy::start(

@@ -88,6 +88,36 @@ pub unsafe extern "C" fn rr_image_open(
     })
 }
 
+/// Makes a copy of `img` whose reads (`rr_image_config`, `rr_image_layer_read`,
+/// `rr_image_layer_save`, and the reads of a push or layout write of it) go through
+/// `client` instead of the client it was opened with: `client`'s settings and
+/// credentials, and above all its cancellation (`rr_client_cancel`), deadline and
+/// progress callbacks. Meant for a derived client made per read to bound it
+/// (`rr_client_derive`): cancelling that client then ends a layer read through the copy.
+/// An image read from a layout or built from files (with no base image from a registry)
+/// reads no registry, so the copy behaves as `img` does. Cheap: the manifest, and the
+/// config when already fetched, are shared. On RR_OK `*out` receives an image owned by
+/// the caller (`rr_image_free`); `img` and `client` may be freed before it.
+/// RR_ERR_INVALID_ARGUMENT when an argument is NULL. An addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image, `client` NULL or a live client, `out` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_with_client(
+    img: *const rr_image,
+    client: *mut rr_client,
+    out: *mut *mut rr_image,
+) -> rr_status {
+    guard("rr_image_with_client", || {
+        let img = handle(img, "image")?;
+        let client = &handle(client, "client")?.client;
+        check_out(out, "out")?;
+        *out = rr_image::wrap(img.inner.through(client));
+        Ok(())
+    })
+}
+
 /// Releases an image. NULL is ignored. Must not be called twice with the same value.
 ///
 /// # Safety

@@ -102,6 +102,31 @@ pub unsafe extern "C" fn rr_index_open(
     })
 }
 
+/// Makes a copy of `idx` whose reads (its children, and their configs and layers, and the
+/// reads of a push or layout write of it) go through `client` instead of the client it
+/// was opened with, as `rr_image_with_client` does for an image. On RR_OK `*out`
+/// receives an index owned by the caller (`rr_index_free`); `idx` and `client` may be
+/// freed before it. RR_ERR_INVALID_ARGUMENT when an argument is NULL. An addition to the
+/// API contract.
+///
+/// # Safety
+/// `idx` must be NULL or a live index, `client` NULL or a live client, `out` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn rr_index_with_client(
+    idx: *const rr_index,
+    client: *mut rr_client,
+    out: *mut *mut rr_index,
+) -> rr_status {
+    guard("rr_index_with_client", || {
+        let idx = handle(idx, "index")?;
+        let client = &handle(client, "client")?.client;
+        check_out(out, "out")?;
+        *out = rr_index::wrap(idx.inner.through(client));
+        Ok(())
+    })
+}
+
 /// Releases an index. NULL is ignored. Must not be called twice with the same value.
 ///
 /// # Safety
