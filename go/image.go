@@ -79,7 +79,7 @@ func (img *Image) state() states {
 // of img that reads through a client derived for this call (rr_image_with_client), so
 // that the end of ctx cancels the read.
 func (img *Image) withContext(ctx context.Context, f func(p *C.rr_image) C.rr_status) error {
-	if img.cl == nil {
+	if img == nil || img.cl == nil { // nil: the C call reports it
 		if ctx != nil && ctx.Err() != nil {
 			return &ctxError{rr: &Error{Status: StatusCancelled, Message: "the context ended before the call"}, ctx: ctx.Err()}
 		}

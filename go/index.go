@@ -35,7 +35,7 @@ type Child struct {
 // withContext runs f on idx, or, when ctx can end and idx came from a client, on a copy
 // of idx that reads through a client derived for this call (rr_index_with_client).
 func (idx *Index) withContext(ctx context.Context, f func(p *C.rr_index) C.rr_status) error {
-	if idx.cl == nil {
+	if idx == nil || idx.cl == nil { // nil: the C call reports it
 		if ctx != nil && ctx.Err() != nil {
 			return &ctxError{rr: &Error{Status: StatusCancelled, Message: "the context ended before the call"}, ctx: ctx.Err()}
 		}
