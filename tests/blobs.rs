@@ -302,6 +302,18 @@ fn a_push_from_a_reader_of_unknown_size_streams_or_goes_in_chunks_and_reads_back
             );
             let reference = format!("{}/{repo}@{}", reg.host(), written.digest);
             assert_eq!(read_all(&c, &reference).unwrap(), bytes, "{server}, {case}");
+            progress.take();
+
+            // An empty reader is the empty blob.
+            let empty = single_blob::write_reader(
+                &c,
+                &format!("{}/{repo}", reg.host()),
+                Box::new(std::io::empty()),
+                None,
+                None,
+            )
+            .unwrap_or_else(|e| panic!("{server}, {case}, empty: {e}"));
+            assert_eq!((empty.digest, empty.size), (of_bytes(b""), 0), "{server}, {case}");
             check_no_session(reg, &repo, case);
         }
     }
