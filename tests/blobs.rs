@@ -1,6 +1,7 @@
 //! Blobs on their own (`remote::single_blob`, `rr_blob_*`) against each registry server
 //! (distribution 2.8, v3, go-containerregistry's registry): reads by digest verified, into
-//! a sink and a file, resumed after a reset and refused when corrupted (no file left);
+//! a sink and a file, resumed after a reset and refused when corrupted (no file left),
+//! through a pull mirror (and past one that corrupts them);
 //! pushes from a reader of unknown size (streamed, and chunked in small chunks, one of
 //! them cut off), read back; pushes that find the blob there already or mount it from
 //! another repository; a reader failing mid-blob and a cancel from another thread, which
@@ -15,6 +16,7 @@ use rr::ffi::blob::*;
 use rr::ffi::client::*;
 use rr::ffi::error::rr_error_message;
 use rr::ffi::rr_status;
+use rr::registries::PullFrom;
 use rr::remote::single_blob::{self, Written};
 use rr::remote::upload::Outcome;
 use rr::remote::{Client, ProgressSink, UploadStrategy};
@@ -250,6 +252,67 @@ fn a_blob_read_cut_off_resumes_with_range_and_a_corrupted_one_leaves_no_file() {
 }
 
 #[test]
+fn a_blob_is_read_through_a_mirror_and_a_mirror_serving_bad_bytes_is_passed_over() {
+    for server in Server::ALL {
+        let (reg, seeded) = shared_seeded_in(server, Mode::Open);
+        let digest = seeded.app.layer_digests[0].clone();
+
+        // An origin that has no blobs at all, and the registry as its mirror.
+        let origin = FaultProxy::start(
+            &reg.host(),
+            vec![Rule::new(None, "/blobs/", Fault::status(404), usize::MAX)],
+        );
+        let c = fast_client();
+        c.add_mirror(&origin.host(), &reg.host(), PullFrom::All)
+            .unwrap();
+        let reference = format!("{}/demo/app@{digest}", origin.host());
+        assert_eq!(
+            single_blob::stat(&c, &reference).unwrap_or_else(|e| panic!("{server}: {e}")),
+            seeded.app.layer_sizes[0]
+        );
+        let dir = temp_dir();
+        let path = dir.path().join("blob");
+        single_blob::save(&c, &reference, &path).unwrap_or_else(|e| panic!("{server}: {e}"));
+        assert_eq!(of_bytes(&std::fs::read(&path).unwrap()), digest, "{server}");
+        assert!(
+            !origin.seen().iter().any(|r| r.path.contains("/blobs/")),
+            "{server}: the origin was asked: {:#?}",
+            origin.seen()
+        );
+
+        // A mirror that corrupts the blob: a save starts over from the origin at once; a
+        // read into a sink, which had the bad bytes, fails, and the next one reads from
+        // the origin.
+        let bad = FaultProxy::start(
+            &reg.host(),
+            vec![Rule::new(
+                Some("GET"),
+                &digest,
+                Fault::FlipByte(100),
+                usize::MAX,
+            )],
+        );
+        let reference = format!("{}/demo/app@{digest}", reg.host());
+        let c = fast_client();
+        c.add_mirror(&reg.host(), &bad.host(), PullFrom::All)
+            .unwrap();
+        single_blob::save(&c, &reference, &path).unwrap_or_else(|e| panic!("{server}: {e}"));
+        assert_eq!(of_bytes(&std::fs::read(&path).unwrap()), digest, "{server}");
+        let c = fast_client();
+        c.add_mirror(&reg.host(), &bad.host(), PullFrom::All)
+            .unwrap();
+        let e = read_all(&c, &reference).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::DigestMismatch, "{server}: {e}");
+        assert_eq!(
+            of_bytes(&read_all(&c, &reference).unwrap()),
+            digest,
+            "{server}: the second read skips the mirror"
+        );
+        assert!(bad.seen().iter().any(|r| r.method == "GET"), "{server}");
+    }
+}
+
+#[test]
 fn a_push_from_a_reader_of_unknown_size_streams_or_goes_in_chunks_and_reads_back() {
     let size = 3 * MIB + 12345;
     for (n, server) in Server::ALL.into_iter().enumerate() {
@@ -313,7 +376,11 @@ fn a_push_from_a_reader_of_unknown_size_streams_or_goes_in_chunks_and_reads_back
                 None,
             )
             .unwrap_or_else(|e| panic!("{server}, {case}, empty: {e}"));
-            assert_eq!((empty.digest, empty.size), (of_bytes(b""), 0), "{server}, {case}");
+            assert_eq!(
+                (empty.digest, empty.size),
+                (of_bytes(b""), 0),
+                "{server}, {case}"
+            );
             check_no_session(reg, &repo, case);
         }
     }
