@@ -116,6 +116,8 @@ func TestBlobWriteFromAReaderOfUnknownSizeAndAFile(t *testing.T) {
 	}{
 		{"streamed", nil, 1},
 		{"chunked", []rr.Option{rr.WithUploadStrategy(reg, rr.UploadChunked, 256<<10)}, 9},
+		// A body of unknown length through a host transport: net/http sends it chunked.
+		{"net-http", []rr.Option{rr.WithTransport(nil)}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log uploadLog
@@ -185,6 +187,7 @@ func TestBlobReaderFailingMidBlobCancelsTheSession(t *testing.T) {
 	}{
 		{"streamed", nil},
 		{"chunked", []rr.Option{rr.WithUploadStrategy(reg, rr.UploadChunked, 256<<10)}},
+		{"net-http", []rr.Option{rr.WithTransport(nil)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log uploadLog
