@@ -227,9 +227,9 @@ pub unsafe extern "C" fn rr_blob_write_file(
 /// nothing committed. `from_repository` without `expected_digest` is
 /// RR_ERR_INVALID_ARGUMENT.
 ///
-/// A negative return of `fn` ends the push with RR_ERR_CALLBACK, and so does a cancel
-/// (RR_ERR_CANCELLED) or any failure: the upload session is cancelled (DELETE) and nothing
-/// is committed. `fn` may be called on a library thread, one call at a time, and is never
+/// A negative return of `fn` ends the push with RR_ERR_CALLBACK. It, a cancel
+/// (RR_ERR_CANCELLED) and every other failure cancel the upload session (DELETE), and
+/// nothing is committed. `fn` may be called on a library thread, one call at a time, and is never
 /// called after this function returns (a call in progress when the push is cancelled is
 /// waited for). Progress counts the bytes as they are read, the total growing with them.
 ///

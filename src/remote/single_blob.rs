@@ -100,7 +100,7 @@ fn mount_source(repository: &Repository, from: Option<&str>) -> Result<Option<Re
 }
 
 /// Names the destination in a failure's message, unless it does already.
-fn about(repository: &Repository) -> impl Fn(Error) -> Error + '_ {
+fn naming(repository: &Repository) -> impl Fn(Error) -> Error + '_ {
     move |e| {
         if e.message.contains(&repository.to_string()) {
             e
@@ -170,7 +170,7 @@ pub fn write_file(
         contexts: &contexts,
         progress: &op.progress,
     };
-    let outcome = upload::upload(&dest, &job).map_err(about(&repository))?;
+    let outcome = upload::upload(&dest, &job).map_err(naming(&repository))?;
     Ok(Written {
         outcome,
         digest,
@@ -212,7 +212,7 @@ pub fn write_reader(
     let dest = Destination::new(&session, &repository, &op.uploads);
     let pushed = upload::upload_stream(&dest, &stream, expected, from.as_ref(), &op.progress);
     stream.close();
-    let (outcome, digest, size) = pushed.map_err(about(&repository))?;
+    let (outcome, digest, size) = pushed.map_err(naming(&repository))?;
     Ok(Written {
         outcome,
         digest,
