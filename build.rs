@@ -30,7 +30,10 @@ fn generate_header(crate_dir: &std::path::Path) {
         "\n/** The version of the header; rr_version() gives the library's. */\n\
          #define RR_VERSION_MAJOR {major}\n\
          #define RR_VERSION_MINOR {minor}\n\
-         #define RR_VERSION_PATCH {patch}\n"
+         #define RR_VERSION_PATCH {patch}\n\n\
+         /** The bytes a digest takes with its NUL (\"sha256:\" and 64 hex digits): the least\n \
+         * digest_cap of rr_blob_write_file and rr_blob_write_reader. */\n\
+         #define RR_DIGEST_SIZE 72\n"
     ));
     let bindings = cbindgen::Builder::new()
         .with_crate(crate_dir)

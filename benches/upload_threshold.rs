@@ -94,6 +94,7 @@ fn time_upload(
     let job = BlobJob {
         desc: &desc,
         source: &source,
+        mount_from: None,
         contexts: &contexts,
         progress: &op.progress,
     };

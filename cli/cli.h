@@ -48,6 +48,7 @@ enum {
     OPT_OCI = 1u << 3,    /* pull */
     OPT_PAGE_SIZE = 1u << 4,  /* ls, catalog */
     OPT_MEDIA_TYPE = 1u << 5, /* put-manifest */
+    OPT_FROM = 1u << 6,       /* blob put */
 };
 
 /* Positional arguments whose registry -u/-p apply to (struct command.auth_args). */
@@ -127,6 +128,7 @@ struct cli {
     const char *config_file;
     uint32_t page_size; /* --page-size; 0: the registry's own */
     const char *media_type;
+    const char *from; /* blob put --from: the repository to mount from */
     unsigned given;             /* command-specific options given (OPT_*) */
     const char *first_specific; /* the first of those, for the error message */
     struct progress prog;
@@ -137,6 +139,7 @@ struct cli {
 extern const struct command cmd_ls, cmd_catalog;                 /* cmd_list.c */
 extern const struct command cmd_digest, cmd_manifest, cmd_config; /* cmd_read.c */
 extern const struct command cmd_put_manifest;                     /* cmd_put.c */
+extern const struct command cmd_blob;                             /* cmd_blob.c */
 extern const struct command cmd_pull;                             /* cmd_pull.c */
 extern const struct command cmd_push;                             /* cmd_push.c */
 extern const struct command cmd_build, cmd_append;                /* cmd_build.c */

@@ -3,8 +3,8 @@
  *
  *   rr [OPTIONS] COMMAND [ARGS...]      (options may also follow the command)
  *
- * Commands: ls, catalog, digest, manifest, config, put-manifest, pull, push,
- * build, append, copy, tag, delete, auth check, version, help. `rr help` and `rr help COMMAND`
+ * Commands: ls, catalog, digest, manifest, config, put-manifest, blob (get, put,
+ * stat), pull, push, build, append, copy, tag, delete, auth check, version, help. `rr help` and `rr help COMMAND`
  * describe them; rr.1 is the manual page.
  *
  * Output for scripts: digests and lists on stdout, one per line; `manifest`
@@ -29,7 +29,7 @@
 /* The commands, in the order `rr help` lists them. */
 static const struct command *const commands[] = {
     &cmd_ls,      &cmd_catalog, &cmd_digest, &cmd_manifest, &cmd_config,
-    &cmd_put_manifest, &cmd_pull, &cmd_push, &cmd_build,    &cmd_append,
+    &cmd_put_manifest, &cmd_blob, &cmd_pull, &cmd_push, &cmd_build, &cmd_append,
     &cmd_copy,    &cmd_tag,     &cmd_delete, &cmd_auth,     &cmd_version,
     &cmd_help,
 };

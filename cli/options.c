@@ -45,6 +45,7 @@ enum option_id {
     O_PAGE_SIZE,
     O_MEDIA_TYPE,
     O_TIMEOUT,
+    O_FROM,
 };
 
 struct option_spec {
@@ -88,6 +89,7 @@ static const struct option_spec option_specs[] = {
     {"--oci", NULL, O_OCI, false, OPT_OCI},
     {"--page-size", NULL, O_PAGE_SIZE, true, OPT_PAGE_SIZE},
     {"--media-type", NULL, O_MEDIA_TYPE, true, OPT_MEDIA_TYPE},
+    {"--from", NULL, O_FROM, true, OPT_FROM},
 };
 
 static const struct option_spec *find_option(const char *key) {
@@ -334,6 +336,9 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
         break;
     case O_MEDIA_TYPE:
         c->media_type = value;
+        break;
+    case O_FROM:
+        c->from = value;
         break;
     }
     return 0;

@@ -10,7 +10,8 @@
  * rejected before any request); the getters of manifest fields, NULL and out of
  * range; platforms given field by field (rr_platform_spec); the image and
  * index builders on a tar file written here, and OCI layouts in a temporary
- * directory (written, read back, progress and cancellation).
+ * directory (written, read back, progress and cancellation); the argument
+ * checks of the rr_blob_* functions (blobs read and pushed on their own).
  */
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw */
 
@@ -1304,6 +1305,115 @@ static void test_to_oci(const rr_image *img, const rr_index *idx) {
     }
 }
 
+/* A blob reader for the argument checks: never called, as they fail first. */
+static int64_t never_read(void *userdata, uint8_t *buf, size_t cap) {
+    (void)buf;
+    (void)cap;
+    ++*(int *)userdata;
+    return -1;
+}
+
+/* The rr_blob_* functions refuse bad input with a status and a message, before any
+ * request (the registry, port 9, would not answer), and leave out-parameters alone. */
+static void test_blob_arguments(const char *tmp) {
+    static const char blob[] =
+        "localhost:9/rr-api-test/blob@sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    static const char repo[] = "localhost:9/rr-api-test/blob";
+    rr_client *c = NULL;
+    CHECK_RC(rr_client_new(&c), RR_OK);
+    if (c == NULL) {
+        return;
+    }
+    CHECK_RC(rr_client_set_keychain(c, false), RR_OK);
+    uint64_t size = 7;
+    int calls = 0;
+    char digest[RR_DIGEST_SIZE] = "untouched";
+    char path[4200];
+    snprintf(path, sizeof path, "%s/blob-out", tmp);
+
+    CHECK_RC(rr_blob_stat(NULL, blob, &size), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_stat(NULL client)", "client");
+    CHECK_RC(rr_blob_stat(c, NULL, &size), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_stat(NULL reference)", "reference");
+    CHECK_RC(rr_blob_stat(c, blob, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_stat(NULL size)", "size");
+    CHECK_RC(rr_blob_stat(c, "\xff\xfe", &size), RR_ERR_INVALID_ARGUMENT);
+    /* A blob is named by its digest: a tag (or an implied latest) is refused. */
+    CHECK_RC(rr_blob_stat(c, "localhost:9/rr-api-test/blob:v1", &size), RR_ERR_INVALID_REFERENCE);
+    check_error_mentions("rr_blob_stat(a tag)", "digest");
+    CHECK_RC(rr_blob_stat(c, repo, &size), RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_blob_stat(c, "localhost:9/rr-api-test/blob@sha256:12", &size),
+             RR_ERR_INVALID_REFERENCE);
+    CHECK(size == 7);
+
+    CHECK_RC(rr_blob_read(NULL, blob, sink_refuse, &calls), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_blob_read(c, blob, NULL, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_read(NULL fn)", "fn");
+    CHECK_RC(rr_blob_read(c, "localhost:9/rr-api-test/blob:v1", sink_refuse, &calls),
+             RR_ERR_INVALID_REFERENCE);
+    CHECK(calls == 0);
+
+    CHECK_RC(rr_blob_save(c, blob, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_save(NULL path)", "path");
+    CHECK_RC(rr_blob_save(c, NULL, path), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_blob_save(c, "localhost:9/rr-api-test/blob:v1", path), RR_ERR_INVALID_REFERENCE);
+    CHECK(access(path, F_OK) != 0);
+
+    /* Pushes go to a bare repository; the file must be there. */
+    CHECK_RC(rr_blob_write_file(NULL, repo, path, NULL, digest, sizeof digest, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_blob_write_file(c, NULL, path, NULL, digest, sizeof digest, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_write_file(NULL repository)", "repository");
+    CHECK_RC(rr_blob_write_file(c, repo, NULL, NULL, digest, sizeof digest, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_write_file(NULL path)", "path");
+    CHECK_RC(rr_blob_write_file(c, "localhost:9/rr-api-test/blob:v1", path, NULL, digest,
+                                sizeof digest, &size),
+             RR_ERR_INVALID_REFERENCE);
+    check_error_mentions("rr_blob_write_file(a tag)", "tag");
+    CHECK_RC(rr_blob_write_file(c, blob, path, NULL, digest, sizeof digest, &size),
+             RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_blob_write_file(c, repo, "\xff\xfe", NULL, digest, sizeof digest, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_blob_write_file(c, repo, path, NULL, digest, sizeof digest, &size), RR_ERR_IO);
+    check_error_mentions("rr_blob_write_file(a missing file)", "blob-out");
+    CHECK_RC(rr_blob_write_file(c, repo, path, "localhost:8/other", digest, sizeof digest, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_write_file(from another registry)", "registry");
+    CHECK_RC(rr_blob_write_file(c, repo, path, "\xff", digest, sizeof digest, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_blob_write_file(c, repo, path, NULL, digest, RR_DIGEST_SIZE - 1, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_write_file(a short digest buffer)", "RR_DIGEST_SIZE");
+
+    CHECK_RC(rr_blob_write_reader(c, repo, NULL, NULL, NULL, NULL, digest, sizeof digest, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_write_reader(NULL fn)", "fn");
+    CHECK_RC(rr_blob_write_reader(NULL, repo, never_read, &calls, NULL, NULL, digest,
+                                  sizeof digest, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_blob_write_reader(c, blob, never_read, &calls, NULL, NULL, digest, sizeof digest,
+                                  &size),
+             RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_blob_write_reader(c, repo, never_read, &calls, "sha256:12", NULL, digest,
+                                  sizeof digest, &size),
+             RR_ERR_INVALID_REFERENCE);
+    CHECK_RC(rr_blob_write_reader(c, repo, never_read, &calls, "\xff", NULL, digest, sizeof digest,
+                                  &size),
+             RR_ERR_INVALID_ARGUMENT);
+    /* A mount needs the digest. */
+    CHECK_RC(rr_blob_write_reader(c, repo, never_read, &calls, NULL, "localhost:9/other", digest,
+                                  sizeof digest, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_blob_write_reader(from, no digest)", "digest");
+    CHECK_RC(rr_blob_write_reader(c, repo, never_read, &calls, NULL, NULL, digest, 10, &size),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK(calls == 0);
+    CHECK(size == 7 && strcmp(digest, "untouched") == 0);
+    rr_client_free(c);
+}
+
 static void test_write_path(void) {
     char tmp[4096];
     const char *base = getenv("TMPDIR");
@@ -1321,6 +1431,7 @@ static void test_write_path(void) {
     long layer_size = 0;
     rr_image *img = test_image_builder(tmp, &layer_size);
     rr_index *idx = img != NULL ? test_index_builder(img) : NULL;
+    test_blob_arguments(tmp);
     if (client != NULL && img != NULL && idx != NULL) {
         test_write_arguments(client, img, idx);
         test_layout(client, tmp, img, idx, layer_size);

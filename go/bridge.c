@@ -35,6 +35,10 @@ static int32_t write_tramp(void *ud, const uint8_t *buf, size_t len) {
 	return rrgoWrite((uintptr_t)ud, (uint8_t *)buf, len);
 }
 
+static int64_t read_tramp(void *ud, uint8_t *buf, size_t cap) {
+	return rrgoRead((uintptr_t)ud, buf, cap);
+}
+
 static int32_t page_tramp(void *ud, const char *const *entries, size_t count) {
 	return rrgoPage((uintptr_t)ud, (char **)entries, count);
 }
@@ -73,4 +77,15 @@ rr_status rrgo_list_pages(rr_client *c, const char *repository, uintptr_t h) {
 
 rr_status rrgo_catalog_pages(rr_client *c, const char *registry, uintptr_t h) {
 	return rr_catalog_pages(c, registry, page_tramp, (void *)h);
+}
+
+rr_status rrgo_blob_read(rr_client *c, const char *reference, uintptr_t h) {
+	return rr_blob_read(c, reference, write_tramp, (void *)h);
+}
+
+rr_status rrgo_blob_write_reader(rr_client *c, const char *repository, uintptr_t h,
+                                 const char *expected_digest, const char *from_repository,
+                                 char *digest, size_t digest_cap, uint64_t *size) {
+	return rr_blob_write_reader(c, repository, read_tramp, (void *)h, expected_digest,
+	                            from_repository, digest, digest_cap, size);
 }

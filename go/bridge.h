@@ -17,5 +17,9 @@ rr_status rrgo_response_set_body(rr_http_response *resp, uintptr_t h);
 rr_status rrgo_image_layer_read(const rr_image *img, size_t i, uintptr_t h);
 rr_status rrgo_list_pages(rr_client *c, const char *repository, uintptr_t h);
 rr_status rrgo_catalog_pages(rr_client *c, const char *registry, uintptr_t h);
+rr_status rrgo_blob_read(rr_client *c, const char *reference, uintptr_t h);
+rr_status rrgo_blob_write_reader(rr_client *c, const char *repository, uintptr_t h,
+                                 const char *expected_digest, const char *from_repository,
+                                 char *digest, size_t digest_cap, uint64_t *size);
 
 #endif

@@ -6,6 +6,7 @@ package rr
 import "C"
 
 import (
+	"errors"
 	"io"
 	"runtime/cgo"
 	"unsafe"
@@ -138,6 +139,62 @@ func rrgoWrite(h C.uintptr_t, buf *C.uint8_t, n C.size_t) (rc C.int32_t) {
 		return 1
 	}
 	return 0
+}
+
+// blobReader is the per-call userdata of rr_blob_write_reader. The library calls its
+// read function on one of its threads, one call at a time.
+type blobReader struct {
+	r        io.Reader
+	eof      bool
+	err      error
+	panicked bool
+	panicVal any
+}
+
+// Reads that may return nothing and no error before the reader counts as stuck
+// (io.ErrNoProgress), as bufio does.
+const maxEmptyReads = 100
+
+var errInvalidRead = errors.New("rr: the blob's reader returned an invalid count")
+
+//export rrgoRead
+func rrgoRead(h C.uintptr_t, buf *C.uint8_t, n C.size_t) (rc C.int64_t) {
+	var br *blobReader
+	defer func() {
+		if v := recover(); v != nil {
+			if br != nil {
+				br.panicked, br.panicVal = true, v
+			}
+			rc = -1
+		}
+	}()
+	br = cgo.Handle(h).Value().(*blobReader)
+	if br.eof || n == 0 {
+		return 0
+	}
+	if br.err != nil {
+		return -1
+	}
+	p := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n))
+	for range maxEmptyReads {
+		m, err := br.r.Read(p)
+		switch {
+		case m < 0 || m > len(p):
+			br.err = errInvalidRead
+			return -1
+		case err == io.EOF:
+			br.eof = true
+		case err != nil:
+			// The bytes that came with the error are not taken: the push fails anyway.
+			br.err = err
+			return -1
+		}
+		if m > 0 || br.eof {
+			return C.int64_t(m)
+		}
+	}
+	br.err = io.ErrNoProgress
+	return -1
 }
 
 // pageWriter is the per-call userdata of rr_list_pages and rr_catalog_pages: each page

@@ -17,6 +17,10 @@
 #define RR_VERSION_MINOR 1
 #define RR_VERSION_PATCH 0
 
+/** The bytes a digest takes with its NUL ("sha256:" and 64 hex digits): the least
+ * digest_cap of rr_blob_write_file and rr_blob_write_reader. */
+#define RR_DIGEST_SIZE 72
+
 
 /**
  * The result of every fallible call. `RR_OK` is 0, so `if (rc)` tests for failure.
@@ -270,6 +274,20 @@ typedef struct rr_index_builder rr_index_builder;
 typedef struct rr_string_list rr_string_list;
 
 /**
+ * Receives a layer's bytes: return 0 to go on, non-zero to stop (RR_ERR_CALLBACK).
+ * `buf` is valid only during the call.
+ */
+typedef int32_t (*rr_write_fn)(void *userdata, const uint8_t *buf, size_t len);
+
+/**
+ * Gives the library the next bytes of a blob to push: fills `buf` with at most `cap`
+ * bytes and returns how many (> 0), 0 at the end of the blob, or a negative value on
+ * failure (the push then ends with RR_ERR_CALLBACK). Returning more than `cap` is a
+ * failure too.
+ */
+typedef int64_t (*rr_read_fn)(void *userdata, uint8_t *buf, size_t cap);
+
+/**
  * A platform to ask for, field by field: what `"os/arch[/variant][:os.version]"` says,
  * plus the os.features a chosen index child must list (all of them; it may list more).
  * The library reads it during the call only and keeps nothing of the caller's memory.
@@ -350,12 +368,6 @@ typedef int32_t (*rr_blob_progress_fn)(void *userdata, const rr_blob_progress *e
 typedef void (*rr_log_fn)(void *userdata, const char *line);
 
 /**
- * Receives a layer's bytes: return 0 to go on, non-zero to stop (RR_ERR_CALLBACK).
- * `buf` is valid only during the call.
- */
-typedef int32_t (*rr_write_fn)(void *userdata, const uint8_t *buf, size_t len);
-
-/**
  * Receives one page of a listing: `count` NUL-terminated strings at `entries` (never 0),
  * valid only during the call. Return 0 to go on, non-zero to stop the listing, which then
  * returns RR_ERR_CANCELLED.
@@ -381,6 +393,120 @@ typedef void (*rr_body_close_fn)(void*);
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * The size in bytes of the blob `reference` names (`REGISTRY/REPOSITORY@sha256:...`),
+ * from one HEAD (through the repository's mirrors, as reads go), into `*size`.
+ * RR_ERR_NOT_FOUND when the registry has no such blob; RR_ERR_INVALID_REFERENCE when
+ * `reference` names a tag rather than a digest. An addition to the API contract.
+ *
+ * # Safety
+ * `client` NULL or live; `reference` NULL or NUL-terminated; `size` NULL or writable.
+ */
+rr_status rr_blob_stat(rr_client *client, const char *reference, uint64_t *size);
+
+/**
+ * Streams the bytes of the blob `reference` names (`REGISTRY/REPOSITORY@sha256:...`) to
+ * `fn` as they arrive, never holding the whole blob in memory: a HEAD gives its size,
+ * then a GET resumed with Range when the connection breaks, through the repository's
+ * mirrors. The digest and size are checked at the end (RR_ERR_DIGEST_MISMATCH, naming
+ * both digests: the host has then seen bad bytes and must discard them; a mirror that
+ * served them is not asked for the blob again, so a second call reads it from the next
+ * mirror or the registry). `fn` returns 0 to go on, non-zero to stop (RR_ERR_CALLBACK);
+ * it is called on the calling thread, one call at a time. Reports progress over the
+ * blob's size; a progress callback's non-zero return, `rr_client_cancel` and the
+ * client's deadline stop the read. RR_ERR_INVALID_REFERENCE when `reference` names a tag;
+ * RR_ERR_NOT_FOUND when the blob is not there. An addition to the API contract.
+ *
+ * # Safety
+ * `client` NULL or live; `reference` NULL or NUL-terminated; `fn` NULL or a valid
+ * function.
+ */
+rr_status rr_blob_read(rr_client *client, const char *reference, rr_write_fn fn, void *userdata);
+
+/**
+ * Saves the blob `reference` names (`REGISTRY/REPOSITORY@sha256:...`) to `path`, read as
+ * `rr_blob_read` reads it, atomically: the bytes go to a temporary file beside `path`,
+ * which replaces `path` only once digest and size are verified. On any failure
+ * (RR_ERR_DIGEST_MISMATCH naming both digests, a cancel, a broken connection that could
+ * not be resumed) neither a partial nor a temporary file is left, and an existing `path`
+ * is untouched. RR_ERR_IO for local file errors. An addition to the API contract.
+ *
+ * # Safety
+ * `client` NULL or live; `reference` and `path` NULL or NUL-terminated.
+ */
+rr_status rr_blob_save(rr_client *client, const char *reference, const char *path);
+
+/**
+ * Pushes the file at `path` as one blob to `repository` (`REGISTRY/REPOSITORY`, no tag or
+ * digest: RR_ERR_INVALID_REFERENCE otherwise). The file is hashed first, so that a blob
+ * the repository already has is not sent again (one HEAD), and when `from_repository` is
+ * not NULL (another repository of the same registry, else RR_ERR_INVALID_ARGUMENT) the
+ * blob is mounted from there when it has it; otherwise it is uploaded the way the
+ * client's upload strategy for that registry says, resumed where the session stands
+ * after a break. RR_ERR_IO when the file cannot be read. Reports progress over the file's
+ * size; a cancel (progress callback, `rr_client_cancel`, deadline) or a failure cancels
+ * the upload session and commits nothing.
+ *
+ * On RR_OK, `digest` (when not NULL; `digest_cap` must then be at least `RR_DIGEST_SIZE`,
+ * else RR_ERR_INVALID_ARGUMENT before anything is done) receives the blob's digest,
+ * NUL-terminated, and `*size` (when `size` is not NULL) its size. The caller owns both
+ * buffers; nothing is kept. An addition to the API contract.
+ *
+ * # Safety
+ * `client` NULL or live; `repository`, `path` and `from_repository` NULL or
+ * NUL-terminated; `digest` NULL or valid for `digest_cap` bytes; `size` NULL or writable.
+ */
+rr_status rr_blob_write_file(rr_client *client,
+                             const char *repository,
+                             const char *path,
+                             const char *from_repository,
+                             char *digest,
+                             size_t digest_cap,
+                             uint64_t *size);
+
+/**
+ * Pushes what `fn` gives, to its end, as one blob to `repository` (`REGISTRY/REPOSITORY`,
+ * no tag or digest), at constant memory whatever its size, which need not be known: the
+ * bytes are hashed as they are sent (POST, PATCH, then PUT `?digest=` of what was read).
+ * Under the default and the monolithic strategies they go in one PATCH, which cannot be
+ * resumed after a break (the bytes are not kept); under the chunked strategy
+ * (`rr_client_set_upload_strategy`) each chunk is read whole, kept until the next one and
+ * sent again after a break.
+ *
+ * `expected_digest`, when not NULL, is the digest the content has: the blob is HEADed
+ * first and `fn` is not called at all when the repository has it; when
+ * `from_repository` is not NULL too (another repository of the same registry), it is
+ * mounted from there when that one has it; otherwise the content is checked at the end
+ * and one that hashes to another digest gives RR_ERR_DIGEST_MISMATCH (naming both) with
+ * nothing committed. `from_repository` without `expected_digest` is
+ * RR_ERR_INVALID_ARGUMENT.
+ *
+ * A negative return of `fn` ends the push with RR_ERR_CALLBACK. It, a cancel
+ * (RR_ERR_CANCELLED) and every other failure cancel the upload session (DELETE), and
+ * nothing is committed. `fn` may be called on a library thread, one call at a time, and is never
+ * called after this function returns (a call in progress when the push is cancelled is
+ * waited for). Progress counts the bytes as they are read, the total growing with them.
+ *
+ * On RR_OK, `digest` (when not NULL; `digest_cap` at least `RR_DIGEST_SIZE`, else
+ * RR_ERR_INVALID_ARGUMENT before anything is done) receives the blob's digest,
+ * NUL-terminated, and `*size` (when not NULL) its size. The caller owns both buffers. An
+ * addition to the API contract.
+ *
+ * # Safety
+ * `client` NULL or live; `repository`, `expected_digest` and `from_repository` NULL or
+ * NUL-terminated; `fn` NULL or a valid function; `digest` NULL or valid for `digest_cap`
+ * bytes; `size` NULL or writable.
+ */
+rr_status rr_blob_write_reader(rr_client *client,
+                               const char *repository,
+                               rr_read_fn fn,
+                               void *userdata,
+                               const char *expected_digest,
+                               const char *from_repository,
+                               char *digest,
+                               size_t digest_cap,
+                               uint64_t *size);
 
 /**
  * Creates an empty image builder: no layers, no base config (`{}`), no platform (the base

@@ -3,9 +3,10 @@
 
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, ImageManifest};
+use crate::remote::client::Operation;
 use crate::remote::progress::{BlobMark, Phase};
 use crate::remote::Client;
-use crate::source::{BlobSource, LocalBlob, LocalStore, StoredManifest};
+use crate::source::{BlobSource, LocalBlob, LocalStore, SourceContexts, StoredManifest};
 use once_cell::sync::OnceCell;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -159,21 +160,42 @@ impl Image {
     /// `path` only once the content is verified; nothing is left behind on failure.
     pub fn layer_save(&self, index: usize, path: &Path) -> Result<()> {
         let desc = self.layer(index)?;
-        save_atomically(path, |file| {
-            let file = RefCell::new(file);
-            let mut start_over = || {
-                let mut f = file.borrow_mut();
-                f.set_len(0)
-                    .and_then(|()| f.rewind())
-                    .map_err(|e| Error::io(format!("rewinding {}", path.display()), &e))
-            };
-            stream_blob(&self.source, desc, Some(&mut start_over), &mut |chunk| {
+        let (contexts, op) = self.source.own_contexts()?;
+        save_blob(&self.source, desc, &contexts, op.as_ref(), path)
+    }
+}
+
+/// Writes blob `desc` of `source` to `path` atomically (see `save_atomically`), within
+/// `op` when the source has a client. A read that failed on a mirror is made again from
+/// the next source into an emptied file.
+pub(crate) fn save_blob(
+    source: &BlobSource,
+    desc: &Descriptor,
+    contexts: &SourceContexts,
+    op: Option<&Operation>,
+    path: &Path,
+) -> Result<()> {
+    save_atomically(path, |file| {
+        let file = RefCell::new(file);
+        let mut start_over = || {
+            let mut f = file.borrow_mut();
+            f.set_len(0)
+                .and_then(|()| f.rewind())
+                .map_err(|e| Error::io(format!("rewinding {}", path.display()), &e))
+        };
+        stream_blob_in(
+            source,
+            desc,
+            contexts,
+            op,
+            Some(&mut start_over),
+            &mut |chunk| {
                 file.borrow_mut()
                     .write_all(chunk)
                     .map_err(|e| Error::io(format!("writing {}", path.display()), &e))
-            })
-        })
-    }
+            },
+        )
+    })
 }
 
 /// Streams `desc` from `source`, verified, with progress over its size when the source
@@ -183,11 +205,24 @@ impl Image {
 pub(crate) fn stream_blob(
     source: &BlobSource,
     desc: &Descriptor,
-    mut start_over: Option<&mut dyn FnMut() -> Result<()>>,
+    start_over: Option<&mut dyn FnMut() -> Result<()>>,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
     let (contexts, op) = source.own_contexts()?;
-    if let Some(op) = &op {
+    stream_blob_in(source, desc, &contexts, op.as_ref(), start_over, sink)
+}
+
+/// `stream_blob` within an operation already started: `op` (None for a source without a
+/// client) and the contexts it reads through.
+pub(crate) fn stream_blob_in(
+    source: &BlobSource,
+    desc: &Descriptor,
+    contexts: &SourceContexts,
+    op: Option<&Operation>,
+    mut start_over: Option<&mut dyn FnMut() -> Result<()>>,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    if let Some(op) = op {
         op.progress.add_total(desc.size);
         op.progress.announce();
         op.ctx.check_cancelled()?;
@@ -206,23 +241,18 @@ pub(crate) fn stream_blob(
             op.progress.phase(&mark, Phase::Downloading);
         }
         let mut done = 0u64;
-        source.pump_blob(
-            desc,
-            &contexts,
-            op.as_ref().map(|o| &*o.ctx),
-            &mut |chunk| {
-                sink(chunk)?;
-                if let Some(op) = &op {
-                    done += chunk.len() as u64;
-                    op.progress.reach(&mark, done);
-                    if done == desc.size {
-                        op.progress.phase(&mark, Phase::Verifying);
-                    }
-                    op.ctx.check_cancelled()?;
+        source.pump_blob(desc, contexts, op.map(|o| &*o.ctx), &mut |chunk| {
+            sink(chunk)?;
+            if let Some(op) = op {
+                done += chunk.len() as u64;
+                op.progress.reach(&mark, done);
+                if done == desc.size {
+                    op.progress.phase(&mark, Phase::Verifying);
                 }
-                Ok(())
-            },
-        )
+                op.ctx.check_cancelled()?;
+            }
+            Ok(())
+        })
     };
     if can_start_over {
         source.retrying_mirrors(&desc.digest, once)?;

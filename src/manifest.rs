@@ -165,6 +165,21 @@ impl RawDescriptor {
 }
 
 impl Descriptor {
+    /// A blob known by its digest and size alone: one read or pushed on its own, outside
+    /// any manifest, has no media type.
+    pub fn of_blob(digest: &str, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: String::new(),
+            digest: digest.to_string(),
+            size,
+            platform: None,
+            urls: Vec::new(),
+            annotations: BTreeMap::new(),
+            data: None,
+            artifact_type: None,
+        }
+    }
+
     /// Checks embedded `data` against the descriptor's digest and size.
     pub fn verified_data(&self) -> Result<Option<&[u8]>> {
         match &self.data {

@@ -72,6 +72,25 @@ pub fn open_in_from(
     )
 }
 
+/// The size of blob `digest` of `repository` (HEAD, its Content-Length), from the first of
+/// the repository's mirrors that has it, else from the repository. RR_ERR_NOT_FOUND when
+/// the registry has no such blob.
+pub fn stat_in(ctx: &Arc<Context>, repository: &Repository, digest: &str) -> Result<u64> {
+    mirror::read(ctx, repository, true, Some(digest), |ctx, at, _| {
+        let session = ctx.session(at.registry(), Some(at.path()), vec![at.scope("pull")]);
+        let request = session.request("HEAD", &format!("/v2/{}/blobs/{digest}", at.path()))?;
+        let response = session.send_expect(request, &[200])?;
+        let size = response.content_length();
+        let url = redact::url(&response.url);
+        response.drain();
+        size.ok_or_else(|| {
+            Error::invalid_response(format!(
+                "HEAD {url}: the response has no usable Content-Length header"
+            ))
+        })
+    })
+}
+
 fn open_at(
     ctx: &Arc<Context>,
     repository: &Repository,

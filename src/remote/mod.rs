@@ -1,5 +1,6 @@
 //! The remote operations, as go-containerregistry's `remote` package offers them:
-//! reading manifests, images, indexes, blobs, tags and the catalog.
+//! reading manifests, images, indexes, blobs, tags and the catalog; reading and pushing a
+//! blob on its own (`single_blob`).
 
 pub mod blob;
 pub mod client;
@@ -8,6 +9,7 @@ pub mod list;
 pub mod manifest_fetch;
 pub mod mirror;
 pub mod progress;
+pub mod single_blob;
 pub mod upload;
 pub mod write;
 

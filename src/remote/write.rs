@@ -33,7 +33,11 @@ pub fn write_index(client: &Client, reference: &str, idx: &Index) -> Result<()> 
     )
 }
 
-fn push_session<'c>(ctx: &'c crate::transport::Context, repo: &Repository) -> Session<'c> {
+/// A session on `repo` that may push and pull.
+pub(crate) fn push_session<'c>(
+    ctx: &'c crate::transport::Context,
+    repo: &Repository,
+) -> Session<'c> {
     ctx.session(
         repo.registry(),
         Some(repo.path()),
@@ -82,6 +86,7 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
         let job = BlobJob {
             desc: &blob.desc,
             source: &blob.source,
+            mount_from: None,
             contexts: &contexts,
             progress: &op.progress,
         };

@@ -95,7 +95,9 @@ pub struct Control {
 /// An upload request (POST, PATCH, PUT) that is out has opened or changed a session on
 /// the registry, and only its answer says where the session now stands (its Location, a
 /// new `_state`; distribution refuses a GET or DELETE with the old one). A cancel waits this long for
-/// that answer, so that the session can then be cancelled for sure.
+/// that answer, so that the session can then be cancelled for sure. A body of unknown
+/// length (a host's reader, sent to its end) is waited for while it is still going out:
+/// it ends at its next read after the cancel (`remote::upload::body`).
 pub const UPLOAD_GRACE: Duration = Duration::from_millis(300);
 
 pub fn cancelled_error() -> Error {
@@ -196,6 +198,7 @@ where
     // The first-byte clock starts when the request is out: at once for a body in
     // memory, at the end of a streamed one.
     let sent = Arc::new(AtomicBool::new(true));
+    let ends_itself = matches!(&request.body, Body::Source(source) if source.len().is_none());
     if let Body::Source(source) = &request.body {
         sent.store(false, Ordering::SeqCst);
         request.body = Body::Source(Arc::new(NotingSource {
@@ -215,7 +218,7 @@ where
         if let Err(e) = control.check(&what, started) {
             let waits = e.kind == crate::error::ErrorKind::Cancelled
                 && control.grace > Duration::ZERO
-                && sent.load(Ordering::SeqCst);
+                && (sent.load(Ordering::SeqCst) || ends_itself);
             let at = *cancelled_at.get_or_insert_with(Instant::now);
             if !waits || at.elapsed() >= control.grace {
                 return Err(e);

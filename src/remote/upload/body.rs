@@ -3,10 +3,13 @@
 //! every attempt (a redirect, a re-authentication). One reader of the source is kept
 //! across the spans of one upload, so that consecutive chunks go on from where the last
 //! stopped (a source registry is asked once, not once per chunk); a span that starts
-//! elsewhere (a retry, a resume) re-opens the source at its offset.
+//! elsewhere (a retry, a resume) re-opens the source at its offset. A host's reader of
+//! unknown size (`StreamedBlob`) gives again what it keeps, and may be sent in a span
+//! without an end, which ends with the reader.
 
 use super::super::blob;
 use super::super::progress::{BlobMark, Progress};
+use super::stream::StreamedBlob;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::Descriptor;
 use crate::source::{BlobSource, SourceContexts};
@@ -61,6 +64,32 @@ impl SourceCursor {
     }
 }
 
+/// Where an upload's bytes are read.
+#[derive(Clone)]
+pub enum Content {
+    /// A blob of known digest and size, from its source, re-opened at any offset.
+    Source(Arc<Mutex<SourceCursor>>),
+    /// A host's reader, read once.
+    Stream(Arc<StreamedBlob>),
+}
+
+impl Content {
+    fn read_at(&self, position: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Content::Source(cursor) => lock(cursor).read_at(position, buf),
+            Content::Stream(stream) => stream.read_at(position, buf),
+        }
+    }
+
+    /// The blob, for messages.
+    fn describe(&self) -> String {
+        match self {
+            Content::Source(cursor) => format!("blob {}", lock(cursor).desc.digest),
+            Content::Stream(_) => "the blob read from the reader".to_string(),
+        }
+    }
+}
+
 /// What happened to a span's body during its last attempt, for the caller to read once
 /// the request is over.
 #[derive(Default)]
@@ -83,12 +112,14 @@ impl SpanOutcome {
     }
 }
 
-/// Bytes `start..end` of the blob as a request body.
+/// Bytes `start..end` of the blob as a request body; with no `end`, the rest of a
+/// reader, however long (sent without Content-Length).
 pub struct Span {
-    pub cursor: Arc<Mutex<SourceCursor>>,
+    pub content: Content,
     pub start: u64,
-    pub end: u64,
-    pub size: u64,
+    pub end: Option<u64>,
+    /// The blob's size, unless it is a reader that has not ended yet.
+    pub size: Option<u64>,
     pub progress: Arc<Progress>,
     pub mark: Arc<BlobMark>,
     pub cancelled: Arc<AtomicBool>,
@@ -99,7 +130,7 @@ impl BodySource for Span {
     fn open(&self) -> Result<Box<dyn Read + Send>> {
         self.outcome.handed.store(0, Ordering::SeqCst);
         let reader = SpanReader {
-            cursor: self.cursor.clone(),
+            content: self.content.clone(),
             position: self.start,
             end: self.end,
             size: self.size,
@@ -117,15 +148,15 @@ impl BodySource for Span {
         )))
     }
     fn len(&self) -> Option<u64> {
-        Some(self.end - self.start)
+        self.end.map(|end| end - self.start)
     }
 }
 
 struct SpanReader {
-    cursor: Arc<Mutex<SourceCursor>>,
+    content: Content,
     position: u64,
-    end: u64,
-    size: u64,
+    end: Option<u64>,
+    size: Option<u64>,
     progress: Arc<Progress>,
     mark: Arc<BlobMark>,
     cancelled: Arc<AtomicBool>,
@@ -138,21 +169,30 @@ impl SpanReader {
         err.into_io()
     }
 
+    /// Stops the body for `err` (a failed source, a cancel). A span with an end breaks off
+    /// short of its Content-Length. A span to a reader's end ends there instead, as if the
+    /// reader had: the registry then answers, with the Location of where the session now
+    /// stands, and the session can be cancelled (distribution 2.8 refuses to cancel one
+    /// whose Location is older than its data). Nothing is committed after it.
+    fn stop(&self, err: Error) -> std::io::Result<usize> {
+        let io = self.fail(err);
+        match self.end {
+            None => Ok(0),
+            Some(_) => Err(io),
+        }
+    }
+
     /// At the blob's end: one more read of the source, which fails when it holds more than
     /// the descriptor says.
     fn check_end(&mut self) -> std::io::Result<()> {
         let mut probe = [0u8; 1];
-        let (read, digest) = {
-            let mut cursor = lock(&self.cursor);
-            let read = cursor.read_at(self.position, &mut probe);
-            (read, cursor.desc.digest.clone())
-        };
-        match read {
+        match self.content.read_at(self.position, &mut probe) {
             Ok(0) => Ok(()),
             Ok(_) => {
                 *lock(&self.outcome.too_long) = Some(Error::digest_mismatch(format!(
-                    "the source of blob {digest} holds more than its {} bytes",
-                    self.size
+                    "the source of {} holds more than its {} bytes",
+                    self.content.describe(),
+                    self.position
                 )));
                 Ok(())
             }
@@ -174,32 +214,38 @@ impl SpanReader {
 impl Read for SpanReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.cancelled.load(Ordering::SeqCst) {
-            return Err(self.fail(Error::cancelled("the operation was cancelled")));
+            return self.stop(Error::cancelled("the operation was cancelled"));
         }
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.position >= self.end {
-            if self.end == self.size && self.position == self.size {
-                // Checked once per attempt: position moves past the end after it.
-                self.check_end()?;
-                self.position += 1;
+        let want = match self.end {
+            Some(end) if self.position >= end => {
+                if Some(end) == self.size && self.position == end {
+                    // Checked once per attempt: position moves past the end after it.
+                    self.check_end()?;
+                    self.position += 1;
+                }
+                return Ok(0);
             }
-            return Ok(0);
-        }
-        let want = buf.len().min((self.end - self.position) as usize);
-        let read = lock(&self.cursor).read_at(self.position, &mut buf[..want]);
-        let n = match read {
+            Some(end) => buf.len().min((end - self.position) as usize),
+            None => buf.len(),
+        };
+        let n = match self.content.read_at(self.position, &mut buf[..want]) {
+            // The reader has ended, and with it a span that runs to its end.
+            Ok(0) if self.end.is_none() => return Ok(0),
             Ok(0) => {
                 return Err(self.fail(Error::transport(format!(
-                    "the source of the blob ended at byte {} of {}",
-                    self.position, self.size
+                    "the source of {} ended at byte {}, before byte {}",
+                    self.content.describe(),
+                    self.position,
+                    self.end.unwrap_or_default()
                 ))))
             }
             Ok(n) => n,
             Err(e) => {
                 let err = Error::from_io(&e, ErrorKind::Transport, "reading the blob's source");
-                return Err(self.fail(err));
+                return self.stop(err);
             }
         };
         self.position += n as u64;

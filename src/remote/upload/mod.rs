@@ -2,11 +2,13 @@
 //! mount when the blob is in another repository of the same registry, otherwise an upload
 //! session (POST) and the bytes sent the way `plan` picks for the registry (monolithic,
 //! streamed or chunked), resumed where the session stands when a request breaks
-//! (`transfer`). Every session that is not committed is cancelled.
+//! (`transfer`). Every session that is not committed is cancelled. A host's reader of
+//! unknown size goes the same way (`upload_stream`), hashed as it is sent.
 
 mod body;
 pub mod plan;
 mod session;
+pub mod stream;
 mod transfer;
 
 use super::client::UploadConfig;
@@ -20,6 +22,7 @@ pub use session::cancel_session;
 use session::{uploads_path, UploadSession};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use stream::StreamedBlob;
 use url::Url;
 
 /// How a blob came to be present.
@@ -76,9 +79,14 @@ impl<'s, 'c> Destination<'s, 'c> {
             .clone()
     }
 
-    /// The source repository to mount from: another repository of the same registry.
-    fn mount_source<'a>(&self, source: &'a BlobSource) -> Option<&'a Repository> {
-        let from = source.repository()?;
+    /// The repository to mount `job`'s blob from: the one the caller named, else the
+    /// source's, when it is another repository of the same registry.
+    fn mount_source<'a>(&self, job: &BlobJob<'a>) -> Option<&'a Repository> {
+        self.mount_candidate(job.mount_from.or_else(|| job.source.repository())?)
+    }
+
+    /// `from`, when it is another repository of the same registry.
+    fn mount_candidate<'a>(&self, from: &'a Repository) -> Option<&'a Repository> {
         let same_registry = from.registry().as_str() == self.repository.registry().as_str();
         if !same_registry || from.path() == self.repository.path() {
             return None;
@@ -93,12 +101,12 @@ impl<'s, 'c> Destination<'s, 'c> {
             .clone()
     }
 
-    /// Tries to mount `desc` from `from`; the first try per source is made alone.
+    /// Tries to mount blob `digest` from `from`; the first try per source is made alone.
     /// `trying` is called just before a mount request is made.
     fn mount(
         &self,
         from: &Repository,
-        desc: &Descriptor,
+        digest: &str,
         trying: impl FnOnce(),
     ) -> Option<Result<MountAnswer<'c>>> {
         let gate = self.mount_gate(from);
@@ -108,11 +116,11 @@ impl<'s, 'c> Destination<'s, 'c> {
             Some(true) => {
                 drop(known);
                 trying();
-                Some(try_mount(self, from, desc))
+                Some(try_mount(self, from, digest))
             }
             None => {
                 trying();
-                let answer = try_mount(self, from, desc);
+                let answer = try_mount(self, from, digest);
                 *known = Some(matches!(answer, Ok(MountAnswer::Mounted)));
                 Some(answer)
             }
@@ -134,6 +142,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct BlobJob<'a> {
     pub desc: &'a Descriptor,
     pub source: &'a BlobSource,
+    /// A repository of the destination's registry that may hold the blob too, to mount
+    /// from rather than read the source (the blob of a file the caller knows is there).
+    pub mount_from: Option<&'a Repository>,
     pub contexts: &'a Arc<SourceContexts>,
     pub progress: &'a Arc<Progress>,
 }
@@ -154,8 +165,10 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     // an upload session: that session is used only when a HEAD says the blob is missing,
     // and cancelled when the blob is there.
     let mut opened: Option<(Arc<Session<'_>>, Url, Option<u64>)> = None;
-    if let Some(from) = dest.mount_source(job.source) {
-        match dest.mount(from, desc, || job.progress.phase(&mark, Phase::Mounting)) {
+    if let Some(from) = dest.mount_source(job) {
+        match dest.mount(from, &desc.digest, || {
+            job.progress.phase(&mark, Phase::Mounting)
+        }) {
             Some(Ok(MountAnswer::Mounted)) => {
                 job.progress.settle(&mark, Phase::Mounted);
                 return Ok(Outcome::Mounted);
@@ -170,7 +183,7 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     }
 
     job.progress.phase(&mark, Phase::Checking);
-    match head_blob(dest, desc) {
+    match head_blob(dest, &desc.digest) {
         Ok(true) => {
             if let Some((s, location, _)) = opened.take() {
                 cancel_session(&s, &location);
@@ -203,25 +216,100 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     Ok(Outcome::Uploaded)
 }
 
-/// Whether the destination already has `desc` (HEAD: 200 yes, 404 no).
-pub(super) fn head_blob(dest: &Destination<'_, '_>, desc: &Descriptor) -> Result<bool> {
+/// Whether the destination already has blob `digest` (HEAD: 200 yes, 404 no).
+pub(super) fn head_blob(dest: &Destination<'_, '_>, digest: &str) -> Result<bool> {
+    stat_blob(dest, digest).map(|size| size.is_some())
+}
+
+/// The size of blob `digest` in the destination (HEAD: 200 and its Content-Length), or
+/// None when it is not there (404).
+fn stat_blob(dest: &Destination<'_, '_>, digest: &str) -> Result<Option<u64>> {
     let session = dest.session;
     let head = session.request(
         "HEAD",
-        &format!("/v2/{}/blobs/{}", dest.repository.path(), desc.digest),
+        &format!("/v2/{}/blobs/{digest}", dest.repository.path()),
     )?;
     let response = session.send(head)?;
     match response.status {
         200 => {
+            let size = response.content_length();
+            let url = crate::transport::redact::url(&response.url);
             response.drain();
-            Ok(true)
+            size.map(Some).ok_or_else(|| {
+                crate::error::Error::invalid_response(format!(
+                    "HEAD {url}: the response has no usable Content-Length header"
+                ))
+            })
         }
         404 => {
             response.drain();
-            Ok(false)
+            Ok(None)
         }
         _ => Err(status::error_from_response("HEAD", response)),
     }
+}
+
+/// Makes the content of `stream` present in `dest` as one blob, and says how, with its
+/// digest and size. With `expected` (the digest the caller says the content has) the
+/// blob is HEADed first, and mounted from `mount_from` (another repository of the same
+/// registry) when it is missing: either spares reading the reader. Otherwise the reader
+/// is read once and sent as it is hashed (`transfer::send_stream`); a content that does
+/// not hash to `expected` is RR_ERR_DIGEST_MISMATCH and nothing is committed. Progress
+/// counts the bytes as they are read, the total growing with them.
+pub fn upload_stream(
+    dest: &Destination<'_, '_>,
+    stream: &Arc<StreamedBlob>,
+    expected: Option<&str>,
+    mount_from: Option<&Repository>,
+    progress: &Arc<Progress>,
+) -> Result<(Outcome, String, u64)> {
+    let ctx = dest.session.context();
+    let mark = Arc::new(BlobMark::default());
+    let present = |outcome: Outcome, digest: &str, size: u64| {
+        progress.add_total(size);
+        progress.reach(&mark, size);
+        (outcome, digest.to_string(), size)
+    };
+    ctx.check_cancelled()?;
+    let mut opened = None;
+    if let Some(digest) = expected {
+        if let Some(size) = stat_blob(dest, digest)? {
+            return Ok(present(Outcome::Existed, digest, size));
+        }
+        if let Some(from) = mount_from.and_then(|from| dest.mount_candidate(from)) {
+            match dest.mount(from, digest, || {}) {
+                Some(Ok(MountAnswer::Mounted)) => {
+                    // A mount answer carries no size: the blob itself says it.
+                    let size = stat_blob(dest, digest)?.ok_or_else(|| {
+                        crate::error::Error::invalid_response(format!(
+                            "blob {digest} was mounted into {} from {from}, but a HEAD of \
+                             it answers 404",
+                            dest.repository
+                        ))
+                    })?;
+                    return Ok(present(Outcome::Mounted, digest, size));
+                }
+                Some(Ok(MountAnswer::Opened(s, location, min_chunk))) => {
+                    dest.mount_declined(from);
+                    opened = Some((s, location, min_chunk));
+                }
+                Some(Err(e)) if e.kind == ErrorKind::Cancelled => return Err(e),
+                Some(Err(_)) | None => {}
+            }
+        }
+    }
+    let opened = opened
+        .as_ref()
+        .map(|(s, location, min_chunk)| UploadSession {
+            session: s,
+            location: location.clone(),
+            fresh: true,
+            offset: 0,
+            confirmed: 0,
+            min_chunk: *min_chunk,
+        });
+    let (digest, size) = transfer::send_stream(dest, stream, expected, progress, &mark, opened)?;
+    Ok((Outcome::Uploaded, digest, size))
 }
 
 enum MountAnswer<'c> {
@@ -233,13 +321,13 @@ enum MountAnswer<'c> {
 fn try_mount<'c>(
     dest: &Destination<'_, 'c>,
     from: &Repository,
-    desc: &Descriptor,
+    digest: &str,
 ) -> Result<MountAnswer<'c>> {
     let session = dest.mount_session(from);
     let mut url = session.url(&uploads_path(dest.repository))?;
     url.query_pairs_mut()
         .append_pair("from", from.path())
-        .append_pair("mount", &desc.digest);
+        .append_pair("mount", digest);
     let request = Request::new("POST", url).header("Content-Length", "0");
     let response = session.send(request)?;
     match response.status {

@@ -94,6 +94,22 @@ impl Rules {
             _ => chunked(max_patch),
         }
     }
+
+    /// How to send a blob whose size is not known (a host's reader) from wherever the
+    /// session stands: never monolithic, since the digest in the URL of that PUT is known
+    /// only at the end; in one PATCH unless chunks are asked for or needed.
+    pub fn way_of_unknown_size(&self, min_chunk: Option<u64>) -> Way {
+        let max_body = self.max_body.unwrap_or(u64::MAX);
+        let max_patch = self.chunk_size.unwrap_or(u64::MAX).min(max_body);
+        let chunked = |c: u64| Way::Chunked(c.max(min_chunk.unwrap_or(0)).max(1));
+        match self.strategy {
+            UploadStrategy::Chunked => {
+                chunked(self.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE).min(max_body))
+            }
+            _ if max_patch == u64::MAX => Way::Streamed,
+            _ => chunked(max_patch),
+        }
+    }
 }
 
 /// The chunk size to use after a body of `refused` bytes was refused: a power of two
@@ -169,6 +185,39 @@ mod tests {
         assert_eq!(
             capped.way(64 << 20, 0, Some(5 << 20)),
             Way::Chunked(5 << 20)
+        );
+    }
+
+    #[test]
+    fn a_blob_of_unknown_size_streams_or_goes_in_chunks_never_monolithic() {
+        for strategy in [
+            UploadStrategy::Auto,
+            UploadStrategy::Monolithic,
+            UploadStrategy::Streamed,
+        ] {
+            assert_eq!(
+                rules(strategy, None, None).way_of_unknown_size(None),
+                Way::Streamed
+            );
+            assert_eq!(
+                rules(strategy, None, Some(512 << 10)).way_of_unknown_size(None),
+                Way::Chunked(512 << 10)
+            );
+        }
+        let chunked = rules(UploadStrategy::Chunked, Some(256 << 10), None);
+        assert_eq!(chunked.way_of_unknown_size(None), Way::Chunked(256 << 10));
+        assert_eq!(
+            chunked.way_of_unknown_size(Some(1 << 20)),
+            Way::Chunked(1 << 20)
+        );
+        assert_eq!(
+            rules(UploadStrategy::Chunked, None, None).way_of_unknown_size(None),
+            Way::Chunked(DEFAULT_CHUNK_SIZE)
+        );
+        // What is known of a registry's largest PATCH holds for readers too.
+        assert_eq!(
+            rules(UploadStrategy::Auto, Some(4 << 20), None).way_of_unknown_size(None),
+            Way::Chunked(4 << 20)
         );
     }
 

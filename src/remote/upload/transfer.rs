@@ -5,13 +5,20 @@
 //! registry or a proxy refuses as too large (413, a size error, a connection closed while
 //! sending with nothing arriving) lowers the client's limit for that registry, and the
 //! blob goes on in smaller chunks. Every session that is not committed is cancelled.
+//!
+//! A host's reader of unknown size (`StreamedBlob`) goes the same way, with what cannot
+//! be known before its end: it is never sent monolithic (the digest goes in the URL of
+//! the PUT that carries the body), a streamed PATCH runs to the reader's end without
+//! Content-Length, chunks are read whole before they are sent, and the commit names the
+//! digest the content hashed to. It resumes only where the bytes are still kept.
 
-use super::body::{SourceCursor, Span, SpanOutcome};
+use super::body::{Content, SourceCursor, Span, SpanOutcome};
 use super::plan::{self, Rules, Way};
 use super::session::{location_of, Status, UploadSession};
+use super::stream::StreamedBlob;
 use super::{head_blob, BlobJob, Destination};
 use crate::error::{Error, ErrorKind, Result};
-use crate::remote::progress::BlobMark;
+use crate::remote::progress::{BlobMark, Progress};
 use crate::transport::retry::is_retryable_status;
 use crate::transport::{is_retryable, status, Attempts, Body, Context, Request, Response};
 use std::cell::Cell;
@@ -56,11 +63,23 @@ enum Trouble {
     Fatal(Error),
 }
 
+/// What is sent.
+enum Blob<'a, 'j> {
+    /// A blob of known digest and size.
+    Known(&'a BlobJob<'j>),
+    /// A host's reader, and the digest its content must have when the caller gave one.
+    Stream {
+        stream: &'a Arc<StreamedBlob>,
+        expected: Option<&'a str>,
+    },
+}
+
 struct Sender<'a, 'j, 's, 'c> {
     dest: &'a Destination<'s, 'c>,
-    job: &'a BlobJob<'j>,
+    blob: Blob<'a, 'j>,
+    progress: &'a Arc<Progress>,
     mark: Arc<BlobMark>,
-    cursor: Arc<Mutex<SourceCursor>>,
+    content: Content,
     /// Whether the local source was found to hash to the digest (see `check_before_put`).
     checked: Cell<bool>,
 }
@@ -76,16 +95,46 @@ pub(super) fn send<'x, 'c>(
 ) -> Result<()> {
     let sender = Sender {
         dest,
-        job,
+        blob: Blob::Known(job),
+        progress: job.progress,
         mark: mark.clone(),
-        cursor: Arc::new(Mutex::new(SourceCursor::new(
+        content: Content::Source(Arc::new(Mutex::new(SourceCursor::new(
             job.source.clone(),
             job.desc.clone(),
             job.contexts.clone(),
-        ))),
+        )))),
         checked: Cell::new(false),
     };
     sender.run(opened)
+}
+
+/// Sends the content of `stream` as one blob, in `opened` when a session is already open,
+/// and commits it under the digest it hashes to, which must be `expected` when that is
+/// given (else RR_ERR_DIGEST_MISMATCH, and nothing is committed). Returns the digest and
+/// size, or the error after cancelling every session it leaves.
+pub(super) fn send_stream<'x, 'c>(
+    dest: &Destination<'x, 'c>,
+    stream: &Arc<StreamedBlob>,
+    expected: Option<&str>,
+    progress: &Arc<Progress>,
+    mark: &Arc<BlobMark>,
+    opened: Option<UploadSession<'x, 'c>>,
+) -> Result<(String, u64)> {
+    let sender = Sender {
+        dest,
+        blob: Blob::Stream { stream, expected },
+        progress,
+        mark: mark.clone(),
+        content: Content::Stream(stream.clone()),
+        checked: Cell::new(false),
+    };
+    sender.run(opened)?;
+    match (stream.digest(), stream.size()) {
+        (Some(digest), Some(size)) => Ok((digest, size)),
+        _ => Err(Error::invalid_response(
+            "the upload was committed before the blob's reader ended",
+        )),
+    }
 }
 
 /// `url` with `digest=` added to its query.
@@ -134,17 +183,86 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
         Rules::for_registry(self.dest.uploads, self.registry())
     }
 
+    /// The blob's size, unless it is a reader that has not ended yet.
+    fn size(&self) -> Option<u64> {
+        match &self.blob {
+            Blob::Known(job) => Some(job.desc.size),
+            Blob::Stream { stream, .. } => stream.size(),
+        }
+    }
+
+    /// The blob's digest, unless it is a reader that has not ended yet.
+    fn digest(&self) -> Option<String> {
+        match &self.blob {
+            Blob::Known(job) => Some(job.desc.digest.clone()),
+            Blob::Stream { stream, .. } => stream.digest(),
+        }
+    }
+
+    /// The blob, for messages.
+    fn what(&self) -> String {
+        match &self.blob {
+            Blob::Known(job) => format!("blob {}", job.desc.digest),
+            Blob::Stream { .. } => "the blob from the reader".to_string(),
+        }
+    }
+
+    /// Whether the bytes from `offset` on can be sent (again).
+    fn can_send_from(&self, offset: u64) -> bool {
+        match &self.blob {
+            Blob::Known(_) => true,
+            Blob::Stream { stream, .. } => stream.can_send_from(offset),
+        }
+    }
+
+    /// The error that ends an upload which would have to send bytes that are gone: the
+    /// failure that called for them, and why they cannot come again.
+    fn cannot_send_again(&self, offset: u64, cause: Option<Error>) -> Error {
+        let why = match &self.blob {
+            Blob::Stream { stream, .. } => stream.why_not_from(offset),
+            Blob::Known(_) => format!("byte {offset} cannot be sent again"),
+        };
+        match cause {
+            Some(mut e) => {
+                e.message = format!("{}; {why}", e.message);
+                e
+            }
+            None => Error::transport(format!("uploading {}: {why}", self.what())),
+        }
+    }
+
+    /// The digest to commit: a reader's must have ended and be the one expected.
+    fn commit_digest(&self) -> Result<String> {
+        match &self.blob {
+            Blob::Known(job) => Ok(job.desc.digest.clone()),
+            Blob::Stream { stream, expected } => {
+                let got = stream.digest().ok_or_else(|| {
+                    Error::invalid_argument("the blob's reader has not ended: nothing to commit")
+                })?;
+                match expected {
+                    Some(want) => crate::digest::check(
+                        &got,
+                        want,
+                        &format!("the blob from the reader for {}", self.dest.repository),
+                    )
+                    .map(|()| got),
+                    None => Ok(got),
+                }
+            }
+        }
+    }
+
     fn cancelled(&self) -> Error {
         Error::cancelled(format!(
-            "the upload of blob {} to {} was cancelled",
-            self.job.desc.digest, self.dest.repository
+            "the upload of {} to {} was cancelled",
+            self.what(),
+            self.dest.repository
         ))
     }
 
     fn run(&self, opened: Option<UploadSession<'x, 'c>>) -> Result<()> {
         let ctx = self.ctx();
         let max = ctx.retry.max_attempts.max(1);
-        let size = self.job.desc.size;
         // Breaks and lost sessions so far: each costs one attempt of the retry budget.
         let mut failures = 0u32;
         let mut current = opened;
@@ -159,12 +277,22 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
         let mut tried: (Option<u64>, Vec<u64>) = (None, Vec::new());
         // A body that broke with nothing of it arriving: a second time is a refusal.
         let mut stuck: Option<(u64, u64)> = None;
+        // The failure that made the upload go on elsewhere, for the message when a
+        // reader's bytes needed there are gone.
+        let mut cause: Option<Error> = None;
         loop {
             if ctx.check_cancelled().is_err() {
                 if let Some(u) = current.take() {
                     u.cancel();
                 }
                 return Err(self.cancelled());
+            }
+            let from = current.as_ref().map_or(0, |u| u.offset);
+            if !self.can_send_from(from) {
+                if let Some(u) = current.take() {
+                    u.cancel();
+                }
+                return Err(self.cannot_send_again(from, cause));
             }
             let mut u = match current.take() {
                 Some(u) => u,
@@ -184,6 +312,7 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
                     return Err(e);
                 }
                 Trouble::Refused { len, error } => {
+                    cause = Some(error.clone());
                     if let Err(e) = self.learn_refusal(len, u.min_chunk, error) {
                         u.cancel();
                         return Err(e);
@@ -199,6 +328,7 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
                         // A resume from a misread offset: once more, from the start.
                         restarted = true;
                         resumed = false;
+                        cause = Some(e);
                         continue;
                     }
                     return Err(e);
@@ -212,6 +342,7 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
                         return Err(error);
                     }
                     ctx.sleep(ctx.retry.wait_after_error(failures, &error))?;
+                    cause = Some(error);
                     continue;
                 }
                 Trouble::BadOffset { error, start, len } => (error, start, len, None, false),
@@ -225,6 +356,7 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
             };
 
             // Where does the session stand?
+            cause = Some(error.clone());
             failures += 1;
             let suspicious = match hint {
                 Some(Hint::WhileSending) => true,
@@ -266,7 +398,7 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
                     }
                 }
                 Ok(Status::Gone) => {
-                    if (at_commit || start + len == size) && self.committed()? {
+                    if (at_commit || Some(start + len) == self.size()) && self.committed()? {
                         return Ok(());
                     }
                     if suspicious {
@@ -314,7 +446,10 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
     /// Whether the blob is in the repository after all: a commit that broke may have
     /// been done before the answer was lost.
     fn committed(&self) -> Result<bool> {
-        head_blob(self.dest, self.job.desc)
+        match self.digest() {
+            Some(digest) => head_blob(self.dest, &digest),
+            None => Ok(false),
+        }
     }
 
     /// Records that `len` bytes were refused: the registry gets chunks below that from
@@ -344,43 +479,66 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
 
     /// Sends what the session does not hold yet, then commits.
     fn drive(&self, u: &mut UploadSession<'x, 'c>) -> std::result::Result<(), Trouble> {
-        let size = self.job.desc.size;
         loop {
             self.ctx().check_cancelled().map_err(Trouble::Fatal)?;
-            let way = self.rules().way(size, u.offset, u.min_chunk);
-            if u.offset == 0 && way == Way::Monolithic {
+            let rules = self.rules();
+            let way = match self.size() {
+                Some(size) => rules.way(size, u.offset, u.min_chunk),
+                None => rules.way_of_unknown_size(u.min_chunk),
+            };
+            if let (Blob::Known(job), 0, Way::Monolithic) = (&self.blob, u.offset, way) {
+                let size = job.desc.size;
                 self.check_before_put().map_err(Trouble::Fatal)?;
-                let url = with_digest(&u.location, &self.job.desc.digest);
-                let response = self.body_request(u, "PUT", url, 0, size, false, &[201])?;
+                let url = with_digest(&u.location, &job.desc.digest);
+                let response = self.body_request(u, "PUT", url, 0, Some(size), false, &[201])?;
                 response.drain();
                 return Ok(());
             }
-            if u.offset < size {
-                let (end, ranged) = match way {
-                    Way::Chunked(chunk) => (u.offset.saturating_add(chunk).min(size), true),
-                    // The first PATCH of a session streams the whole blob without
-                    // Content-Range, which every registry takes; a resumed one says where
-                    // it starts.
-                    _ => (size, u.offset > 0),
-                };
-                let location = u.location.clone();
-                let response = self.body_request(
-                    u,
-                    "PATCH",
-                    location,
-                    u.offset,
-                    end,
-                    ranged,
-                    &[202, 201, 204],
-                )?;
-                u.location = location_of(&response, "PATCH").map_err(Trouble::Fatal)?;
-                response.drain();
-                u.fresh = true;
-                u.offset = end;
-                u.confirmed = end;
-                continue;
+            // Where this request's bytes end; None: at the end of a reader, wherever that is.
+            let end = match way {
+                Way::Chunked(chunk) => Some(self.chunk_end(u.offset, chunk)?),
+                _ => self.size(),
+            };
+            if end == Some(u.offset) {
+                return self.commit(u);
             }
-            return self.commit(u);
+            // The first PATCH of a session streams the whole blob without Content-Range,
+            // which every registry takes; a resumed one says where it starts.
+            let ranged = matches!(way, Way::Chunked(_)) || u.offset > 0;
+            let location = u.location.clone();
+            let response = self.body_request(
+                u,
+                "PATCH",
+                location,
+                u.offset,
+                end,
+                ranged,
+                &[202, 201, 204],
+            )?;
+            u.location = location_of(&response, "PATCH").map_err(Trouble::Fatal)?;
+            response.drain();
+            let reached = end.or_else(|| self.size()).ok_or_else(|| {
+                Trouble::Fatal(Error::invalid_response(format!(
+                    "PATCH {}: the registry answered before the blob's reader ended",
+                    crate::transport::redact::url(&u.location)
+                )))
+            })?;
+            u.fresh = true;
+            u.offset = reached;
+            u.confirmed = reached;
+        }
+    }
+
+    /// Where a chunk from `offset` ends: `chunk` bytes on, or at the blob's end. A reader's
+    /// chunk is read whole first (its length goes in Content-Range), and kept until the
+    /// next one.
+    fn chunk_end(&self, offset: u64, chunk: u64) -> std::result::Result<u64, Trouble> {
+        let upto = offset.saturating_add(chunk);
+        match &self.blob {
+            Blob::Known(job) => Ok(upto.min(job.desc.size)),
+            Blob::Stream { stream, .. } => stream
+                .fill(offset, upto, self.ctx())
+                .map_err(Trouble::Fatal),
         }
     }
 
@@ -391,18 +549,14 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
     /// cache), and blobs under the monolithic threshold are small; a source registry is
     /// not asked twice (its blobs were checked when they were pushed there).
     fn check_before_put(&self) -> Result<()> {
-        let desc = self.job.desc;
-        if self.checked.get()
-            || self
-                .job
-                .source
-                .source_of(&desc.digest)
-                .repository()
-                .is_some()
-        {
+        let Blob::Known(job) = &self.blob else {
+            return Ok(());
+        };
+        let desc = job.desc;
+        if self.checked.get() || job.source.source_of(&desc.digest).repository().is_some() {
             return Ok(());
         }
-        let mut reader = self.job.source.open_blob(desc, self.job.contexts)?;
+        let mut reader = job.source.open_blob(desc, job.contexts)?;
         let mut buf = vec![0u8; 64 << 10];
         loop {
             self.ctx().check_cancelled()?;
@@ -425,9 +579,10 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
 
     /// PUT `?digest=` with no body.
     fn commit(&self, u: &mut UploadSession<'x, 'c>) -> std::result::Result<(), Trouble> {
-        let size = self.job.desc.size;
-        let put = Request::new("PUT", with_digest(&u.location, &self.job.desc.digest))
-            .header("Content-Length", "0");
+        let size = self.size().unwrap_or(u.offset);
+        let digest = self.commit_digest().map_err(Trouble::Fatal)?;
+        let put =
+            Request::new("PUT", with_digest(&u.location, &digest)).header("Content-Length", "0");
         u.fresh = false;
         match u.session.send_with(put, Attempts::Once) {
             Ok(response) if response.status == 201 => {
@@ -447,7 +602,8 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
         }
     }
 
-    /// Sends bytes `start..end` of the blob as the body of `method` to `url`.
+    /// Sends bytes `start..end` of the blob as the body of `method` to `url`; with no
+    /// `end`, the rest of a reader.
     #[allow(clippy::too_many_arguments)]
     fn body_request(
         &self,
@@ -455,34 +611,45 @@ impl<'x, 'c> Sender<'_, '_, 'x, 'c> {
         method: &'static str,
         url: Url,
         start: u64,
-        end: u64,
+        end: Option<u64>,
         ranged: bool,
         ok: &[u16],
     ) -> std::result::Result<Response, Trouble> {
         let ctx = self.ctx();
         let outcome = Arc::new(SpanOutcome::default());
         let span = Span {
-            cursor: self.cursor.clone(),
+            content: self.content.clone(),
             start,
             end,
-            size: self.job.desc.size,
-            progress: self.job.progress.clone(),
+            size: self.size(),
+            progress: self.progress.clone(),
             mark: self.mark.clone(),
             cancelled: ctx.cancelled.clone(),
             outcome: outcome.clone(),
         };
-        let len = end - start;
         let at_commit = method == "PUT";
         let mut request = Request::new(method, url)
             .header("Content-Type", "application/octet-stream")
             .body(Body::Source(Arc::new(span)));
-        if ranged && len > 0 {
-            request.set_header("Content-Range", format!("{start}-{}", end - 1));
+        if let (true, Some(end)) = (ranged, end) {
+            if end > start {
+                request.set_header("Content-Range", format!("{start}-{}", end - 1));
+            }
         }
         u.fresh = false;
         let result = u.session.send_with(request, Attempts::Once);
+        // A span to a reader's end is as long as what went out.
+        let len = end.map_or_else(|| outcome.handed.load(Ordering::SeqCst), |end| end - start);
         if let Some(e) = outcome.take_source_error() {
             if let Ok(response) = result {
+                // A body to a reader's end ends cleanly on a failure, and the answer says
+                // where the session now stands, for its cancel.
+                if ok.contains(&response.status) {
+                    if let Ok(location) = location_of(&response, method) {
+                        u.location = location;
+                        u.fresh = true;
+                    }
+                }
                 response.drain();
             }
             if e.kind == ErrorKind::Cancelled || !is_retryable(&e) {
