@@ -213,7 +213,7 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     fn streamed(content: &[u8]) -> StreamedBlob {
-        let progress = Arc::new(Progress::new(None, Arc::new(AtomicBool::new(false))));
+        let progress = Arc::new(Progress::new(None, None, Arc::new(AtomicBool::new(false))));
         StreamedBlob::new(Box::new(std::io::Cursor::new(content.to_vec())), progress)
     }
 
