@@ -102,7 +102,9 @@ impl<'s, 'c> Destination<'s, 'c> {
     }
 
     /// Tries to mount blob `digest` from `from`; the first try per source is made alone.
-    /// `trying` is called just before a mount request is made.
+    /// `trying` is called just before a mount request is made. An answer with an upload
+    /// session means this registry does not mount from there: later blobs from there go
+    /// straight to their HEAD.
     fn mount(
         &self,
         from: &Repository,
@@ -116,7 +118,11 @@ impl<'s, 'c> Destination<'s, 'c> {
             Some(true) => {
                 drop(known);
                 trying();
-                Some(try_mount(self, from, digest))
+                let answer = try_mount(self, from, digest);
+                if matches!(answer, Ok(MountAnswer::Opened(_))) {
+                    *lock(&gate) = Some(false);
+                }
+                Some(answer)
             }
             None => {
                 trying();
@@ -125,12 +131,6 @@ impl<'s, 'c> Destination<'s, 'c> {
                 Some(answer)
             }
         }
-    }
-
-    /// Records that mounting from `from` answered with an upload session: later blobs
-    /// from there go straight to their HEAD.
-    fn mount_declined(&self, from: &Repository) {
-        *lock(&self.mount_gate(from)) = Some(false);
     }
 }
 
@@ -164,7 +164,7 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     // uploads from that source directly. A registry that does not mount answers 202 with
     // an upload session: that session is used only when a HEAD says the blob is missing,
     // and cancelled when the blob is there.
-    let mut opened: Option<(Arc<Session<'_>>, Url, Option<u64>)> = None;
+    let mut opened: Option<OpenedSession<'_>> = None;
     if let Some(from) = dest.mount_source(job) {
         match dest.mount(from, &desc.digest, || {
             job.progress.phase(&mark, Phase::Mounting)
@@ -173,10 +173,7 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
                 job.progress.settle(&mark, Phase::Mounted);
                 return Ok(Outcome::Mounted);
             }
-            Some(Ok(MountAnswer::Opened(s, location, min_chunk))) => {
-                dest.mount_declined(from);
-                opened = Some((s, location, min_chunk));
-            }
+            Some(Ok(MountAnswer::Opened(o))) => opened = Some(o),
             Some(Err(e)) if e.kind == ErrorKind::Cancelled => return Err(e),
             Some(Err(_)) | None => {}
         }
@@ -185,31 +182,22 @@ pub fn upload(dest: &Destination<'_, '_>, job: &BlobJob<'_>) -> Result<Outcome> 
     job.progress.phase(&mark, Phase::Checking);
     match head_blob(dest, &desc.digest) {
         Ok(true) => {
-            if let Some((s, location, _)) = opened.take() {
-                cancel_session(&s, &location);
+            if let Some(o) = opened.take() {
+                o.cancel();
             }
             job.progress.settle(&mark, Phase::Exists);
             return Ok(Outcome::Existed);
         }
         Ok(false) => {}
         Err(e) => {
-            if let Some((s, location, _)) = opened.take() {
-                cancel_session(&s, &location);
+            if let Some(o) = opened.take() {
+                o.cancel();
             }
             return Err(e);
         }
     }
 
-    let opened = opened
-        .as_ref()
-        .map(|(s, location, min_chunk)| UploadSession {
-            session: s,
-            location: location.clone(),
-            fresh: true,
-            offset: 0,
-            confirmed: 0,
-            min_chunk: *min_chunk,
-        });
+    let opened = opened.as_ref().map(OpenedSession::upload_session);
     job.progress.phase(&mark, Phase::Uploading);
     transfer::send(dest, job, &mark, opened)?;
     job.progress.settle(&mark, Phase::Done);
@@ -289,33 +277,46 @@ pub fn upload_stream(
                     })?;
                     return Ok(present(Outcome::Mounted, digest, size));
                 }
-                Some(Ok(MountAnswer::Opened(s, location, min_chunk))) => {
-                    dest.mount_declined(from);
-                    opened = Some((s, location, min_chunk));
-                }
+                Some(Ok(MountAnswer::Opened(o))) => opened = Some(o),
                 Some(Err(e)) if e.kind == ErrorKind::Cancelled => return Err(e),
                 Some(Err(_)) | None => {}
             }
         }
     }
-    let opened = opened
-        .as_ref()
-        .map(|(s, location, min_chunk)| UploadSession {
-            session: s,
-            location: location.clone(),
-            fresh: true,
-            offset: 0,
-            confirmed: 0,
-            min_chunk: *min_chunk,
-        });
+    let opened = opened.as_ref().map(OpenedSession::upload_session);
     let (digest, size) = transfer::send_stream(dest, stream, expected, progress, &mark, opened)?;
     Ok((Outcome::Uploaded, digest, size))
 }
 
+/// The upload session a registry opened instead of a mount (a 202), kept for the blob's
+/// upload: used only once a HEAD says the blob is missing, cancelled otherwise.
+struct OpenedSession<'c> {
+    session: Arc<Session<'c>>,
+    location: Url,
+    min_chunk: Option<u64>,
+}
+
+impl<'c> OpenedSession<'c> {
+    fn upload_session(&self) -> UploadSession<'_, 'c> {
+        UploadSession {
+            session: &self.session,
+            location: self.location.clone(),
+            fresh: true,
+            offset: 0,
+            confirmed: 0,
+            min_chunk: self.min_chunk,
+        }
+    }
+
+    fn cancel(&self) {
+        cancel_session(&self.session, &self.location);
+    }
+}
+
 enum MountAnswer<'c> {
     Mounted,
-    /// A session instead of a mount, with its Location and minimum chunk length.
-    Opened(Arc<Session<'c>>, Url, Option<u64>),
+    /// A session instead of a mount.
+    Opened(OpenedSession<'c>),
 }
 
 fn try_mount<'c>(
@@ -339,7 +340,11 @@ fn try_mount<'c>(
             let opened = UploadSession::opened(&session, &response, "POST")?;
             let (location, min_chunk) = (opened.location, opened.min_chunk);
             response.drain();
-            Ok(MountAnswer::Opened(session, location, min_chunk))
+            Ok(MountAnswer::Opened(OpenedSession {
+                session,
+                location,
+                min_chunk,
+            }))
         }
         _ => Err(status::error_from_response("POST", response)),
     }
