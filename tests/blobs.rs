@@ -44,20 +44,6 @@ fn via(proxy: &FaultProxy, reference: &str, registry: &str) -> String {
     reference.replacen(registry, &proxy.host(), 1)
 }
 
-/// `size` pseudo-random bytes from `seed`.
-fn content(seed: u64, size: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(size + 8);
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    out
-}
-
 /// A reader that hands out its bytes in pieces of at most `piece` (as a pipe does), counts
 /// its calls, and fails with an error once `fail_at` bytes are out, when set.
 struct Pieces {
@@ -130,26 +116,9 @@ fn read_all(c: &Client, reference: &str) -> rr::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Checks that `repo` on `reg` holds no upload session, on the servers that can say.
+/// `common::check_no_session`, the case named as this file's skips are.
 fn check_no_session(reg: &Registry, repo: &str, case: &str) {
-    if reg.server() == Server::Ggcr {
-        skip(
-            &format!("{case} (open sessions)"),
-            reg.server(),
-            "its sessions live in memory and it has no upload cancel (a DELETE on a \
-             session answers 400)",
-        );
-        return;
-    }
-    assert_eq!(
-        open_upload_sessions(reg, repo),
-        0,
-        "{}: {case}: {:#?}",
-        reg.server(),
-        requests_for(reg, repo)
-    );
-    let left = sessions_left_behind(reg, repo);
-    assert!(left.is_empty(), "{}: {case}: {left:?}", reg.server());
+    common::check_no_session(reg, repo, &format!("blobs: {case}"));
 }
 
 /// Requests on `repo` from the `skip`-th on, as method and path.
@@ -321,7 +290,7 @@ fn a_push_from_a_reader_of_unknown_size_streams_or_goes_in_chunks_and_reads_back
             ("streamed", UploadStrategy::Auto),
             ("chunked", UploadStrategy::Chunked),
         ] {
-            let bytes = content(n as u64 * 10 + strategy as u64, size);
+            let bytes = random_bytes(n as u64 * 10 + strategy as u64, size);
             let repo = format!("blobs/reader-{case}");
             let c = client();
             let chunk = (strategy == UploadStrategy::Chunked).then_some(256 << 10);
@@ -398,7 +367,7 @@ fn a_chunk_from_a_reader_cut_off_is_sent_again_from_what_is_kept() {
                     .bodies_over(100 << 10),
             ],
         );
-        let bytes = content(40 + n as u64, size);
+        let bytes = random_bytes(40 + n as u64, size);
         let c = fast_client();
         c.set_upload_strategy(None, UploadStrategy::Chunked, Some(256 << 10))
             .unwrap();
@@ -437,7 +406,7 @@ fn a_blob_already_there_is_not_sent_again_and_one_elsewhere_is_mounted() {
     for (n, server) in Server::ALL.into_iter().enumerate() {
         let (reg, _) = shared_seeded_in(server, Mode::Open);
         let dir = temp_dir();
-        let bytes = content(70 + n as u64, 300_000);
+        let bytes = random_bytes(70 + n as u64, 300_000);
         let digest = of_bytes(&bytes);
         let path = write_file(dir.path(), "blob", &bytes);
         let c = client();
@@ -548,7 +517,7 @@ fn a_blob_already_there_is_not_sent_again_and_one_elsewhere_is_mounted() {
 fn content_that_is_not_the_digest_given_is_refused_and_nothing_is_committed() {
     for (n, server) in Server::ALL.into_iter().enumerate() {
         let (reg, _) = shared_seeded_in(server, Mode::Open);
-        let bytes = content(90 + n as u64, 2 * MIB);
+        let bytes = random_bytes(90 + n as u64, 2 * MIB);
         let wrong = of_bytes(b"what the caller thought it was");
         let repo = "blobs/mismatch";
         for (case, strategy) in [
@@ -615,7 +584,7 @@ fn a_read_callback_failing_mid_blob_is_rr_err_callback_and_leaves_no_session() {
         for (case, strategy, chunk) in [("streamed", 0, 0), ("chunked", 3, 256 << 10)] {
             let repo = format!("blobs/callback-fails-{case}");
             let c = c_client(strategy, chunk);
-            let mut pieces = Pieces::new(content(5, 3 * MIB));
+            let mut pieces = Pieces::new(random_bytes(5, 3 * MIB));
             pieces.fail_at = Some(MIB + 1);
             let target = CString::new(format!("{}/{repo}", reg.host())).unwrap();
             let mut digest = [0 as c_char; DIGEST_SIZE];
@@ -672,7 +641,7 @@ fn a_push_from_a_slow_reader_cancelled_from_another_thread_leaves_no_session() {
             let chunk = (strategy == UploadStrategy::Chunked).then_some(1 << 20);
             parent.set_upload_strategy(None, strategy, chunk).unwrap();
             let child = parent.derive();
-            let mut reader = Pieces::new(content(8, 8 * MIB));
+            let mut reader = Pieces::new(random_bytes(8, 8 * MIB));
             reader.piece = 64 << 10;
             reader.pause = Duration::from_millis(20);
             let calls = reader.calls.clone();

@@ -127,27 +127,9 @@ fn check_with_skopeo(reg: &Registry, repo_tag: &str, img: &rr::image::Image) {
     }
 }
 
-/// Checks that `repo` on `reg` holds no upload session, on the servers that can say.
+/// `common::check_no_session`, the case named as this file's skips are.
 fn check_no_session(reg: &Registry, repo: &str, case: &str) {
-    match reg.server() {
-        Server::Ggcr => skip(
-            &format!("{case} (open sessions)"),
-            reg.server(),
-            "its sessions live in memory, its log has no statuses, and it has no upload \
-             cancel (a DELETE on a session answers 400)",
-        ),
-        _ => {
-            assert_eq!(
-                open_upload_sessions(reg, repo),
-                0,
-                "{}: {case}: {:#?}",
-                reg.server(),
-                requests_for(reg, repo)
-            );
-            let left = sessions_left_behind(reg, repo);
-            assert!(left.is_empty(), "{}: {case}: {left:?}", reg.server());
-        }
-    }
+    common::check_no_session(reg, repo, &format!("uploads: {case}"));
 }
 
 /// The body requests (PATCH, and PUT with a body) the proxy saw, in order.

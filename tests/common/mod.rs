@@ -12,9 +12,9 @@ pub fn client() -> Client {
     c
 }
 
-/// A tar archive with one file of `size` pseudo-random bytes seeded by `seed`.
-pub fn tar_bytes(seed: u64, size: usize) -> Vec<u8> {
-    let mut data = Vec::with_capacity(size);
+/// `size` pseudo-random bytes seeded by `seed` (xorshift: the same bytes on every run).
+pub fn random_bytes(seed: u64, size: usize) -> Vec<u8> {
+    let mut data = Vec::with_capacity(size + 8);
     let mut x = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
@@ -25,6 +25,12 @@ pub fn tar_bytes(seed: u64, size: usize) -> Vec<u8> {
         data.extend_from_slice(&x.to_le_bytes());
     }
     data.truncate(size);
+    data
+}
+
+/// A tar archive with one file of `size` pseudo-random bytes seeded by `seed`.
+pub fn tar_bytes(seed: u64, size: usize) -> Vec<u8> {
+    let data = random_bytes(seed, size);
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_size(size as u64);
@@ -146,4 +152,27 @@ fn sessions_not_closed(reg: &Registry, repo: &str, delete_must_succeed: bool) ->
         left.push("(a session never used after its POST)".to_string());
     }
     left
+}
+
+/// Checks that `repo` on `reg` holds no upload session (none open, none left without a
+/// successful DELETE), on the servers that can say; `case` names the check in a skip.
+pub fn check_no_session(reg: &Registry, repo: &str, case: &str) {
+    if reg.server() == rr_testkit::Server::Ggcr {
+        rr_testkit::skip(
+            reg.server(),
+            &format!("{case} (open sessions)"),
+            "its sessions live in memory, its log has no statuses, and it has no upload \
+             cancel (a DELETE on a session answers 400)",
+        );
+        return;
+    }
+    assert_eq!(
+        open_upload_sessions(reg, repo),
+        0,
+        "{}: {case}: {:#?}",
+        reg.server(),
+        requests_for(reg, repo)
+    );
+    let left = sessions_left_behind(reg, repo);
+    assert!(left.is_empty(), "{}: {case}: {left:?}", reg.server());
 }
