@@ -78,14 +78,11 @@ fn cancel_during_connect_to_a_black_holed_port() {
 #[test]
 fn cancel_during_a_stalled_body_leaves_no_file() {
     let (reg, seeded) = shared_seeded_in(Server::Distribution28, Mode::Open);
-    let proxy = FaultProxy::start(
-        &reg.host(),
-        vec![Rule::new(
-            Some("GET"),
-            "/blobs/sha256:",
-            Fault::StallAfterHeaders(Duration::from_secs(30)),
-            usize::MAX,
-        )],
+    let proxy = proxy_always(
+        reg,
+        Some("GET"),
+        "/blobs/sha256:",
+        Fault::StallAfterHeaders(Duration::from_secs(30)),
     );
     let reference = via(&proxy, &seeded.app.reference, &reg.host());
     let img = remote::image(&client(), &reference).unwrap();
@@ -139,14 +136,11 @@ fn an_image_read_through_a_derived_client_is_cancelled_by_it_alone() {
 #[test]
 fn cancel_during_a_retry_after_wait() {
     let (reg, seeded) = shared_seeded_in(Server::Distribution28, Mode::Open);
-    let proxy = FaultProxy::start(
-        &reg.host(),
-        vec![Rule::new(
-            Some("GET"),
-            "/manifests/",
-            Fault::status_retry_after(429, "30"),
-            usize::MAX,
-        )],
+    let proxy = proxy_always(
+        reg,
+        Some("GET"),
+        "/manifests/",
+        Fault::status_retry_after(429, "30"),
     );
     let reference = via(&proxy, &seeded.app.reference, &reg.host());
     let (result, latency) = cancel_after(&client(), Duration::from_millis(500), move |c| {
@@ -225,14 +219,11 @@ impl Exchange for RealmRewrite {
 #[test]
 fn cancel_during_a_listing_of_many_pages() {
     let (reg, _seeded) = shared_seeded_in(Server::Distribution28, Mode::Open);
-    let proxy = FaultProxy::start(
-        &reg.host(),
-        vec![Rule::new(
-            Some("GET"),
-            "/_catalog",
-            Fault::DelayAnswer(Duration::from_millis(150)),
-            usize::MAX,
-        )],
+    let proxy = proxy_always(
+        reg,
+        Some("GET"),
+        "/_catalog",
+        Fault::DelayAnswer(Duration::from_millis(150)),
     );
     let c = client();
     c.set_page_size(Some(1)).unwrap();
@@ -258,14 +249,11 @@ fn cancel_during_a_chunked_push_leaves_no_session() {
     b.add_layer_file(&path, None).unwrap();
     let image = b.build().unwrap();
     // Slow PATCHes (each waits before its answer) so that the cancel lands mid-push.
-    let proxy = FaultProxy::start(
-        &reg.host(),
-        vec![Rule::new(
-            Some("PATCH"),
-            "/blobs/uploads/",
-            Fault::DelayAnswer(Duration::from_millis(200)),
-            usize::MAX,
-        )],
+    let proxy = proxy_always(
+        reg,
+        Some("PATCH"),
+        "/blobs/uploads/",
+        Fault::DelayAnswer(Duration::from_millis(200)),
     );
     let c = client();
     c.set_upload_strategy(None, UploadStrategy::Chunked, Some(256 << 10))

@@ -16,14 +16,11 @@ fn via(proxy: &FaultProxy, reference: &str, registry: &str) -> String {
 }
 
 fn trickling_manifests(reg: &rr_testkit::Registry) -> FaultProxy {
-    FaultProxy::start(
-        &reg.host(),
-        vec![Rule::new(
-            Some("GET"),
-            "/manifests/",
-            Fault::Trickle(Duration::from_millis(300)),
-            usize::MAX,
-        )],
+    proxy_always(
+        reg,
+        Some("GET"),
+        "/manifests/",
+        Fault::Trickle(Duration::from_millis(300)),
     )
 }
 
@@ -69,14 +66,11 @@ fn a_trickling_manifest_fails_the_minimum_rate_at_once() {
 #[test]
 fn a_silent_server_fails_the_first_byte_timeout() {
     let (reg, seeded) = shared_seeded_in(Server::Distribution28, Mode::Open);
-    let proxy = FaultProxy::start(
-        &reg.host(),
-        vec![Rule::new(
-            Some("GET"),
-            "/manifests/",
-            Fault::StallBeforeAnswer(Duration::from_secs(30)),
-            usize::MAX,
-        )],
+    let proxy = proxy_always(
+        reg,
+        Some("GET"),
+        "/manifests/",
+        Fault::StallBeforeAnswer(Duration::from_secs(30)),
     );
     let c = client();
     c.set_retry(5, 10).unwrap();

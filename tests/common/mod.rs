@@ -176,3 +176,17 @@ pub fn check_no_session(reg: &Registry, repo: &str, case: &str) {
     let left = sessions_left_behind(reg, repo);
     assert!(left.is_empty(), "{}: {case}: {left:?}", reg.server());
 }
+
+/// A fault proxy in front of `reg` that does `fault` to every request of `method` (None:
+/// any) whose path contains `path`.
+pub fn proxy_always(
+    reg: &Registry,
+    method: Option<&'static str>,
+    path: &str,
+    fault: rr_testkit::Fault,
+) -> rr_testkit::FaultProxy {
+    rr_testkit::FaultProxy::start(
+        &reg.host(),
+        vec![rr_testkit::Rule::new(method, path, fault, usize::MAX)],
+    )
+}
