@@ -1447,6 +1447,10 @@ static void test_write_path(void) {
               rr_image_layer_count(bound) == rr_image_layer_count(img));
         rr_image_free(bound);
         rr_index *bound_idx = NULL;
+        CHECK_RC(rr_index_with_client(idx, NULL, &bound_idx), RR_ERR_INVALID_ARGUMENT);
+        check_error_mentions("rr_index_with_client(NULL client)", "client");
+        CHECK_RC(rr_index_with_client(idx, client, NULL), RR_ERR_INVALID_ARGUMENT);
+        CHECK(bound_idx == NULL);
         CHECK_RC(rr_index_with_client(idx, client, &bound_idx), RR_OK);
         CHECK(bound_idx != NULL && strcmp(rr_index_digest(bound_idx), rr_index_digest(idx)) == 0);
         rr_index_free(bound_idx);
