@@ -21,6 +21,11 @@ type ctxError struct {
 func (e *ctxError) Error() string   { return e.rr.Error() + ": " + e.ctx.Error() }
 func (e *ctxError) Unwrap() []error { return []error{e.rr, e.ctx} }
 
+// endedBefore is the error of a call whose context had ended (err) before it started.
+func endedBefore(err error) error {
+	return &ctxError{rr: &Error{Status: StatusCancelled, Message: "the context ended before the call"}, ctx: err}
+}
+
 // withContext runs f on a client derived from cl for this call (rr_client_derive), which
 // ctx cancels (rr_client_cancel from context.AfterFunc's goroutine) and whose deadline is
 // ctx's. A context that can never end (context.Background) costs nothing: f runs on cl.
@@ -29,7 +34,7 @@ func (cl *Client) withContext(ctx context.Context, f func(c *C.rr_client) C.rr_s
 		ctx = context.Background()
 	}
 	if err := ctx.Err(); err != nil {
-		return &ctxError{rr: &Error{Status: StatusCancelled, Message: "the context ended before the call"}, ctx: err}
+		return endedBefore(err)
 	}
 	if ctx.Done() == nil || cl.ptr() == nil {
 		c := cl.ptr()

@@ -81,7 +81,7 @@ func (img *Image) state() states {
 func (img *Image) withContext(ctx context.Context, f func(p *C.rr_image) C.rr_status) error {
 	if img == nil || img.cl == nil { // nil: the C call reports it
 		if ctx != nil && ctx.Err() != nil {
-			return &ctxError{rr: &Error{Status: StatusCancelled, Message: "the context ended before the call"}, ctx: ctx.Err()}
+			return endedBefore(ctx.Err())
 		}
 		return img.do(func() C.rr_status { return f(img.ptr()) })
 	}

@@ -37,7 +37,7 @@ type Child struct {
 func (idx *Index) withContext(ctx context.Context, f func(p *C.rr_index) C.rr_status) error {
 	if idx == nil || idx.cl == nil { // nil: the C call reports it
 		if ctx != nil && ctx.Err() != nil {
-			return &ctxError{rr: &Error{Status: StatusCancelled, Message: "the context ended before the call"}, ctx: ctx.Err()}
+			return endedBefore(ctx.Err())
 		}
 		return idx.do(func() C.rr_status { return f(idx.ptr()) })
 	}
