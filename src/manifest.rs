@@ -244,7 +244,7 @@ struct RawImageManifest {
     #[serde(default)]
     artifact_type: Option<serde_json::Value>,
     #[serde(default)]
-    subject: Option<RawDescriptor>,
+    subject: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -310,7 +310,12 @@ impl ImageManifest {
             .into_iter()
             .map(|d| d.validate(what))
             .collect::<Result<Vec<_>>>()?;
-        let subject = raw.subject.map(|d| d.validate(what)).transpose()?;
+        // Ignored before it was reported, like the fields above: a malformed subject is
+        // dropped rather than making the manifest unreadable.
+        let subject = raw
+            .subject
+            .and_then(|v| serde_json::from_value::<RawDescriptor>(v).ok())
+            .and_then(|d| d.validate(what).ok());
         Ok(ImageManifest {
             media_type: string_field(raw.media_type),
             config,
@@ -449,6 +454,13 @@ mod tests {
             ),
             (OCI_MANIFEST, cfg.as_str(), 9)
         );
+        let bad_subject = m.replacen(
+            r#""config""#,
+            r#""subject":{"digest":"x","size":1},"config""#,
+            1,
+        );
+        let parsed = ImageManifest::parse(bad_subject.as_bytes(), "t").unwrap();
+        assert_eq!(parsed.subject, None, "a malformed subject is dropped");
 
         let idx = format!(
             r#"{{"schemaVersion":2,"artifactType":5,"annotations":"x","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{cfg}","size":7,"platform":{{"os":"windows","architecture":"amd64","os.version":"10.0.1","os.features":["win32k"]}}}}]}}"#
