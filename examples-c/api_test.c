@@ -1414,6 +1414,101 @@ static void test_blob_arguments(const char *tmp) {
     rr_client_free(c);
 }
 
+/*
+ * The artifact builder's bad input: NULLs, bad UTF-8, media types that are not
+ * type/subtype, an empty annotation key, a missing file, a subject that is no digest.
+ * Then a good artifact of one file, read through the image getters (no registry).
+ */
+static void test_artifact_builder(const char *tmp) {
+    char file[4096], missing[4096];
+    snprintf(file, sizeof file, "%s/notes.txt", tmp);
+    snprintf(missing, sizeof missing, "%s/no-such-notes.txt", tmp);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (f == NULL) {
+        return;
+    }
+    fputs("notes\n", f);
+    fclose(f);
+
+    const char *type = "application/vnd.example.notes+json";
+    rr_artifact_builder *b = (rr_artifact_builder *)&b; /* sentinel */
+    rr_artifact_builder *const b_sentinel = b;
+    CHECK_RC(rr_artifact_builder_new(NULL, &b), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_artifact_builder_new(NULL)", "artifact_type");
+    CHECK_RC(rr_artifact_builder_new(type, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_new("notes", &b), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_artifact_builder_new(\"notes\")", "\"notes\"");
+    CHECK_RC(rr_artifact_builder_new("text/plain; charset=utf-8", &b), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_new("\xff/x", &b), RR_ERR_INVALID_ARGUMENT);
+    CHECK(b == b_sentinel);
+    CHECK_RC(rr_artifact_builder_new(type, &b), RR_OK);
+    if (b == b_sentinel || b == NULL) {
+        return;
+    }
+    rr_artifact_builder_free(NULL);
+
+    CHECK_RC(rr_artifact_builder_add_file(NULL, file, "text/plain"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_add_file(b, NULL, "text/plain"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_add_file(b, file, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_add_file(b, file, "text"), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("add_file(\"text\")", "\"text\"");
+    CHECK_RC(rr_artifact_builder_add_file(b, missing, "text/plain"), RR_ERR_IO);
+    check_error_mentions("add_file(missing)", "no-such-notes.txt");
+    CHECK_RC(rr_artifact_builder_add_file(b, file, "text/plain"), RR_OK);
+    check_no_error("rr_artifact_builder_add_file");
+
+    static const uint8_t config[] = "{}";
+    CHECK_RC(rr_artifact_builder_set_config(NULL, "application/json", config, 2),
+             RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_set_config(b, NULL, config, 2), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_set_config(b, "json", config, 2), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_set_config(b, "application/json", NULL, 2), RR_ERR_INVALID_ARGUMENT);
+
+    CHECK_RC(rr_artifact_builder_add_annotation(NULL, "k", "v"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_add_annotation(b, NULL, "v"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_add_annotation(b, "k", NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_add_annotation(b, "", "v"), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_add_annotation(b, "com.example.k", "v"), RR_OK);
+
+    const char *manifest = "application/vnd.oci.image.manifest.v1+json";
+    const char *digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    CHECK_RC(rr_artifact_builder_set_subject(NULL, manifest, digest, 2), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_set_subject(b, NULL, digest, 2), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_set_subject(b, manifest, NULL, 2), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_set_subject(b, "manifest", digest, 2), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_set_subject(b, manifest, "sha256:abc", 2), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_set_subject_ref(b, NULL, "localhost/x:y"), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("set_subject_ref(NULL client)", "client");
+    CHECK_RC(rr_artifact_builder_set_subject(b, manifest, digest, 2), RR_OK);
+
+    rr_image *img = (rr_image *)&img; /* sentinel */
+    rr_image *const img_sentinel = img;
+    CHECK_RC(rr_artifact_builder_build(NULL, &img), RR_ERR_INVALID_ARGUMENT);
+    CHECK(img == img_sentinel);
+    CHECK_RC(rr_artifact_builder_build(b, NULL), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_artifact_builder_build(b, &img), RR_OK);
+    rr_artifact_builder_free(b); /* the image does not depend on the builder */
+    if (img == img_sentinel || img == NULL) {
+        return;
+    }
+    CHECK(streq(rr_image_media_type(img), manifest));
+    CHECK(streq(rr_image_artifact_type(img), type));
+    CHECK(streq(rr_image_config_media_type(img), "application/vnd.oci.empty.v1+json"));
+    CHECK(streq(rr_image_config_digest(img), digest));
+    CHECK(rr_image_layer_count(img) == 1);
+    CHECK(streq(rr_image_layer_media_type(img, 0), "text/plain"));
+    CHECK(streq(rr_image_layer_annotation(img, 0, "org.opencontainers.image.title"), "notes.txt"));
+    CHECK(streq(rr_image_annotation(img, "com.example.k"), "v"));
+    CHECK(streq(rr_image_subject_digest(img), digest));
+    CHECK(streq(rr_image_subject_media_type(img), manifest));
+    CHECK(rr_image_subject_size(img) == 2);
+    rr_image_free(img);
+    CHECK(rr_image_subject_digest(NULL) == NULL);
+    CHECK(rr_image_subject_media_type(NULL) == NULL);
+    CHECK(rr_image_subject_size(NULL) == 0);
+}
+
 static void test_write_path(void) {
     char tmp[4096];
     const char *base = getenv("TMPDIR");
@@ -1432,6 +1527,7 @@ static void test_write_path(void) {
     rr_image *img = test_image_builder(tmp, &layer_size);
     rr_index *idx = img != NULL ? test_index_builder(img) : NULL;
     test_blob_arguments(tmp);
+    test_artifact_builder(tmp);
     if (client != NULL && img != NULL && idx != NULL) {
         test_write_arguments(client, img, idx);
         test_layout(client, tmp, img, idx, layer_size);

@@ -174,6 +174,25 @@ func (img *Image) ArtifactType() string {
 	return goString(C.rr_image_artifact_type(img.ptr()))
 }
 
+// SubjectDigest is the digest of the manifest's subject (the manifest an artifact refers
+// to), "" when it has none.
+func (img *Image) SubjectDigest() string {
+	defer runtime.KeepAlive(img)
+	return goString(C.rr_image_subject_digest(img.ptr()))
+}
+
+// SubjectMediaType is the media type of the manifest's subject, "" when it has none.
+func (img *Image) SubjectMediaType() string {
+	defer runtime.KeepAlive(img)
+	return goString(C.rr_image_subject_media_type(img.ptr()))
+}
+
+// SubjectSize is the size of the manifest's subject, 0 when it has none.
+func (img *Image) SubjectSize() uint64 {
+	defer runtime.KeepAlive(img)
+	return uint64(C.rr_image_subject_size(img.ptr()))
+}
+
 // Annotations are the manifest's own annotations (nil when it has none); a new map on
 // each call.
 func (img *Image) Annotations() map[string]string {

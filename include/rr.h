@@ -214,6 +214,12 @@ typedef enum {
 } rr_mirror_pull;
 
 /**
+ * Builds one OCI artifact. Single-threaded, like `rr_image_builder`: calls made from
+ * several threads at once are serialised. The images it builds do not depend on it.
+ */
+typedef struct rr_artifact_builder rr_artifact_builder;
+
+/**
  * A registry client: options, credentials, and the connection and token caches every
  * operation shares. Safe to share between threads and calls.
  */
@@ -393,6 +399,134 @@ typedef void (*rr_body_close_fn)(void*);
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Creates an artifact builder for `artifact_type` (the manifest's `artifactType`, e.g.
+ * `"application/vnd.example.sbom+json"`): no files, the empty config
+ * (`application/vnd.oci.empty.v1+json`, `{}`), no annotations, no subject. The string is
+ * copied.
+ *
+ * On RR_OK `*out` receives a builder owned by the caller, to be released with
+ * `rr_artifact_builder_free`. RR_ERR_INVALID_ARGUMENT when an argument is NULL or not
+ * UTF-8, or when `artifact_type` is not a media type of the form `type/subtype`
+ * (RFC 6838; a `+suffix` is allowed, parameters are not). An addition to the API
+ * contract.
+ *
+ * # Safety
+ * `artifact_type` must be NULL or a NUL-terminated string; `out` NULL or valid for a
+ * write.
+ */
+rr_status rr_artifact_builder_new(const char *artifact_type, rr_artifact_builder **out);
+
+/**
+ * Releases an artifact builder. NULL is ignored. Images built with it stay valid. Must
+ * not be called twice with the same value, nor while another call uses the builder.
+ * An addition to the API contract.
+ *
+ * # Safety
+ * `b` must be NULL or a builder from `rr_artifact_builder_new`.
+ */
+void rr_artifact_builder_free(rr_artifact_builder *b);
+
+/**
+ * Sets a config blob of the artifact's own: `len` bytes at `bytes` (stored as they are,
+ * JSON or not) of type `media_type`, in place of the empty config. Both are copied; a
+ * second call replaces the first. RR_ERR_INVALID_ARGUMENT when `b` or `media_type` is
+ * NULL, `bytes` is NULL with `len` > 0, or `media_type` is not a media type (see
+ * `rr_artifact_builder_new`). An addition to the API contract.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `media_type` NULL or a NUL-terminated string;
+ * `bytes` NULL or valid for reading `len` bytes.
+ */
+rr_status rr_artifact_builder_set_config(rr_artifact_builder *b,
+                                         const char *media_type,
+                                         const uint8_t *bytes,
+                                         size_t len);
+
+/**
+ * Adds the file at `path` as the next blob (layer) of the artifact, of type
+ * `media_type`, stored exactly as it is, with an `org.opencontainers.image.title`
+ * annotation holding the file's base name. The file is read once, now, for its digest
+ * and size (streamed, not held in memory); the built image reads it again when it is
+ * pushed or saved and must find the same bytes (RR_ERR_DIGEST_MISMATCH otherwise). Both
+ * strings are copied.
+ *
+ * RR_ERR_IO when the file is missing or cannot be read. RR_ERR_INVALID_ARGUMENT when an
+ * argument is NULL or not UTF-8, `media_type` is not a media type, or `path` names no
+ * file. A failed call leaves the builder as it was. An addition to the API contract.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `path` and `media_type` NULL or NUL-terminated
+ * strings.
+ */
+rr_status rr_artifact_builder_add_file(rr_artifact_builder *b,
+                                       const char *path,
+                                       const char *media_type);
+
+/**
+ * Sets the manifest annotation `key` to `value`, replacing an earlier value of the same
+ * key. Both are copied. RR_ERR_INVALID_ARGUMENT when an argument is NULL or not UTF-8,
+ * or `key` is empty. An addition to the API contract.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `key` and `value` NULL or NUL-terminated strings.
+ */
+rr_status rr_artifact_builder_add_annotation(rr_artifact_builder *b,
+                                             const char *key,
+                                             const char *value);
+
+/**
+ * Sets the artifact's `subject`, the manifest it refers to, from its media type, digest
+ * (`sha256:<64 hex>`) and size, as `rr_head` reports them. Nothing is checked against a
+ * registry (see `rr_artifact_builder_set_subject_ref` for that). Replaces an earlier
+ * subject. The strings are copied. RR_ERR_INVALID_ARGUMENT when an argument is NULL or
+ * not UTF-8, `media_type` is not a media type, or `digest` is not a valid digest. An
+ * addition to the API contract.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `media_type` and `digest` NULL or NUL-terminated
+ * strings.
+ */
+rr_status rr_artifact_builder_set_subject(rr_artifact_builder *b,
+                                          const char *media_type,
+                                          const char *digest,
+                                          uint64_t size);
+
+/**
+ * Sets the artifact's `subject` to the manifest at `reference` (a tag or a digest),
+ * found with one HEAD through `client` (its mirrors, credentials and settings apply);
+ * its media type, digest and size become the subject. Nothing is uploaded. Replaces an
+ * earlier subject; a failed call leaves the builder as it was. `client` is not kept.
+ *
+ * RR_ERR_NOT_FOUND when no such manifest exists; RR_ERR_INVALID_REFERENCE when
+ * `reference` does not parse; RR_ERR_INVALID_ARGUMENT when an argument is NULL or not
+ * UTF-8; otherwise the statuses of `rr_head`. An addition to the API contract.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `client` NULL or a live client; `reference` NULL
+ * or a NUL-terminated string.
+ */
+rr_status rr_artifact_builder_set_subject_ref(rr_artifact_builder *b,
+                                              rr_client *client,
+                                              const char *reference);
+
+/**
+ * Builds the artifact: an OCI image manifest
+ * (`application/vnd.oci.image.manifest.v1+json`) with the `artifactType`, the config
+ * (the empty one unless set), the files in the order added as its layers (or, with no
+ * file, the single empty descriptor the image-spec recommends), the subject and the
+ * annotations.
+ *
+ * On RR_OK `*out` receives an image owned by the caller (`rr_image_free`), pushed with
+ * `rr_write` or written to a layout like any image; it stays valid after
+ * `rr_artifact_builder_free(b)`. The builder stays usable and may build again.
+ * RR_ERR_INVALID_ARGUMENT when `b` or `out` is NULL. An addition to the API contract.
+ *
+ * # Safety
+ * `b` must be NULL or a live builder; `out` NULL or valid for a write.
+ */
+rr_status rr_artifact_builder_build(rr_artifact_builder *b, rr_image **out);
 
 /**
  * The size in bytes of the blob `reference` names (`REGISTRY/REPOSITORY@sha256:...`),
@@ -1479,6 +1613,36 @@ const char *rr_image_config_media_type(const rr_image *img);
  * `img` must be NULL or a live image.
  */
 uint64_t rr_image_config_size(const rr_image *img);
+
+/**
+ * The digest of the manifest's `subject` (image-spec 1.1: the manifest this one refers
+ * to, as an artifact such as a signature or an SBOM refers to its image), or NULL when it
+ * has none or `img` is NULL. Belongs to `img`; valid until `rr_image_free(img)`. An
+ * addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_subject_digest(const rr_image *img);
+
+/**
+ * The media type of the manifest's `subject`, or NULL when it has none or `img` is
+ * NULL. Belongs to `img`; valid until `rr_image_free(img)`. An addition to the API
+ * contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+const char *rr_image_subject_media_type(const rr_image *img);
+
+/**
+ * The size of the manifest's `subject`, or 0 when it has none or `img` is NULL. An
+ * addition to the API contract.
+ *
+ * # Safety
+ * `img` must be NULL or a live image.
+ */
+uint64_t rr_image_subject_size(const rr_image *img);
 
 /**
  * The image's size as its manifest states it: the config and every layer, each distinct

@@ -89,6 +89,10 @@ impl Image {
     pub fn artifact_type(&self) -> Option<&str> {
         self.manifest.artifact_type.as_deref()
     }
+    /// The manifest's `subject`: the manifest it refers to, when it is a referrer.
+    pub fn subject(&self) -> Option<&Descriptor> {
+        self.manifest.subject.as_ref()
+    }
     /// The image's size as its manifest states it: the config and every layer, each
     /// distinct digest once (a layer listed twice is one blob); the manifest itself is not
     /// counted. Without foreign (non-distributable) layers, which a push skips, it is the

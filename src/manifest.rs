@@ -11,6 +11,11 @@ use std::collections::BTreeMap;
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// The empty descriptor's media type (image-spec 1.1): an artifact's config or only layer
+/// when it has none of its own.
+pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+/// The empty descriptor's content, `{}`.
+pub const OCI_EMPTY_BYTES: &[u8] = b"{}";
 pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
@@ -211,6 +216,8 @@ pub struct ImageManifest {
     pub annotations: BTreeMap<String, String>,
     /// `artifactType` (image-spec 1.1), when the manifest describes an artifact.
     pub artifact_type: Option<String>,
+    /// `subject` (image-spec 1.1): the manifest this one refers to, for referrers.
+    pub subject: Option<Descriptor>,
 }
 
 /// The parts of an OCI index or Docker manifest list that the library uses or reports.
@@ -236,6 +243,8 @@ struct RawImageManifest {
     annotations: Option<serde_json::Value>,
     #[serde(default)]
     artifact_type: Option<serde_json::Value>,
+    #[serde(default)]
+    subject: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -301,12 +310,19 @@ impl ImageManifest {
             .into_iter()
             .map(|d| d.validate(what))
             .collect::<Result<Vec<_>>>()?;
+        // Ignored before it was reported, like the fields above: a malformed subject is
+        // dropped rather than making the manifest unreadable.
+        let subject = raw
+            .subject
+            .and_then(|v| serde_json::from_value::<RawDescriptor>(v).ok())
+            .and_then(|d| d.validate(what).ok());
         Ok(ImageManifest {
             media_type: string_field(raw.media_type),
             config,
             layers,
             annotations: string_map(raw.annotations),
             artifact_type: string_field(raw.artifact_type),
+            subject,
         })
     }
 }
@@ -420,6 +436,31 @@ mod tests {
             Some("application/vnd.example.part")
         );
         assert_eq!(parsed.layers[0].annotations["k"], "v");
+        assert_eq!(parsed.subject, None);
+        let with_subject = m.replacen(
+            r#""config""#,
+            &format!(
+                r#""subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{cfg}","size":9}},"config""#
+            ),
+            1,
+        );
+        let parsed = ImageManifest::parse(with_subject.as_bytes(), "t").unwrap();
+        let subject = parsed.subject.unwrap();
+        assert_eq!(
+            (
+                subject.media_type.as_str(),
+                subject.digest.as_str(),
+                subject.size
+            ),
+            (OCI_MANIFEST, cfg.as_str(), 9)
+        );
+        let bad_subject = m.replacen(
+            r#""config""#,
+            r#""subject":{"digest":"x","size":1},"config""#,
+            1,
+        );
+        let parsed = ImageManifest::parse(bad_subject.as_bytes(), "t").unwrap();
+        assert_eq!(parsed.subject, None, "a malformed subject is dropped");
 
         let idx = format!(
             r#"{{"schemaVersion":2,"artifactType":5,"annotations":"x","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{cfg}","size":7,"platform":{{"os":"windows","architecture":"amd64","os.version":"10.0.1","os.features":["win32k"]}}}}]}}"#

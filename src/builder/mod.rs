@@ -1,5 +1,6 @@
 //! Building images and indexes from local material: layer files (tar, tar+gzip or
-//! tar+zstd, stored exactly as given), a base config, a platform; and indexes from images.
+//! tar+zstd, stored exactly as given), a base config, a platform; OCI 1.1 artifacts from
+//! files of any media type; and indexes from images.
 //!
 //! Each layer file is read once, when it is added, in one streaming pass that checks it is
 //! what its media type says and computes its size, its digest (sha256 of the file) and its
@@ -10,12 +11,14 @@
 //! Builds are reproducible: nothing depends on the clock. Times come from the base config,
 //! else `SOURCE_DATE_EPOCH`, else the Unix epoch.
 
+mod artifact;
 mod image;
 mod index;
 mod layer_file;
 #[cfg(test)]
 mod tests;
 
+pub use artifact::{validate_media_type, ArtifactBuilder, TITLE_ANNOTATION};
 pub use image::ImageBuilder;
 pub use index::IndexBuilder;
 

@@ -21,6 +21,8 @@ pub struct rr_image {
     config_digest: CString,
     config_media_type: CString,
     artifact_type: Option<CString>,
+    /// The subject's digest and media type.
+    subject: Option<(CString, CString)>,
     annotations: CAnnotations,
     layers: Vec<LayerStrings>,
 }
@@ -42,6 +44,9 @@ impl rr_image {
             config_digest: c_string(&config.digest),
             config_media_type: c_string(&config.media_type),
             artifact_type: opt_c_string(image.artifact_type()),
+            subject: image
+                .subject()
+                .map(|d| (c_string(&d.digest), c_string(&d.media_type))),
             annotations: CAnnotations::new(image.annotations()),
             layers: image
                 .layers()
@@ -357,6 +362,47 @@ pub unsafe extern "C" fn rr_image_config_media_type(img: *const rr_image) -> *co
 pub unsafe extern "C" fn rr_image_config_size(img: *const rr_image) -> u64 {
     guard_getter(0, || {
         img.as_ref().map_or(0, |i| i.inner.config_descriptor().size)
+    })
+}
+
+/// The digest of the manifest's `subject` (image-spec 1.1: the manifest this one refers
+/// to, as an artifact such as a signature or an SBOM refers to its image), or NULL when it
+/// has none or `img` is NULL. Belongs to `img`; valid until `rr_image_free(img)`. An
+/// addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_subject_digest(img: *const rr_image) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(img.as_ref().and_then(|i| i.subject.as_ref()).map(|s| &s.0))
+    })
+}
+
+/// The media type of the manifest's `subject`, or NULL when it has none or `img` is
+/// NULL. Belongs to `img`; valid until `rr_image_free(img)`. An addition to the API
+/// contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_subject_media_type(img: *const rr_image) -> *const c_char {
+    guard_getter(std::ptr::null(), || {
+        opt_ptr(img.as_ref().and_then(|i| i.subject.as_ref()).map(|s| &s.1))
+    })
+}
+
+/// The size of the manifest's `subject`, or 0 when it has none or `img` is NULL. An
+/// addition to the API contract.
+///
+/// # Safety
+/// `img` must be NULL or a live image.
+#[no_mangle]
+pub unsafe extern "C" fn rr_image_subject_size(img: *const rr_image) -> u64 {
+    guard_getter(0, || {
+        img.as_ref()
+            .and_then(|i| i.inner.subject())
+            .map_or(0, |s| s.size)
     })
 }
 

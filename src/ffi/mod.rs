@@ -4,6 +4,7 @@
 
 #![allow(non_camel_case_types)]
 
+pub mod artifact;
 pub mod blob;
 pub mod builder;
 pub mod callbacks;
