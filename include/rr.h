@@ -2204,6 +2204,71 @@ const char *rr_blob_phase_name(uint32_t phase);
 rr_status rr_reference_normalize(const char *reference, char *buf, size_t cap, size_t *needed);
 
 /**
+ * Lists the referrers of the manifest at `reference` (`registry/repository@sha256:...`,
+ * or a tag, resolved to its digest by one HEAD): the manifests whose `subject` names it,
+ * such as signatures, SBOMs and attestations. With `artifact_type` (NULL or "" for all),
+ * only the referrers of that artifact type.
+ *
+ * The registry's referrers API is used when it has one (every `Link` page of its answer
+ * is followed, and the filter is applied by rr when the registry's `OCI-Filters-Applied`
+ * does not say it did). When the API answers 404 the fallback tag `sha256-<hex>` is read
+ * instead, and each entry it lists is fetched: one that is gone or whose subject is
+ * another manifest is left out (with a line in the request log), and a tag holding
+ * something other than an index counts as no referrers. No referrers is RR_OK with an
+ * empty index.
+ *
+ * On RR_OK `*out` receives an OCI index owned by the caller (`rr_index_free`): its
+ * children are the referrers, with their media type, digest, size, artifact type and
+ * annotations (`rr_index_child_*`), and `rr_index_child_image` opens one. Its bytes
+ * (`rr_index_manifest`) are the registry's answer when that was one page left whole,
+ * else an index rr made of the entries kept. RR_ERR_INVALID_ARGUMENT when an argument
+ * is NULL or not UTF-8, or `artifact_type` is not a media type (`type/subtype`).
+ * An addition to the API contract.
+ *
+ * # Safety
+ * `client` NULL or live; `reference` NULL or NUL-terminated; `artifact_type` NULL or
+ * NUL-terminated; `out` NULL or writable.
+ */
+rr_status rr_referrers(rr_client *client,
+                       const char *reference,
+                       const char *artifact_type,
+                       rr_index **out);
+
+/**
+ * Copies the image or index at `src_reference` to `dst_reference` as `rr_copy` does,
+ * then every referrer of it, of each of an index's children, and of those referrers in
+ * turn (a signature of an SBOM), to the destination repository under their digests,
+ * byte for byte (mounted within one registry). Where the destination has no referrers
+ * API, each copy is listed under its subject's fallback tag there. A referrer that is
+ * neither an image nor an index is left out with a line in the request log. Progress
+ * and cancellation as for `rr_copy`, per manifest copied. An addition to the API
+ * contract.
+ *
+ * # Safety
+ * `client` NULL or live; both references NULL or NUL-terminated.
+ */
+rr_status rr_copy_with_referrers(rr_client *client,
+                                 const char *src_reference,
+                                 const char *dst_reference);
+
+/**
+ * Saves the files of the artifact `img` into the directory `dir` (created when
+ * missing): every layer with an `org.opencontainers.image.title` annotation becomes the
+ * file of that name, its content verified against the layer's digest, replacing a file
+ * of that name. Layers without a title are not saved.
+ *
+ * A title is used as a bare file name only: RR_ERR_INVALID_RESPONSE, with nothing
+ * written, when one is empty, `.` or `..`, contains `/`, `\` or a NUL, or when two
+ * layers share one. Every file is written beside its final name and renamed only once
+ * all are verified, so a failed call leaves no file behind. With `files_out` non-NULL,
+ * `*files_out` receives the number of files saved. An addition to the API contract.
+ *
+ * # Safety
+ * `img` NULL or live; `dir` NULL or NUL-terminated; `files_out` NULL or writable.
+ */
+rr_status rr_image_save_files(const rr_image *img, const char *dir, size_t *files_out);
+
+/**
  * The name of a status as a static string, e.g. `"RR_ERR_NOT_FOUND"`; `"RR_UNKNOWN"` for
  * a value that is not a status. Never NULL; the string is static and must not be freed.
  * Does not touch the thread's last error. Takes any `rr_status` value (the parameter is

@@ -7,6 +7,7 @@
 //! operations (`remote`), pull mirrors from registries.conf (`registries`) and the image
 //! model (`image`, `index`, `convert`).
 
+pub mod artifact_files;
 pub mod authn;
 pub mod builder;
 pub mod convert;

@@ -170,6 +170,14 @@ impl RawDescriptor {
 }
 
 impl Descriptor {
+    /// A descriptor from its JSON (an entry of an index, a referrers answer), checked as
+    /// every descriptor of a manifest is; a failure is `InvalidResponse` naming `what`.
+    pub fn from_json(value: &serde_json::Value, what: &str) -> Result<Descriptor> {
+        RawDescriptor::deserialize(value)
+            .map_err(|e| Error::invalid_response(format!("{what}: not a descriptor: {e}")))?
+            .validate(what)
+    }
+
     /// A blob known by its digest and size alone: one read or pushed on its own, outside
     /// any manifest, has no media type.
     pub fn of_blob(digest: &str, size: u64) -> Descriptor {
@@ -228,6 +236,8 @@ pub struct IndexManifest {
     pub manifests: Vec<Descriptor>,
     pub annotations: BTreeMap<String, String>,
     pub artifact_type: Option<String>,
+    /// `subject` (image-spec 1.1): an index may refer to a manifest too.
+    pub subject: Option<Descriptor>,
 }
 
 #[derive(Deserialize)]
@@ -259,6 +269,8 @@ struct RawIndexManifest {
     annotations: Option<serde_json::Value>,
     #[serde(default)]
     artifact_type: Option<serde_json::Value>,
+    #[serde(default)]
+    subject: Option<serde_json::Value>,
 }
 
 /// The manifest-level `annotations`: only string values are kept. These fields were
@@ -310,12 +322,7 @@ impl ImageManifest {
             .into_iter()
             .map(|d| d.validate(what))
             .collect::<Result<Vec<_>>>()?;
-        // Ignored before it was reported, like the fields above: a malformed subject is
-        // dropped rather than making the manifest unreadable.
-        let subject = raw
-            .subject
-            .and_then(|v| serde_json::from_value::<RawDescriptor>(v).ok())
-            .and_then(|d| d.validate(what).ok());
+        let subject = lenient_subject(raw.subject, what);
         Ok(ImageManifest {
             media_type: string_field(raw.media_type),
             config,
@@ -343,7 +350,25 @@ impl IndexManifest {
             manifests,
             annotations: string_map(raw.annotations),
             artifact_type: string_field(raw.artifact_type),
+            subject: lenient_subject(raw.subject, what),
         })
+    }
+}
+
+/// Ignored before it was reported, like the fields above: a malformed subject is dropped
+/// rather than making the manifest unreadable.
+fn lenient_subject(value: Option<serde_json::Value>, what: &str) -> Option<Descriptor> {
+    value
+        .and_then(|v| serde_json::from_value::<RawDescriptor>(v).ok())
+        .and_then(|d| d.validate(what).ok())
+}
+
+/// The `subject` of manifest bytes of an image or index media type, if they name one.
+pub fn subject_of(media_type: &str, bytes: &[u8]) -> Option<Descriptor> {
+    match kind_of_media_type(media_type) {
+        Kind::Image => ImageManifest::parse(bytes, "the manifest").ok()?.subject,
+        Kind::Index => IndexManifest::parse(bytes, "the manifest").ok()?.subject,
+        _ => None,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod list;
 pub mod platform;
 pub mod progress;
 pub mod reference;
+pub mod referrers;
 pub mod status;
 pub mod string_list;
 pub mod transport;

@@ -3,7 +3,7 @@
 
 use super::client::Client;
 use super::upload::{self, BlobJob, Destination};
-use super::{descriptor, manifest_fetch};
+use super::{descriptor, manifest_fetch, referrers};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::Image;
 use crate::index::Index;
@@ -246,6 +246,8 @@ fn check_manifest(reference: &Reference, media_type: Option<&str>, bytes: &[u8])
 }
 
 /// PUTs manifest bytes exactly as they are, with their own media type as Content-Type.
+/// A manifest with a `subject` is then listed under its subject's fallback referrers tag,
+/// unless the registry answered that it indexes it itself (`OCI-Subject`).
 fn put_manifest(
     session: &Session<'_>,
     repo: &Repository,
@@ -263,8 +265,9 @@ fn put_manifest(
     let response = session
         .send_expect(request, &[200, 201, 202])
         .map_err(|e| e.context(format!("writing manifest {repo}:{identifier}")))?;
+    let oci_subject = response.header("oci-subject").map(str::to_string);
     response.drain();
-    Ok(())
+    referrers::after_put(session, repo, media_type, bytes, oci_subject.as_deref())
 }
 
 /// Copies the image or whole index at `src` to `dst`, byte for byte.
@@ -272,14 +275,24 @@ pub fn copy(client: &Client, src: &str, dst: &str) -> Result<()> {
     let src_ref = Reference::parse(src)?;
     let dst_ref = Reference::parse_for_write(dst)?;
     let found = descriptor::get(client, &src_ref)?;
+    copy_found(client, &found, &dst_ref)
+}
+
+/// Copies what `found` names to `dst_ref`, byte for byte.
+pub(crate) fn copy_found(
+    client: &Client,
+    found: &descriptor::Descriptor,
+    dst_ref: &Reference,
+) -> Result<()> {
+    let src_ref = &found.reference;
     match manifest::kind_of_media_type(&found.media_type) {
         Kind::Image => {
             let img = found.image()?;
-            write(client, &dst_ref, Artifact::Image(&img))
+            write(client, dst_ref, Artifact::Image(&img))
         }
         Kind::Index => {
             let idx = found.index()?;
-            write(client, &dst_ref, Artifact::Index(&idx))
+            write(client, dst_ref, Artifact::Index(&idx))
         }
         Kind::Schema1 => Err(Error::unsupported(format!(
             "{src_ref} is a Docker schema1 manifest, which cannot be copied"
@@ -318,9 +331,18 @@ pub fn delete(client: &Client, reference: &str) -> Result<()> {
         Some(repo.path()),
         vec![repo.scope("delete")],
     );
+    // A referrer deleted must leave its subject's fallback tag too; its subject is only
+    // known from the manifest, read before it is gone.
+    let subject = reference.digest().and_then(|digest| {
+        session.add_scope(repo.scope("pull"));
+        referrers::subject_before_delete(&session, repo, digest)
+    });
     let response = send_delete(&session, repo, reference.identifier_str())?;
     if matches!(response.status, 200 | 202 | 204) {
         response.drain();
+        if let (Some(digest), Some(subject)) = (reference.digest(), subject) {
+            referrers::after_delete(&session, repo, digest, &subject)?;
+        }
         return Ok(());
     }
     let mut err = status::error_from_response("DELETE", response);

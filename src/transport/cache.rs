@@ -38,9 +38,25 @@ pub struct Shared {
     /// started (a body that broke off, bytes that did not hash to the digest): they are
     /// not asked for it again.
     mirror_failures: Mutex<HashMap<String, Vec<String>>>,
+    /// One update at a time per fallback referrers tag (`registry/repository:tag`): the
+    /// client's own threads attaching to one subject wait for each other instead of
+    /// overwriting each other's entries. Other writers are caught by reading back.
+    referrers_tag_gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl Shared {
+    /// The gate of the fallback referrers tag `key`, held while it is read, changed and
+    /// written back.
+    pub fn referrers_tag_gate(&self, key: &str) -> Arc<Mutex<()>> {
+        let mut gates = lock(&self.referrers_tag_gates);
+        // A long-lived client touching many subjects must not grow without bound: gates
+        // nobody holds are dropped.
+        if gates.len() > 1024 {
+            gates.retain(|_, g| Arc::strong_count(g) > 1);
+        }
+        gates.entry(key.to_string()).or_default().clone()
+    }
+
     /// Forgets tokens, e.g. when the client's credentials change.
     pub fn clear_tokens(&self) {
         lock(&self.tokens).clear();
