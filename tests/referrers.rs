@@ -163,12 +163,26 @@ fn fallback_digests(index: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// How the four writers of `four_writers_attaching_at_once_are_all_listed` reach the
+/// registry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Writers {
+    /// Four clients, straight to the registry.
+    Apart,
+    /// Four threads of one client.
+    OneClient,
+    /// Four clients whose reads of the fallback tag are answered 150 ms late, so that
+    /// they all read it before any of them has written it: every write but the last is
+    /// lost, found out by the read back and made again.
+    StaleReads,
+}
+
 #[test]
 fn four_writers_attaching_at_once_are_all_listed() {
     let (reg, _) = shared_seeded_on(Server::Distribution28);
     let setup = client();
-    for shared_client in [false, true] {
-        let repo_path = format!("referrers/concurrent-{shared_client}");
+    for writers in [Writers::Apart, Writers::OneClient, Writers::StaleReads] {
+        let repo_path = format!("referrers/concurrent-{writers:?}").to_lowercase();
         let repo = format!("{}/{repo_path}", reg.host());
         let subject_digest = push_subject(&setup, &format!("{repo}:v1"), 2);
         let subject = format!("{repo}@{subject_digest}");
@@ -183,16 +197,32 @@ fn four_writers_attaching_at_once_are_all_listed() {
                 )
             })
             .collect();
+        let proxy = proxy_always(
+            reg,
+            Some("GET"),
+            "/manifests/sha256-",
+            rr_testkit::Fault::DelayAnswer(std::time::Duration::from_millis(150)),
+        );
+        let host = match writers {
+            Writers::StaleReads => proxy.host(),
+            _ => reg.host(),
+        };
+        let writer_repo = format!("{host}/{repo_path}");
         let one = client();
         let pushed = Mutex::new(BTreeSet::new());
         let start = Arc::new(std::sync::Barrier::new(artifacts.len()));
         std::thread::scope(|s| {
             for a in &artifacts {
-                let c = if shared_client { one.clone() } else { client() };
-                let (start, pushed, repo) = (start.clone(), &pushed, &repo);
+                let c = if writers == Writers::OneClient {
+                    one.clone()
+                } else {
+                    client()
+                };
+                let (start, pushed, repo) = (start.clone(), &pushed, &writer_repo);
                 s.spawn(move || {
                     start.wait();
-                    pushed.lock().unwrap().insert(attach(&c, repo, a));
+                    let digest = attach(&c, repo, a);
+                    pushed.lock().unwrap().insert(digest);
                 });
             }
         });
@@ -200,9 +230,23 @@ fn four_writers_attaching_at_once_are_all_listed() {
         assert_eq!(pushed.len(), 4);
         let (all, found) = listed(&setup, &subject, None);
         assert_eq!(found, Found::FallbackTag);
-        assert_eq!(all, pushed, "shared client: {shared_client}");
+        assert_eq!(all, pushed, "{writers:?}");
         let index = fallback_index(reg, &repo_path, &subject_digest).unwrap();
         assert_eq!(fallback_digests(&index), pushed);
+        let tag_path = format!(
+            "/v2/{repo_path}/manifests/{}",
+            subject_digest.replacen(':', "-", 1)
+        );
+        let puts = requests_for(reg, &repo_path)
+            .iter()
+            .filter(|r| r.method == "PUT" && r.uri == tag_path)
+            .count();
+        eprintln!("{writers:?}: {puts} PUTs of the fallback tag");
+        match writers {
+            Writers::Apart => assert!(puts >= 4, "{puts}"),
+            Writers::OneClient => assert_eq!(puts, 4, "threads of one client wait in turn"),
+            Writers::StaleReads => assert!(puts > 4, "the lost writes were made again: {puts}"),
+        }
     }
 }
 
