@@ -49,6 +49,11 @@ enum {
     OPT_PAGE_SIZE = 1u << 4,  /* ls, catalog */
     OPT_MEDIA_TYPE = 1u << 5, /* put-manifest */
     OPT_FROM = 1u << 6,       /* blob put */
+    OPT_ARTIFACT_TYPE = 1u << 7, /* attach, referrers */
+    OPT_ANNOTATION = 1u << 8,    /* attach */
+    OPT_FORMAT = 1u << 9,        /* referrers */
+    OPT_ARTIFACT = 1u << 10,     /* pull */
+    OPT_REFERRERS = 1u << 11,    /* copy */
 };
 
 /* Positional arguments whose registry -u/-p apply to (struct command.auth_args). */
@@ -129,6 +134,12 @@ struct cli {
     uint32_t page_size; /* --page-size; 0: the registry's own */
     const char *media_type;
     const char *from; /* blob put --from: the repository to mount from */
+    const char *artifact_type;
+    const char **annotations; /* attach --annotation KEY=VALUE, as given */
+    int nannotations;
+    bool format_json; /* referrers --format json */
+    bool artifact;    /* pull --artifact */
+    bool referrers;   /* copy --referrers */
     unsigned given;             /* command-specific options given (OPT_*) */
     const char *first_specific; /* the first of those, for the error message */
     struct progress prog;
@@ -144,6 +155,7 @@ extern const struct command cmd_pull;                             /* cmd_pull.c 
 extern const struct command cmd_push;                             /* cmd_push.c */
 extern const struct command cmd_build, cmd_append;                /* cmd_build.c */
 extern const struct command cmd_copy, cmd_tag, cmd_delete;        /* cmd_write.c */
+extern const struct command cmd_attach, cmd_referrers;            /* cmd_artifact.c */
 extern const struct command cmd_auth;                             /* cmd_auth.c */
 extern const struct command cmd_version, cmd_help;                /* cmd_help.c */
 

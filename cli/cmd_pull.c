@@ -73,9 +73,50 @@ static int pull_image(struct cli *c, rr_client *client, const rr_descriptor *des
     return status;
 }
 
+/* pull --artifact: the artifact's titled files into DIR, under their titles. */
+static int pull_artifact_files(struct cli *c, rr_client *client, const char *ref,
+                               const char *dir) {
+    if (c->all || c->oci || c->name != NULL) {
+        return usage_error(c, "pull: --artifact saves files, not a layout: it takes no "
+                              "--all, --oci or --name");
+    }
+    struct step s;
+    rr_image *img = NULL;
+    step_begin(&s, c, "open the artifact %s", ref);
+    int status = step_end(&s, rr_image_open(client, ref, &img));
+    if (status != EXIT_SUCCESS) {
+        return status;
+    }
+    size_t files = 0;
+    transfer_begin(&s, c, "pull", "save the files of %s into %s", rr_image_digest(img), dir);
+    status = transfer_end(&s, c, rr_image_save_files(img, dir, &files));
+    if (status == EXIT_SUCCESS) {
+        size_t untitled = rr_image_layer_count(img) - files;
+        for (size_t i = 0; i < rr_image_layer_count(img); i++) {
+            const char *title =
+                rr_image_layer_annotation(img, i, "org.opencontainers.image.title");
+            if (title != NULL) {
+                print_line(title);
+            }
+        }
+        if (untitled > 0) {
+            note(c, "%zu layer%s without a title (org.opencontainers.image.title) not saved",
+                 untitled, untitled == 1 ? "" : "s");
+        }
+        if (files == 0) {
+            note(c, "%s has no titled files", ref);
+        }
+    }
+    rr_image_free(img);
+    return status;
+}
+
 static int run_pull(struct cli *c, rr_client *client) {
     const char *ref = c->args[0];
     const char *dir = c->args[1];
+    if (c->artifact) {
+        return pull_artifact_files(c, client, ref, dir);
+    }
     char *normalized = NULL;
     rr_status rc = normalize(ref, &normalized);
     if (rc != RR_OK) {
@@ -132,10 +173,10 @@ const struct command cmd_pull = {
     .run = run_pull,
     .min_args = 2,
     .max_args = 2,
-    .options = OPT_ALL | OPT_NAME | OPT_OCI,
+    .options = OPT_ALL | OPT_NAME | OPT_OCI | OPT_ARTIFACT,
     .auth_args = ARG0,
     .transfer = true,
-    .synopsis = "pull [--all] [--oci] [--name NAME] REF DIR",
+    .synopsis = "pull [--all] [--oci] [--name NAME] REF DIR | pull --artifact REF DIR",
     .summary = "save an image or an index into an OCI layout",
     .help = "Writes the image REF names into the OCI image layout DIR (created when\n"
             "missing; blobs already there are kept), verified, and prints its digest. An\n"
@@ -151,10 +192,18 @@ const struct command cmd_pull = {
             "blobs unchanged, same digests), so that skopeo reads oci:DIR:NAME; the new\n"
             "manifest has a new digest, which is printed (stderr says old and new).\n"
             "\n"
+            "With --artifact the files of the artifact REF names are saved into DIR instead,\n"
+            "each under its title (org.opencontainers.image.title, as oras and rr attach\n"
+            "write it), verified, and their names printed. A title that is not a bare file\n"
+            "name (with / or \\, . or .., a NUL, or empty) is refused and nothing is\n"
+            "written; files are renamed into place only once all are verified.\n"
+            "\n"
             "  --all        write the whole index, every platform\n"
             "  --oci        convert Docker media types to OCI ones (OCI content is unchanged)\n"
             "  --name NAME  the entry's org.opencontainers.image.ref.name\n"
+            "  --artifact   save the artifact's files under their titles instead\n"
             "\n"
             "  rr pull localhost:5000/demo/app:v1 ./app-layout\n"
-            "  rr pull --oci localhost:5000/docker/app:v1 ./app   # skopeo: oci:./app:v1\n",
+            "  rr pull --oci localhost:5000/docker/app:v1 ./app   # skopeo: oci:./app:v1\n"
+            "  rr pull --artifact localhost:5000/demo/app@sha256:... ./sbom\n",
 };

@@ -9,6 +9,10 @@ static int run_copy(struct cli *c, rr_client *client) {
     const char *dst = c->args[1];
     struct step s;
     int status;
+    if (c->referrers && platform_given(c)) {
+        return usage_error(c, "copy: --referrers copies the whole of SRC; it takes no "
+                              "--platform");
+    }
     if (platform_given(c)) {
         /* One platform's image only (an index resolves to it). */
         rr_image *img = NULL;
@@ -20,8 +24,11 @@ static int run_copy(struct cli *c, rr_client *client) {
         rr_image_free(img);
         return status;
     }
-    transfer_begin(&s, c, "copy", "copy %s to %s", src, dst);
-    status = transfer_end(&s, c, rr_copy(client, src, dst));
+    transfer_begin(&s, c, "copy", "copy %s%s to %s", src,
+                   c->referrers ? " and everything attached to it" : "", dst);
+    status = transfer_end(&s, c,
+                          c->referrers ? rr_copy_with_referrers(client, src, dst)
+                                       : rr_copy(client, src, dst));
     if (status != EXIT_SUCCESS) {
         return status;
     }
@@ -52,16 +59,23 @@ const struct command cmd_copy = {
     .run = run_copy,
     .min_args = 2,
     .max_args = 2,
+    .options = OPT_REFERRERS,
     .auth_args = ARG0 | ARG1,
     .transfer = true,
-    .synopsis = "copy SRC DST",
+    .synopsis = "copy [--referrers] SRC DST",
     .summary = "copy an image or a whole index",
     .help = "Copies the image or the whole index SRC names to DST (a tag or a digest),\n"
             "digests preserved, and prints DST's digest. Within one registry every blob is\n"
             "mounted (`rr -v copy` shows the mount requests). With --platform only that\n"
             "platform's image is copied.\n"
             "\n"
-            "  rr copy localhost:5000/demo/app:v1 localhost:5000/mirror/app:v1\n",
+            "With --referrers every referrer of SRC (signatures, SBOMs, attestations), of an\n"
+            "index's children, and of those referrers in turn, is copied too, under its\n"
+            "digest, into DST's repository (listed under the fallback tag there when the\n"
+            "registry has no referrers API).\n"
+            "\n"
+            "  rr copy localhost:5000/demo/app:v1 localhost:5000/mirror/app:v1\n"
+            "  rr copy --referrers localhost:5000/demo/app:v1 mirror.example:5000/app:v1\n",
 };
 
 const struct command cmd_tag = {

@@ -4,7 +4,8 @@
  *   rr [OPTIONS] COMMAND [ARGS...]      (options may also follow the command)
  *
  * Commands: ls, catalog, digest, manifest, config, put-manifest, blob (get, put,
- * stat), pull, push, build, append, copy, tag, delete, auth check, version, help. `rr help` and `rr help COMMAND`
+ * stat), pull, push, build, append, copy, tag, delete, attach, referrers, auth
+ * check, version, help. `rr help` and `rr help COMMAND`
  * describe them; rr.1 is the manual page.
  *
  * Output for scripts: digests and lists on stdout, one per line; `manifest`
@@ -30,7 +31,8 @@
 static const struct command *const commands[] = {
     &cmd_ls,      &cmd_catalog, &cmd_digest, &cmd_manifest, &cmd_config,
     &cmd_put_manifest, &cmd_blob, &cmd_pull, &cmd_push, &cmd_build, &cmd_append,
-    &cmd_copy,    &cmd_tag,     &cmd_delete, &cmd_auth,     &cmd_version,
+    &cmd_copy,    &cmd_tag,     &cmd_delete, &cmd_attach, &cmd_referrers, &cmd_auth,
+    &cmd_version,
     &cmd_help,
 };
 

@@ -46,6 +46,11 @@ enum option_id {
     O_MEDIA_TYPE,
     O_TIMEOUT,
     O_FROM,
+    O_ARTIFACT_TYPE,
+    O_ANNOTATION,
+    O_FORMAT,
+    O_ARTIFACT,
+    O_REFERRERS,
 };
 
 struct option_spec {
@@ -90,6 +95,11 @@ static const struct option_spec option_specs[] = {
     {"--page-size", NULL, O_PAGE_SIZE, true, OPT_PAGE_SIZE},
     {"--media-type", NULL, O_MEDIA_TYPE, true, OPT_MEDIA_TYPE},
     {"--from", NULL, O_FROM, true, OPT_FROM},
+    {"--artifact-type", NULL, O_ARTIFACT_TYPE, true, OPT_ARTIFACT_TYPE},
+    {"--annotation", NULL, O_ANNOTATION, true, OPT_ANNOTATION},
+    {"--format", NULL, O_FORMAT, true, OPT_FORMAT},
+    {"--artifact", NULL, O_ARTIFACT, false, OPT_ARTIFACT},
+    {"--referrers", NULL, O_REFERRERS, false, OPT_REFERRERS},
 };
 
 static const struct option_spec *find_option(const char *key) {
@@ -340,6 +350,27 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
     case O_FROM:
         c->from = value;
         break;
+    case O_ARTIFACT_TYPE:
+        c->artifact_type = value;
+        break;
+    case O_ANNOTATION:
+        if (strchr(value, '=') == NULL || value[0] == '=') {
+            return usage_error(c, "--annotation takes KEY=VALUE, not '%s'", value);
+        }
+        c->annotations[c->nannotations++] = value;
+        break;
+    case O_FORMAT:
+        if (strcmp(value, "json") != 0 && strcmp(value, "text") != 0) {
+            return usage_error(c, "--format takes json or text, not '%s'", value);
+        }
+        c->format_json = strcmp(value, "json") == 0;
+        break;
+    case O_ARTIFACT:
+        c->artifact = true;
+        break;
+    case O_REFERRERS:
+        c->referrers = true;
+        break;
     }
     return 0;
 }
@@ -390,6 +421,7 @@ int parse_args(int argc, char **argv, struct cli *c) {
     c->mirrors = xmalloc(slots * sizeof *c->mirrors);
     c->registries_confs = xmalloc(slots * sizeof *c->registries_confs);
     c->os_features = xmalloc(slots * sizeof *c->os_features);
+    c->annotations = xmalloc(slots * sizeof *c->annotations);
     c->progress = PROGRESS_AUTO;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
@@ -480,6 +512,7 @@ void free_cli(struct cli *c) {
     free(c->mirrors);
     free(c->registries_confs);
     free(c->os_features);
+    free(c->annotations);
     if (c->password_buf != NULL) {
         memset(c->password_buf, 0, strlen(c->password_buf));
         free(c->password_buf);
