@@ -1503,7 +1503,53 @@ static void test_artifact_builder(const char *tmp) {
     CHECK(streq(rr_image_subject_digest(img), digest));
     CHECK(streq(rr_image_subject_media_type(img), manifest));
     CHECK(rr_image_subject_size(img) == 2);
+
+    /* Its files saved under their titles, from the builder's own files (no registry). */
+    char saved_dir[4200], saved[4300];
+    snprintf(saved_dir, sizeof saved_dir, "%s/saved/files", tmp);
+    snprintf(saved, sizeof saved, "%s/notes.txt", saved_dir);
+    size_t files = 99;
+    CHECK_RC(rr_image_save_files(img, saved_dir, &files), RR_OK);
+    CHECK(files == 1);
+    FILE *back = fopen(saved, "r");
+    char line[16] = "";
+    CHECK(back != NULL && fgets(line, sizeof line, back) != NULL && streq(line, "notes\n"));
+    if (back != NULL) {
+        fclose(back);
+    }
+    CHECK_RC(rr_image_save_files(img, saved_dir, NULL), RR_OK);
+    CHECK_RC(rr_image_save_files(NULL, saved_dir, &files), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_image_save_files(NULL image)", "img");
+    CHECK_RC(rr_image_save_files(img, NULL, &files), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_image_save_files(NULL dir)", "dir");
+    CHECK_RC(rr_image_save_files(img, "\xff\xfe", &files), RR_ERR_INVALID_ARGUMENT);
     rr_image_free(img);
+
+    /* Referrers and copies with them: bad arguments, before any request. */
+    rr_client *c = NULL;
+    CHECK_RC(rr_client_new(&c), RR_OK);
+    rr_index *idx = (rr_index *)&idx; /* sentinel */
+    rr_index *const idx_sentinel = idx;
+    const char *ref = "localhost:9/rr-api-test/app:v1";
+    CHECK_RC(rr_referrers(NULL, ref, NULL, &idx), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_referrers(NULL client)", "client");
+    CHECK_RC(rr_referrers(c, NULL, NULL, &idx), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_referrers(NULL reference)", "reference");
+    CHECK_RC(rr_referrers(c, ref, NULL, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_referrers(NULL out)", "out");
+    CHECK_RC(rr_referrers(c, ref, "\xff", &idx), RR_ERR_INVALID_ARGUMENT);
+    CHECK_RC(rr_referrers(c, ref, "not a type", &idx), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_referrers(bad artifact type)", "media type");
+    CHECK_RC(rr_referrers(c, "UPPER/case:v1", NULL, &idx), RR_ERR_INVALID_REFERENCE);
+    CHECK(idx == idx_sentinel);
+    CHECK_RC(rr_copy_with_referrers(NULL, ref, ref), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_copy_with_referrers(NULL client)", "client");
+    CHECK_RC(rr_copy_with_referrers(c, NULL, ref), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_copy_with_referrers(NULL src)", "src_reference");
+    CHECK_RC(rr_copy_with_referrers(c, ref, NULL), RR_ERR_INVALID_ARGUMENT);
+    check_error_mentions("rr_copy_with_referrers(NULL dst)", "dst_reference");
+    CHECK_RC(rr_copy_with_referrers(c, ref, "localhost:9/x@sha256:1"), RR_ERR_INVALID_REFERENCE);
+    rr_client_free(c);
     CHECK(rr_image_subject_digest(NULL) == NULL);
     CHECK(rr_image_subject_media_type(NULL) == NULL);
     CHECK(rr_image_subject_size(NULL) == 0);
