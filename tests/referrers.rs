@@ -506,3 +506,76 @@ fn hostile_titles_are_refused_and_nothing_is_written() {
         assert!(!out.path().join("x").exists() && !out.path().join("a/x").exists());
     }
 }
+
+#[test]
+fn a_referrer_deleted_behind_rr_s_back_does_not_block_the_next_attach() {
+    // distribution checks an index's children: the fallback index naming a manifest that
+    // another tool deleted (leaving the tag as it was) is refused whole.
+    let (reg, _) = shared_seeded_on(Server::Distribution28);
+    let c = client();
+    let logged = Arc::new(LogLines::default());
+    c.set_log(Some(logged.clone()));
+    let repo_path = "referrers/stale";
+    let repo = format!("{}/{repo_path}", reg.host());
+    let subject_digest = push_subject(&c, &format!("{repo}:v1"), 8);
+    let subject = format!("{repo}@{subject_digest}");
+    let gone = attach(
+        &c,
+        &repo,
+        &artifact(&c, SBOM, &subject, "gone", b"stale one"),
+    );
+    let status = ureq::delete(&reg.url(&format!("/v2/{repo_path}/manifests/{gone}")))
+        .call()
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+
+    let next = attach(
+        &c,
+        &repo,
+        &artifact(&c, SBOM, &subject, "next", b"next one"),
+    );
+    assert_eq!(listed(&c, &subject, None).0, set(&[&next]));
+    let index = fallback_index(reg, repo_path, &subject_digest).unwrap();
+    assert_eq!(fallback_digests(&index), set(&[&next]));
+    assert!(
+        logged.contains(&format!("dropped {gone}, which is no longer in")),
+        "{:?}",
+        logged.all()
+    );
+}
+
+#[test]
+fn pushing_a_referrer_again_lists_it_when_its_first_push_could_not() {
+    let (reg, _) = shared_seeded_on(Server::Distribution28);
+    let c = client();
+    let repo_path = "referrers/again";
+    let repo = format!("{}/{repo_path}", reg.host());
+    let subject_digest = push_subject(&c, &format!("{repo}:v1"), 9);
+    let subject = format!("{repo}@{subject_digest}");
+    let sig = artifact(&c, SIGNATURE, &subject, "sig", b"pushed twice");
+
+    // The fallback tag cannot be written: the manifest is there, unlisted, and the push
+    // says why.
+    let proxy = proxy_always(
+        reg,
+        Some("PUT"),
+        "/manifests/sha256-",
+        rr_testkit::Fault::status(403),
+    );
+    let through = format!("{}/{repo_path}@{}", proxy.host(), sig.digest());
+    let err = write::write_image(&client(), &through, &sig).unwrap_err();
+    assert!(
+        err.message
+            .contains("was pushed, but listing it as a referrer"),
+        "{}",
+        err.message
+    );
+    assert!(listed(&c, &subject, None).0.is_empty());
+    remote::head(&c, &format!("{repo}@{}", sig.digest())).unwrap();
+
+    // Pushed again where the tag can be written: the manifest is there already, and is
+    // listed now.
+    let digest = attach(&c, &repo, &sig);
+    assert_eq!(listed(&c, &subject, None).0, set(&[&digest]));
+}

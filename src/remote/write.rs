@@ -63,6 +63,18 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
     match manifest_fetch::head(&session, repo, reference.identifier_str()) {
         Ok(existing) if existing.digest == artifact.digest() => {
             op.progress.announce();
+            // A referrer already there may be missing from its subject's fallback tag (an
+            // earlier push that failed after the manifest, another tool): it is PUT again,
+            // which costs one request and lists it where it must be.
+            if manifest::subject_of(artifact.media_type(), artifact.manifest_bytes()).is_some() {
+                put_manifest(
+                    &session,
+                    repo,
+                    reference.identifier_str(),
+                    artifact.media_type(),
+                    artifact.manifest_bytes(),
+                )?;
+            }
             return Ok(());
         }
         Ok(_) => {}

@@ -211,7 +211,19 @@ fn update(
             || json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
         );
         change(&mut index, digest, entry);
-        put(session, repo, &tag, &index, &what)?;
+        if let Err(e) = put(session, repo, &tag, &index, &what) {
+            // A registry that checks an index's children (distribution) refuses the whole
+            // index for one entry whose manifest was deleted by a writer that left the
+            // tag as it was: such entries are dropped, and the index written again.
+            let names_missing = matches!(
+                e.registry_code.as_deref(),
+                Some("MANIFEST_BLOB_UNKNOWN" | "MANIFEST_UNKNOWN" | "BLOB_UNKNOWN")
+            );
+            if !names_missing || drop_missing(session, repo, &mut index, digest, &what)? == 0 {
+                return Err(e);
+            }
+            put(session, repo, &tag, &index, &what)?;
+        }
         session
             .context()
             .sleep(settle_time(started.elapsed(), writes))?;
@@ -223,6 +235,47 @@ fn update(
              does not list {digest} as it should"
         ),
     ))
+}
+
+/// Removes the entries of `index` (but `keep`) whose manifests are not in `repo`; how many.
+fn drop_missing(
+    session: &Session<'_>,
+    repo: &Repository,
+    index: &mut Value,
+    keep: &str,
+    what: &str,
+) -> Result<usize> {
+    let Some(list) = index.get_mut("manifests").and_then(Value::as_array_mut) else {
+        return Ok(0);
+    };
+    let mut missing = HashSet::new();
+    for entry in list.iter() {
+        let Some(d) = entry.get("digest").and_then(Value::as_str) else {
+            continue;
+        };
+        if d == keep || digest::validate(d).is_err() {
+            continue;
+        }
+        match crate::remote::manifest_fetch::head(session, repo, d) {
+            Err(e) if matches!(e.kind, ErrorKind::NotFound) => {
+                missing.insert(d.to_string());
+            }
+            Err(e) => return Err(e.context(what.to_string())),
+            Ok(_) => {}
+        }
+    }
+    list.retain(|e| {
+        e.get("digest")
+            .and_then(Value::as_str)
+            .is_none_or(|d| !missing.contains(d))
+    });
+    for d in &missing {
+        session.context().log_line(&format!(
+            "{what}: dropped {d}, which is no longer in {repo} (the registry refused the \
+             index for it)"
+        ));
+    }
+    Ok(missing.len())
 }
 
 /// The index with `digest`'s entry replaced by `entry`, or removed.
