@@ -47,4 +47,24 @@ go_tool() { # NAME MODULE/PACKAGE VERSION
 }
 go_tool rr-registry-distribution-v3 github.com/distribution/distribution/v3/cmd/registry v3.1.2
 go_tool rr-registry-ggcr github.com/google/go-containerregistry/cmd/registry v0.22.1
+# Peer clients the referrers tests push and read with (rr-testkit's oras() and regctl()).
+go_tool oras oras.land/oras/cmd/oras v1.3.6
+go_tool regctl github.com/regclient/regclient/cmd/regctl v0.11.7
+
+# The OCI 1.1 referrers registry: go-containerregistry's registry behind the harness's
+# middleware, built from tests/testkit/ggcr-referrers (its own Go module); rebuilt when its
+# sources change.
+local_go_tool() { # NAME DIR
+  local name=$1 dir=$2
+  local stamp="$tools_dir/$name.version" version
+  version="local:$(cat "$dir/main.go" "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1)"
+  if [ -x "$tools_dir/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
+    return
+  fi
+  echo "install-deps: building $dir as $tools_dir/$name"
+  (cd "$dir" && go build -buildvcs=false -o "$tools_dir/$name.tmp" .)
+  mv "$tools_dir/$name.tmp" "$tools_dir/$name"
+  echo "$version" >"$stamp"
+}
+local_go_tool rr-registry-ggcr-referrers "$(cd "$(dirname "$0")/.." && pwd)/tests/testkit/ggcr-referrers"
 echo "install-deps: ok"

@@ -322,7 +322,7 @@ fn a_chunk_broken_at_70_percent_resumes_from_the_registrys_offset() {
                      at wrong offset), so rr starts a new session; that session cannot be \
                      cancelled either and stays until the registry purges it",
                 ),
-                Server::Ggcr => skip(
+                Server::Ggcr | Server::GgcrReferrers => skip(
                     &case,
                     server,
                     "go-containerregistry's registry has no upload status (the GET answers \
@@ -413,7 +413,9 @@ fn an_off_by_one_upload_status_is_read_against_what_was_sent() {
                 case,
                 server,
                 match server {
-                    Server::Ggcr => "go-containerregistry's registry has no upload status",
+                    Server::Ggcr | Server::GgcrReferrers => {
+                        "go-containerregistry's registry has no upload status"
+                    }
                     _ => {
                         "distribution 2.8 answers no status for a session the client's \
                          Location is behind of (404 BLOB_UPLOAD_INVALID)"

@@ -66,7 +66,7 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 /// go-containerregistry's registry keeps its sessions in memory: for it, the sessions the
 /// access log shows unclosed are counted instead.
 pub fn open_upload_sessions(reg: &Registry, repo: &str) -> usize {
-    if reg.server() == rr_testkit::Server::Ggcr {
+    if reg.server().is_ggcr() {
         return sessions_left_behind(reg, repo).len();
     }
     let dir = reg
@@ -157,7 +157,7 @@ fn sessions_not_closed(reg: &Registry, repo: &str, delete_must_succeed: bool) ->
 /// Checks that `repo` on `reg` holds no upload session (none open, none left without a
 /// successful DELETE), on the servers that can say; `case` names the check in a skip.
 pub fn check_no_session(reg: &Registry, repo: &str, case: &str) {
-    if reg.server() == rr_testkit::Server::Ggcr {
+    if reg.server().is_ggcr() {
         rr_testkit::skip(
             reg.server(),
             &format!("{case} (open sessions)"),

@@ -72,7 +72,10 @@ pub use http::{agent_with_ca, agent_with_tls, MANIFEST_ACCEPT};
 pub use matrix::{shared_seeded_in, shared_seeded_on, skip};
 pub use mode::Mode;
 pub use registry::{LoggedRequest, Options, Registry};
-pub use server::{tools_dir, Server, DISTRIBUTION_V3_VERSION, GGCR_VERSION};
+pub use server::{
+    oras, regctl, tools_dir, Server, DISTRIBUTION_V3_VERSION, GGCR_VERSION, ORAS_VERSION,
+    REGCTL_VERSION,
+};
 pub use shared::shared_seeded;
 pub use skopeo::run_skopeo;
 pub use token_server::{TokenRequest, TokenServer};

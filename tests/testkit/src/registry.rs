@@ -47,6 +47,8 @@ pub struct Registry {
     deletes_enabled: bool,
     catalog_max_entries: Option<u32>,
     mtls: bool,
+    /// The referrers middleware's flags ([`Server::GgcrReferrers`]).
+    referrers_args: Vec<String>,
 }
 
 /// How to start a [`Registry`]: which server, in which mode, with which settings.
@@ -65,6 +67,26 @@ pub struct Options {
     /// [`Registry::client_cert_pem_path`]. In Token mode the token server speaks https
     /// and requires one too.
     pub mtls: bool,
+    /// [`Server::GgcrReferrers`] only (the others refuse it): referrers answers in pages of
+    /// this many entries (at least 1), every page but the last with
+    /// `Link: </v2/NAME/referrers/DIGEST?...&last=DIGEST>; rel="next"` (`last`: the digest of
+    /// the previous page's last entry, the entries sorted by digest; the client's other
+    /// query parameters, such as `artifactType`, are kept). None: one page.
+    pub referrers_page_size: Option<u32>,
+    /// [`Server::GgcrReferrers`] only: `artifactType` is removed from referrers queries
+    /// before go-containerregistry's handler sees it, so answers are unfiltered and carry no
+    /// `OCI-Filters-Applied`. go-containerregistry v0.22.1 ignores `artifactType` anyway:
+    /// without either of these flags its answers are unfiltered too.
+    pub ignore_referrer_filters: bool,
+    /// [`Server::GgcrReferrers`] only: the middleware filters referrers answers on
+    /// `artifactType` and says so with `OCI-Filters-Applied: artifactType` (what
+    /// go-containerregistry does not do). Excludes [`Options::ignore_referrer_filters`].
+    pub apply_referrer_filters: bool,
+    /// [`Server::GgcrReferrers`] only: no `OCI-Subject` header in answers to PUTs of
+    /// manifests with a subject, as go-containerregistry answers them (by default the
+    /// middleware adds it, as the spec says a registry with the referrers API must). oras
+    /// then falls back to the referrers tag schema (a `sha256-HEX` index tag) on attach.
+    pub omit_oci_subject: bool,
 }
 
 impl Options {
@@ -75,7 +97,50 @@ impl Options {
             deletes_enabled: true,
             catalog_max_entries: None,
             mtls: false,
+            referrers_page_size: None,
+            ignore_referrer_filters: false,
+            apply_referrer_filters: false,
+            omit_oci_subject: false,
         }
+    }
+
+    /// The flags of `rr-registry-ggcr-referrers` for these options; panics on referrers
+    /// options given to another server, or contradicting each other.
+    fn referrers_args(&self) -> Vec<String> {
+        let any = self.referrers_page_size.is_some()
+            || self.ignore_referrer_filters
+            || self.apply_referrer_filters
+            || self.omit_oci_subject;
+        if self.server != Server::GgcrReferrers {
+            if any {
+                panic!(
+                    "rr-testkit: referrers options are for {}, not {}",
+                    Server::GgcrReferrers,
+                    self.server
+                );
+            }
+            return Vec::new();
+        }
+        if self.ignore_referrer_filters && self.apply_referrer_filters {
+            panic!(
+                "rr-testkit: ignore_referrer_filters and apply_referrer_filters exclude each other"
+            );
+        }
+        let mut args = Vec::new();
+        if let Some(n) = self.referrers_page_size {
+            assert!(n > 0, "rr-testkit: referrers_page_size must be at least 1");
+            args.extend(["-referrers-page-size".to_string(), n.to_string()]);
+        }
+        for (on, flag) in [
+            (self.ignore_referrer_filters, "-ignore-filters"),
+            (self.apply_referrer_filters, "-apply-filters"),
+            (self.omit_oci_subject, "-no-oci-subject"),
+        ] {
+            if on {
+                args.push(flag.to_string());
+            }
+        }
+        args
     }
 }
 
@@ -115,17 +180,20 @@ impl Registry {
         Registry::start_with(Options::new(server, Mode::Open))
     }
 
-    /// Starts a registry as `options` say. go-containerregistry's registry has no
-    /// authentication, TLS, storage on disk or settings: it runs in Open mode only.
+    /// Starts a registry as `options` say. go-containerregistry's registry (both
+    /// [`Server::Ggcr`] and [`Server::GgcrReferrers`]) has no authentication, TLS, storage
+    /// on disk or settings: it runs in Open mode only.
     pub fn start_with(options: Options) -> Registry {
+        let referrers_args = options.referrers_args();
         let Options {
             server,
             mode,
             deletes_enabled,
             catalog_max_entries,
             mtls,
+            ..
         } = options;
-        if server == Server::Ggcr && (mode != Mode::Open || mtls) {
+        if server.is_ggcr() && (mode != Mode::Open || mtls) {
             panic!("rr-testkit: {server} runs in open mode without TLS only, not {mode}");
         }
         let binary = server.binary();
@@ -190,13 +258,17 @@ impl Registry {
             deletes_enabled,
             catalog_max_entries,
             mtls,
+            referrers_args,
         };
         let mut last_failure = String::new();
         for _ in 0..START_ATTEMPTS {
             reg.port = free_port();
             reg.write_config();
             match reg.spawn_and_wait() {
-                StartOutcome::Ready => return reg,
+                StartOutcome::Ready => {
+                    reg.write_regctl_config();
+                    return reg;
+                }
                 StartOutcome::AddrInUse => {
                     last_failure = format!("port {} was taken", reg.port);
                     continue;
@@ -212,7 +284,7 @@ impl Registry {
     }
 
     fn write_config(&self) {
-        if self.server == Server::Ggcr {
+        if self.server.is_ggcr() {
             return;
         }
         let d = self.dir.path();
@@ -275,6 +347,10 @@ impl Registry {
         let mut cmd = Command::new(self.server.binary());
         match self.server {
             Server::Ggcr => cmd.arg("-port").arg(self.port.to_string()),
+            Server::GgcrReferrers => cmd
+                .arg("-port")
+                .arg(self.port.to_string())
+                .args(&self.referrers_args),
             _ => cmd.arg("serve").arg(self.config_path()),
         };
         cmd.current_dir(self.dir.path())
@@ -408,13 +484,14 @@ impl Registry {
 
     /// Every request the registry has answered so far, from its access log, in order.
     /// go-containerregistry's registry logs no status for requests it answered without an
-    /// error: those have status 0.
+    /// error: those have status 0. [`Server::GgcrReferrers`] logs referrers requests with
+    /// the URI the client sent.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         let Ok(text) = fs::read_to_string(self.log_path()) else {
             return Vec::new();
         };
         let parse = match self.server {
-            Server::Ggcr => {
+            Server::Ggcr | Server::GgcrReferrers => {
                 // It writes a request's line after sending the answer: let the lines of
                 // requests just answered arrive.
                 std::thread::sleep(Duration::from_millis(50));
@@ -538,6 +615,83 @@ impl Registry {
             Mode::Open => None,
             Mode::Basic | Mode::Tls => Some(basic_header(BASIC_USER, BASIC_PASSWORD)),
             Mode::Token => Some(format!("Bearer {}", self.issue_token(TOKEN_PUSHER, scopes))),
+        }
+    }
+
+    /// The flags that point oras's registry commands (`push`, `attach`, `discover`,
+    /// `pull`, `manifest fetch`, ...) at this registry, to put after the subcommand
+    /// (`oras attach FLAGS... REF FILE...`): `--plain-http`; `--registry-config
+    /// DIR/oras-auth.json`, an auth file of this registry's own (oras does not need it to
+    /// exist), so that no `~/.docker/config.json` or credential helper is consulted; and in
+    /// Basic and Token mode `--username`/`--password` with [`Registry::credentials`].
+    /// Plain-http registries only (panics for Tls mode and mTLS).
+    pub fn oras_flags(&self) -> Vec<String> {
+        self.plain_http_only("oras_flags");
+        let mut flags = vec![
+            "--plain-http".to_string(),
+            "--registry-config".to_string(),
+            self.dir.path().join("oras-auth.json").display().to_string(),
+        ];
+        if let Some((user, password)) = self.credentials() {
+            flags.extend([
+                "--username".to_string(),
+                user.to_string(),
+                "--password".to_string(),
+                password.to_string(),
+            ]);
+        }
+        flags
+    }
+
+    /// The environment that points regctl at this registry, for `Command::envs`:
+    /// `REGCTL_CONFIG` naming `DIR/regctl-config.json`, written at start:
+    /// `{"hosts": {"127.0.0.1:PORT": {"tls": "disabled"}}, "incDockerCred": false,
+    /// "incDockerCert": false}`, with `user` and `pass` of [`Registry::credentials`] in Basic
+    /// and Token mode. regctl v0.11.7 reads its whole configuration from the file
+    /// `$REGCTL_CONFIG` names when the variable is set (over `~/.regctl/config.json` and
+    /// `$XDG_CONFIG_HOME/regctl/config.json`), and `regctl registry set` and `regctl
+    /// registry login` write to it: nothing global is read or changed. (Without a file,
+    /// the global flag `--host reg=127.0.0.1:PORT,tls=disabled` does the same for one run
+    /// but still reads those files and Docker's credentials.) Plain-http registries only
+    /// (panics for Tls mode and mTLS).
+    pub fn regctl_env(&self) -> Vec<(&'static str, PathBuf)> {
+        self.plain_http_only("regctl_env");
+        vec![("REGCTL_CONFIG", self.regctl_config_path())]
+    }
+
+    fn regctl_config_path(&self) -> PathBuf {
+        self.dir.path().join("regctl-config.json")
+    }
+
+    fn write_regctl_config(&self) {
+        if self.tls.is_some() {
+            return;
+        }
+        let mut host = json!({ "tls": "disabled" });
+        if let Some((user, password)) = self.credentials() {
+            host["user"] = json!(user);
+            host["pass"] = json!(password);
+        }
+        let cfg = json!({
+            "hosts": { self.host(): host },
+            "incDockerCred": false,
+            "incDockerCert": false,
+        });
+        fs::write(
+            self.regctl_config_path(),
+            serde_json::to_string_pretty(&cfg).expect("serialize regctl config"),
+        )
+        .expect("write regctl config");
+    }
+
+    fn plain_http_only(&self, what: &str) {
+        if self.tls.is_some() {
+            panic!(
+                "rr-testkit: {what} is for plain-http registries, not {} ({} mode{})",
+                self.server,
+                self.mode,
+                if self.mtls { ", mTLS" } else { "" }
+            );
         }
     }
 

@@ -23,9 +23,19 @@ pub enum Server {
     /// go-containerregistry's in-memory registry (`rr-registry-ggcr`): open mode only;
     /// honours `n` without sending `Link`, answers every mount with 202.
     Ggcr,
+    /// The OCI 1.1 referrers registry (`rr-registry-ggcr-referrers`, built by
+    /// `scripts/install-deps.sh` from `tests/testkit/ggcr-referrers`): go-containerregistry's
+    /// in-memory registry at [`GGCR_VERSION`] with its referrers API on, behind a
+    /// middleware that pages the referrers list, filters it or not, and answers
+    /// `OCI-Subject` (see [`crate::Options::referrers_page_size`] and the fields after it,
+    /// and the comment at the top of its `main.go`). Everything else is [`Server::Ggcr`]'s
+    /// behaviour: open mode only. Not in [`Server::ALL`].
+    GgcrReferrers,
 }
 
 impl Server {
+    /// The servers every matrix test runs on ([`Server::GgcrReferrers`], the referrers
+    /// tests' own, is not one of them).
     pub const ALL: [Server; 3] = [Server::Distribution28, Server::DistributionV3, Server::Ggcr];
 
     pub fn as_str(self) -> &'static str {
@@ -33,7 +43,15 @@ impl Server {
             Server::Distribution28 => "distribution-2.8",
             Server::DistributionV3 => "distribution-v3",
             Server::Ggcr => "ggcr",
+            Server::GgcrReferrers => "ggcr-referrers",
         }
+    }
+
+    /// Whether this is go-containerregistry's in-memory registry underneath
+    /// ([`Server::Ggcr`] and [`Server::GgcrReferrers`]): open mode only, no storage on disk,
+    /// no upload status or cancel, its own access log format.
+    pub fn is_ggcr(self) -> bool {
+        matches!(self, Server::Ggcr | Server::GgcrReferrers)
     }
 
     /// The program to run: a name on PATH for Debian's package, a file in the tools
@@ -43,13 +61,14 @@ impl Server {
             Server::Distribution28 => PathBuf::from("docker-registry"),
             Server::DistributionV3 => tools_dir().join("rr-registry-distribution-v3"),
             Server::Ggcr => tools_dir().join("rr-registry-ggcr"),
+            Server::GgcrReferrers => tools_dir().join("rr-registry-ggcr-referrers"),
         }
     }
 
     /// An argument that makes the binary print something and exit at once.
     pub(crate) fn version_flag(self) -> &'static str {
         match self {
-            Server::Ggcr => "-h",
+            Server::Ggcr | Server::GgcrReferrers => "-h",
             _ => "--version",
         }
     }
@@ -59,7 +78,7 @@ impl Server {
             Server::Distribution28 => {
                 "install it with `apt-get install docker-registry` (CNCF distribution 2.8)".into()
             }
-            Server::DistributionV3 | Server::Ggcr => format!(
+            Server::DistributionV3 | Server::Ggcr | Server::GgcrReferrers => format!(
                 "run scripts/install-deps.sh, which builds it into {} (or set RR_TOOLS_DIR)",
                 tools_dir().display()
             ),
@@ -77,6 +96,25 @@ pub fn tools_dir() -> PathBuf {
     PathBuf::from(home).join(".cache/rr-tools/bin")
 }
 
+/// oras (`oras.land/oras` [`ORAS_VERSION`]) in the tools directory, as
+/// `scripts/install-deps.sh` installs it. [`crate::Registry::oras_flags`] says how to point
+/// it at a test registry.
+pub fn oras() -> PathBuf {
+    tools_dir().join("oras")
+}
+
+/// regctl (`github.com/regclient/regclient` [`REGCTL_VERSION`]) in the tools directory, as
+/// `scripts/install-deps.sh` installs it. [`crate::Registry::regctl_env`] says how to point
+/// it at a test registry.
+pub fn regctl() -> PathBuf {
+    tools_dir().join("regctl")
+}
+
+/// The oras that `scripts/install-deps.sh` installs.
+pub const ORAS_VERSION: &str = "v1.3.6";
+/// The regctl that `scripts/install-deps.sh` installs.
+pub const REGCTL_VERSION: &str = "v0.11.7";
+
 impl fmt::Display for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -88,9 +126,13 @@ impl FromStr for Server {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Server::ALL
             .into_iter()
+            .chain([Server::GgcrReferrers])
             .find(|m| m.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                format!("unknown server {s:?} (expected distribution-2.8, distribution-v3 or ggcr)")
+                format!(
+                    "unknown server {s:?} (expected distribution-2.8, distribution-v3, ggcr or \
+                     ggcr-referrers)"
+                )
             })
     }
 }
