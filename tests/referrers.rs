@@ -13,7 +13,7 @@ use rr::manifest::OCI_INDEX;
 use rr::remote::referrers::{self, Found};
 use rr::remote::{self, write, Client};
 use rr::ErrorKind;
-use rr_testkit::{shared_seeded_on, Registry, Server};
+use rr_testkit::{shared_seeded_on, Mode, Options, Registry, Server};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -77,17 +77,27 @@ fn set(items: &[&String]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-/// How each server of the matrix answers `/v2/<name>/referrers/<digest>`.
+/// The three servers of the matrix, and go-containerregistry's registry with the referrers
+/// API on (the harness's `rr-registry-ggcr-referrers`).
+const SERVERS: [Server; 4] = [
+    Server::Distribution28,
+    Server::DistributionV3,
+    Server::Ggcr,
+    Server::GgcrReferrers,
+];
+
+/// How each server answers `/v2/<name>/referrers/<digest>`.
 fn expected_found(server: Server) -> Found {
     match server {
         // None of the three has the API (ggcr's cmd/registry leaves it off): 404.
         Server::Distribution28 | Server::DistributionV3 | Server::Ggcr => Found::FallbackTag,
+        Server::GgcrReferrers => Found::Api,
     }
 }
 
 #[test]
 fn attached_artifacts_are_listed_and_filtered_on_every_registry() {
-    for server in Server::ALL {
+    for server in SERVERS {
         eprintln!("on {server}");
         let (reg, _) = shared_seeded_on(server);
         let c = client();
@@ -140,7 +150,146 @@ fn attached_artifacts_are_listed_and_filtered_on_every_registry() {
 
         let bad = referrers::referrers(&c, &subject, Some("not a type")).unwrap_err();
         assert_eq!(bad.kind, ErrorKind::InvalidArgument, "{}", bad.message);
+
+        // The fallback tag is written only where the registry did not say it indexes
+        // the referrer (OCI-Subject).
+        let tag = fallback_index(reg, "referrers/listed", &subject_digest);
+        match expected_found(server) {
+            Found::Api => assert!(tag.is_none(), "{server}: {tag:?}"),
+            Found::FallbackTag => assert_eq!(
+                fallback_digests(&tag.unwrap()),
+                set(&[&sbom_a, &sbom_b, &sig])
+            ),
+        }
     }
+}
+
+/// A registry of its own with the referrers API, as `options` say.
+fn api_registry(options: impl FnOnce(&mut Options)) -> Registry {
+    let mut o = Options::new(Server::GgcrReferrers, Mode::Open);
+    options(&mut o);
+    Registry::start_with(o)
+}
+
+#[test]
+fn every_page_of_the_referrers_api_is_followed() {
+    let reg = api_registry(|o| o.referrers_page_size = Some(2));
+    let c = client();
+    let repo = format!("{}/referrers/paged", reg.host());
+    let subject_digest = push_subject(&c, &format!("{repo}:v1"), 10);
+    let subject = format!("{repo}@{subject_digest}");
+    let mut attached = BTreeSet::new();
+    for i in 0..5 {
+        let t = if i % 2 == 0 { SBOM } else { SIGNATURE };
+        let name = format!("f{i}");
+        attached.insert(attach(
+            &c,
+            &repo,
+            &artifact(&c, t, &subject, &name, name.as_bytes()),
+        ));
+    }
+    let found = referrers::referrers(&c, &subject, None).unwrap();
+    assert_eq!(found.found, Found::Api);
+    let all: BTreeSet<String> = found
+        .index
+        .children()
+        .iter()
+        .map(|d| d.digest.clone())
+        .collect();
+    assert_eq!(all, attached);
+    let pages = reg
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.uri.contains("/referrers/"))
+        .count();
+    assert_eq!(pages, 3, "5 referrers in pages of 2");
+    // rr's index of the pages, not one page's bytes.
+    let bytes: serde_json::Value = serde_json::from_slice(found.index.manifest_bytes()).unwrap();
+    assert_eq!(bytes["manifests"].as_array().unwrap().len(), 5);
+    assert_eq!(listed(&c, &subject, Some(SIGNATURE)).0.len(), 2);
+}
+
+#[test]
+fn the_artifact_type_filter_is_applied_by_rr_unless_the_registry_says_it_did() {
+    for registry_filters in [false, true] {
+        let reg = api_registry(|o| o.apply_referrer_filters = registry_filters);
+        let c = client();
+        let repo = format!("{}/referrers/filtered", reg.host());
+        let subject_digest = push_subject(&c, &format!("{repo}:v1"), 11);
+        let subject = format!("{repo}@{subject_digest}");
+        let sbom = attach(&c, &repo, &artifact(&c, SBOM, &subject, "s", b"sbom"));
+        attach(&c, &repo, &artifact(&c, SIGNATURE, &subject, "g", b"sig"));
+        let found = referrers::referrers(&c, &subject, Some(SBOM)).unwrap();
+        assert_eq!(found.filtered_by_registry, registry_filters);
+        let digests: Vec<&str> = found
+            .index
+            .children()
+            .iter()
+            .map(|d| d.digest.as_str())
+            .collect();
+        assert_eq!(
+            digests,
+            [sbom.as_str()],
+            "registry filters: {registry_filters}"
+        );
+        let asked = reg
+            .requests()
+            .iter()
+            .any(|r| r.uri.contains("/referrers/") && r.uri.contains("artifactType="));
+        assert!(asked, "the filter is asked of the registry");
+    }
+}
+
+#[test]
+fn a_registry_with_the_api_but_no_oci_subject_gets_the_fallback_tag_too() {
+    let reg = api_registry(|o| o.omit_oci_subject = true);
+    let c = client();
+    let repo = format!("{}/referrers/no-subject-header", reg.host());
+    let subject_digest = push_subject(&c, &format!("{repo}:v1"), 12);
+    let subject = format!("{repo}@{subject_digest}");
+    let sig = attach(&c, &repo, &artifact(&c, SIGNATURE, &subject, "g", b"sig"));
+    let (all, found) = listed(&c, &subject, None);
+    assert_eq!((all, found), (set(&[&sig]), Found::Api));
+    let tag = fallback_index(&reg, "referrers/no-subject-header", &subject_digest).unwrap();
+    assert_eq!(fallback_digests(&tag), set(&[&sig]));
+}
+
+#[test]
+fn attaches_at_once_and_deletes_through_the_referrers_api() {
+    let reg = api_registry(|_| {});
+    let setup = client();
+    let repo = format!("{}/referrers/api-concurrent", reg.host());
+    let subject_digest = push_subject(&setup, &format!("{repo}:v1"), 13);
+    let subject = format!("{repo}@{subject_digest}");
+    let artifacts: Vec<Image> = (0..4)
+        .map(|i| {
+            artifact(
+                &setup,
+                SBOM,
+                &subject,
+                &format!("a{i}"),
+                format!("api {i}").as_bytes(),
+            )
+        })
+        .collect();
+    let pushed = Mutex::new(BTreeSet::new());
+    std::thread::scope(|s| {
+        for a in &artifacts {
+            let (pushed, repo) = (&pushed, &repo);
+            s.spawn(move || {
+                let digest = attach(&client(), repo, a);
+                pushed.lock().unwrap().insert(digest);
+            });
+        }
+    });
+    let pushed = pushed.into_inner().unwrap();
+    assert_eq!(listed(&setup, &subject, None), (pushed.clone(), Found::Api));
+    let gone = pushed.iter().next().unwrap().clone();
+    write::delete(&setup, &format!("{repo}@{gone}")).unwrap();
+    let (left, _) = listed(&setup, &subject, None);
+    assert_eq!(left.len(), 3);
+    assert!(!left.contains(&gone));
+    assert!(fallback_index(&reg, "referrers/api-concurrent", &subject_digest).is_none());
 }
 
 /// The index the fallback tag of `subject` holds, as the registry keeps it.
