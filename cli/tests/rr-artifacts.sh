@@ -106,6 +106,49 @@ grep -q 'refused as a file name.*RR_ERR_INVALID_RESPONSE' "$tmp/pull_evil.err" |
 [[ ! -e $tmp/deep/a/b/out && ! -e $tmp/deep/escaped && ! -e $tmp/deep/a/escaped ]] ||
     fail "a file was written for the hostile title"
 
+# ---- the peer tools -----------------------------------------------------------------
+tools=${RR_TOOLS_DIR:-$HOME/.cache/rr-tools/bin}
+oras=$tools/oras
+regctl=$tools/regctl
+[[ -x $oras && -x $regctl ]] || die "oras and regctl are not in $tools: run scripts/install-deps.sh"
+oras_flags=(--plain-http --registry-config "$tmp/oras-auth.json")
+printf '{"hosts":{"%s":{"tls":"disabled"}},"incDockerCred":false,"incDockerCert":false}\n' \
+    "$reg" >"$tmp/regctl.json"
+export REGCTL_CONFIG=$tmp/regctl.json
+
+"$oras" discover "${oras_flags[@]}" --format json "$reg/$ns/app:v1" >"$tmp/discover.json" ||
+    fail "oras discover failed"
+grep -q "\"digest\": \"$sbom\"" "$tmp/discover.json" || fail "oras discover lacks rr's SBOM"
+grep -q "\"digest\": \"$sig\"" "$tmp/discover.json" || fail "oras discover lacks rr's signature"
+mkdir -p "$tmp/oras-pull"
+(cd "$tmp/oras-pull" && "$oras" pull "${oras_flags[@]}" "$reg/$ns/app@$sbom" >/dev/null) ||
+    fail "oras pull failed"
+cmp -s "$tmp/sbom.spdx.json" "$tmp/oras-pull/sbom.spdx.json" || fail "oras pulled another file"
+
+printf 'attested\n' >"$tmp/att.txt"
+oras_digest=$(cd "$tmp" && "$oras" attach "${oras_flags[@]}" --artifact-type application/vnd.example.att \
+    --format go-template --template '{{.digest}}' "$reg/$ns/app:v1" att.txt:text/plain) ||
+    fail "oras attach failed"
+expect referrers_oras 0 referrers --artifact-type application/vnd.example.att "$reg/$ns/app:v1"
+[[ $(out referrers_oras) == "$oras_digest application/vnd.example.att att.txt" ]] ||
+    fail "rr referrers of oras's attachment printed '$(out referrers_oras)'"
+expect pull_oras 0 pull --artifact "$reg/$ns/app@$oras_digest" "$tmp/rr-pull-oras"
+cmp -s "$tmp/att.txt" "$tmp/rr-pull-oras/att.txt" || fail "rr pulled another file from oras's artifact"
+
+"$regctl" artifact list "$reg/$ns/app@$sbom" --format '{{range .Descriptors}}{{.Digest}} {{.ArtifactType}}{{println}}{{end}}' \
+    >"$tmp/regctl-list.out" || fail "regctl artifact list failed"
+[[ $(cat "$tmp/regctl-list.out") == "$sig $sig_type" ]] ||
+    fail "regctl artifact list printed '$(cat "$tmp/regctl-list.out")'"
+"$regctl" artifact get "$reg/$ns/app@$sig" >"$tmp/regctl-get.out" || fail "regctl artifact get failed"
+cmp -s "$tmp/sig.bin" "$tmp/regctl-get.out" || fail "regctl artifact get gave another file"
+"$regctl" image copy --referrers "$reg/$ns/app:v1" "$reg/$ns/regctl-copy:v1" >/dev/null ||
+    fail "regctl image copy --referrers failed"
+expect referrers_regctl_copy 0 referrers "$reg/$ns/regctl-copy:v1"
+grep -q "^$sbom $sbom_type " "$tmp/referrers_regctl_copy.out" ||
+    fail "rr does not list the SBOM in regctl's copy"
+grep -q "^$oras_digest application/vnd.example.att " "$tmp/referrers_regctl_copy.out" ||
+    fail "rr does not list oras's attachment in regctl's copy"
+
 # ---- usage ---------------------------------------------------------------------------
 expect attach_no_type 64 attach "$reg/$ns/app:v1" "$tmp/sig.bin"
 expect attach_bad_annotation 64 attach --artifact-type "$sig_type" --annotation novalue \
