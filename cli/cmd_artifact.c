@@ -150,8 +150,8 @@ const struct command cmd_attach = {
     .options = OPT_ARTIFACT_TYPE | OPT_ANNOTATION | OPT_MEDIA_TYPE,
     .auth_args = ARG0,
     .transfer = true,
-    .synopsis = "attach --artifact-type TYPE [--annotation KEY=VALUE]... [--media-type TYPE] "
-                "REF [FILE...]",
+    .synopsis = "attach --artifact-type TYPE [--annotation K=V]... [--media-type TYPE] REF "
+                "[FILE...]",
     .summary = "attach an artifact (signature, SBOM...) to a manifest",
     .help = "Pushes an OCI 1.1 artifact whose subject is the manifest REF names, and prints\n"
             "the artifact's digest. Its files become its layers, of the --media-type given\n"

@@ -176,8 +176,8 @@ const struct command cmd_pull = {
     .options = OPT_ALL | OPT_NAME | OPT_OCI | OPT_ARTIFACT,
     .auth_args = ARG0,
     .transfer = true,
-    .synopsis = "pull [--all] [--oci] [--name NAME] REF DIR | pull --artifact REF DIR",
-    .summary = "save an image or an index into an OCI layout",
+    .synopsis = "pull [--all] [--oci] [--name NAME] [--artifact] REF DIR",
+    .summary = "save an image or an index into an OCI layout, or an artifact's files",
     .help = "Writes the image REF names into the OCI image layout DIR (created when\n"
             "missing; blobs already there are kept), verified, and prints its digest. An\n"
             "index resolves to the image for --platform (default linux/amd64); with --all\n"
