@@ -37,6 +37,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
@@ -466,10 +467,12 @@ fn read_side(
     let one_way = link.rtt / 2;
     let mut rng = XorShift::new(seed);
     let mut buf = vec![0u8; CHUNK];
+    let paced = conn.buckets[dir].is_some() || shared.total[dir].is_some();
     loop {
         let Some(room) = queue.wait_for_room() else {
             return;
         };
+        let backlogged = paced && has_backlog(&src);
         let n = match src.read(&mut buf[..room.min(CHUNK)]) {
             Ok(0) => break,
             Ok(n) => n,
@@ -488,7 +491,7 @@ fn read_side(
             .into_iter()
             .flatten()
         {
-            let wait = lock(bucket).reserve(bits, Instant::now());
+            let wait = lock(bucket).reserve(bits, Instant::now(), backlogged);
             if !wait.is_zero() {
                 thread::sleep(wait);
             }
@@ -645,41 +648,54 @@ impl Queue {
     }
 }
 
-/// A token bucket in bits that lends: a reservation larger than the tokens there leaves
-/// a debt, and the caller waits until it is paid. Callers are served in the order they
-/// reserve, and sleeping too long is made up by the next reservation (tokens refill by
-/// the clock, up to the burst).
+/// How far a backlogged sender may catch up on time the link was free only because the
+/// proxy's thread was not running.
+const MAX_CATCH_UP: Duration = Duration::from_millis(50);
+
+/// A token bucket in bits, kept as the time its link is next free: a reservation moves
+/// that time on by the bits' transmission time, and the caller waits until then. Callers
+/// are served in the order they reserve. A link left idle saves up one burst (a chunk's
+/// time); a caller whose bytes were already waiting when it got to them (`backlogged`)
+/// was not idle but late (a thread scheduled late on a loaded machine) and may catch up
+/// on up to [`MAX_CATCH_UP`], so that the proxy's own lateness does not lower the rate.
 struct TokenBucket {
-    bits_per_sec: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
+    secs_per_bit: f64,
+    burst: Duration,
+    free: Instant,
 }
 
 impl TokenBucket {
     /// A full bucket with a burst of one chunk.
     fn new(bits_per_sec: u64, now: Instant) -> TokenBucket {
-        let burst = (CHUNK * 8) as f64;
+        let secs_per_bit = 1.0 / bits_per_sec.max(1) as f64;
+        let burst = Duration::from_secs_f64((CHUNK * 8) as f64 * secs_per_bit);
         TokenBucket {
-            bits_per_sec: bits_per_sec.max(1) as f64,
+            secs_per_bit,
             burst,
-            tokens: burst,
-            last: now,
+            free: now.checked_sub(burst).unwrap_or(now),
         }
     }
 
     /// Takes `bits`; how long to wait before sending them.
-    fn reserve(&mut self, bits: u64, now: Instant) -> Duration {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = self.last.max(now);
-        self.tokens = (self.tokens + elapsed * self.bits_per_sec).min(self.burst);
-        self.tokens -= bits as f64;
-        if self.tokens >= 0.0 {
-            Duration::ZERO
+    fn reserve(&mut self, bits: u64, now: Instant, backlogged: bool) -> Duration {
+        let saved = if backlogged {
+            MAX_CATCH_UP.max(self.burst)
         } else {
-            Duration::from_secs_f64(-self.tokens / self.bits_per_sec)
+            self.burst
+        };
+        if let Some(earliest) = now.checked_sub(saved) {
+            self.free = self.free.max(earliest);
         }
+        self.free += Duration::from_secs_f64(bits as f64 * self.secs_per_bit);
+        self.free.saturating_duration_since(now)
     }
+}
+
+/// Whether bytes are waiting to be read on `s`.
+fn has_backlog(s: &TcpStream) -> bool {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD stores one int at the pointer, which points at `n`.
+    unsafe { libc::ioctl(s.as_raw_fd(), libc::FIONREAD, &mut n) == 0 && n > 0 }
 }
 
 /// xorshift64*: jitter needs no more.
@@ -1165,37 +1181,66 @@ mod tests {
         let t0 = Instant::now();
         // 1 Mbit/s: a 16 KiB chunk is 131 072 bits, 131.072 ms.
         let mut b = TokenBucket::new(1_000_000, t0);
-        assert_eq!(b.reserve(131_072, t0), Duration::ZERO, "the burst");
-        let w = b.reserve(131_072, t0);
+        assert_eq!(b.reserve(131_072, t0, false), Duration::ZERO, "the burst");
+        let w = b.reserve(131_072, t0, false);
         assert!((w.as_secs_f64() - 0.131_072).abs() < 1e-6, "{w:?}");
         // A third caller at the same instant waits behind the second.
-        let w = b.reserve(131_072, t0);
+        let w = b.reserve(131_072, t0, false);
         assert!((w.as_secs_f64() - 0.262_144).abs() < 1e-6, "{w:?}");
         // Once the debt is paid and a burst has refilled, no wait again.
         let later = t0 + ms(262) + ms(200);
-        assert_eq!(b.reserve(131_072, later), Duration::ZERO);
+        assert_eq!(b.reserve(131_072, later, false), Duration::ZERO);
         // Never more than one burst saved up, however long idle.
         let idle = later + Duration::from_secs(60);
-        assert_eq!(b.reserve(131_072, idle), Duration::ZERO);
-        assert!(b.reserve(8, idle) > Duration::ZERO);
+        assert_eq!(b.reserve(131_072, idle, false), Duration::ZERO);
+        assert!(b.reserve(8, idle, false) > Duration::ZERO);
+    }
+
+    /// The time `chunks` chunks take at 100 Mbit/s when every sleep oversleeps by
+    /// `late`.
+    fn paced(chunks: u64, late: Duration, backlogged: bool) -> f64 {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(100_000_000, t0);
+        let mut now = t0;
+        for _ in 0..chunks {
+            let wait = b.reserve(131_072, now, backlogged);
+            if !wait.is_zero() {
+                now += wait + late;
+            }
+        }
+        (now - t0).as_secs_f64()
     }
 
     #[test]
     fn bucket_long_run_rate_is_exact_even_when_callers_oversleep() {
-        let t0 = Instant::now();
-        let mut b = TokenBucket::new(100_000_000, t0);
-        let mut now = t0;
         let chunks = 1000u64;
-        for _ in 0..chunks {
-            let wait = b.reserve(131_072, now);
-            // Every wait overslept by 50 µs.
-            now += wait + Duration::from_micros(50);
-        }
-        let expected = (chunks - 1) as f64 * 131_072.0 / 1e8;
-        let took = (now - t0).as_secs_f64();
+        let expected = chunks as f64 * 131_072.0 / 1e8;
+        // Oversleeping less than a burst (1.3 ms at 100 Mbit/s) costs nothing.
+        let took = paced(chunks, Duration::from_micros(50), false);
         assert!(
             (took - expected).abs() / expected < 0.01,
-            "took {took} s, expected {expected} s"
+            "{took} s, not {expected}"
+        );
+        // Oversleeping more is made up when the bytes were waiting...
+        let took = paced(chunks, ms(4), true);
+        assert!(
+            (took - expected).abs() / expected < 0.01,
+            "{took} s, not {expected}"
+        );
+        // ...and not when the link was idle: a late sender then loses the time.
+        let idle = paced(chunks, ms(4), false);
+        assert!(idle > expected * 2.0, "{idle} s");
+        // What a backlog may catch up on is bounded.
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(100_000_000, t0);
+        let later = t0 + Duration::from_secs(10);
+        let free: u32 = (0..100)
+            .take_while(|_| b.reserve(131_072, later, true).is_zero())
+            .count() as u32;
+        let saved = Duration::from_secs_f64(131_072.0 / 1e8) * free;
+        assert!(
+            saved + ms(2) >= MAX_CATCH_UP && saved <= MAX_CATCH_UP,
+            "{saved:?}"
         );
     }
 
