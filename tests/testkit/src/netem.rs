@@ -14,7 +14,10 @@
 //! - **Bandwidth.** Token buckets in bits per second, one per connection and direction
 //!   and one per direction shared by every connection, each with a burst of one chunk.
 //!   A chunk waits for both (the connection's first) before it is stamped: the link
-//!   serializes, then propagates.
+//!   serializes, then propagates. A sender whose bytes were already waiting when the
+//!   proxy's thread got to them may catch up on up to 50 ms the thread lost to late
+//!   wake-ups, so that a loaded machine does not lower the rate (an idle link saves up
+//!   one chunk only).
 //! - **Memory.** Each direction holds at most max(2 × bandwidth-delay product, 256 KiB)
 //!   (the per-connection rate, else the total, else 1 GiB/s); when full it stops reading
 //!   from the sender and TCP's own back-pressure does the rest.
