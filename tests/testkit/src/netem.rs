@@ -22,7 +22,8 @@
 //!   (the per-connection rate, else the total, else 1 GiB/s); when full it stops reading
 //!   from the sender and TCP's own back-pressure does the rest.
 //! - **Closing.** A FIN is forwarded in order, after the delayed data (`shutdown(Write)`
-//!   once the queue drains); a reset or any error closes both sides at once. Dropping the
+//!   once the queue drains); a reset or any error closes both sides at once (each peer
+//!   sees a FIN, not a reset, and what was in flight is dropped). Dropping the
 //!   [`NetEm`] stops accepting and closes every connection.
 //! - **Request log.** The HTTP/1.1 framing of both directions is followed (heads; bodies
 //!   by `Content-Length` or chunked; no body for HEAD, 1xx, 204, 304) to record one
