@@ -29,6 +29,9 @@
 //! require a client certificate signed by the test CA (`http.tls.clientcas`); in
 //! Token mode its token server then speaks https and requires one too.
 //! [`HttpProxy`] is a CONNECT and forward proxy that records what it relays.
+//! [`NetEm`] (module [`netem`]) puts an emulated wide-area link (delay, bandwidth,
+//! jitter) in front of a server and logs the HTTP exchanges through it; the `rr-netem`
+//! binary runs one for scripts.
 //!
 //! The `rr-testkit` binary runs one registry outside `cargo test` (ctest
 //! fixtures): `rr-testkit serve --mode M [--seed] --env-file F [--detach]`
@@ -52,6 +55,7 @@ mod http;
 mod jwt;
 mod matrix;
 mod mode;
+pub mod netem;
 mod proc;
 mod registry;
 mod server;
@@ -71,6 +75,7 @@ pub use forward_proxy::{HttpProxy, Relayed};
 pub use http::{agent_with_ca, agent_with_tls, MANIFEST_ACCEPT};
 pub use matrix::{shared_seeded_in, shared_seeded_on, skip};
 pub use mode::Mode;
+pub use netem::{critical_path, CriticalPath, ExchangeRecord, Link, NetEm};
 pub use registry::{LoggedRequest, Options, Registry};
 pub use server::{
     oras, regctl, tools_dir, Server, DISTRIBUTION_V3_VERSION, GGCR_VERSION, ORAS_VERSION,

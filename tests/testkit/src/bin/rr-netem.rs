@@ -1,0 +1,265 @@
+//! `rr-netem`: the harness's network emulator ([`rr_testkit::netem`]) for shell scripts.
+//!
+//! ```text
+//! rr-netem --upstream HOST:PORT --rtt-ms N [--rate-mbit N] [--total-mbit N]
+//!          [--jitter-ms N] --env-file PATH [--log-json PATH]
+//! rr-netem critical-path [--slack-ms N] LOG.jsonl...
+//! ```
+//!
+//! The first form listens on 127.0.0.1 (a random port) in front of `HOST:PORT`, writes
+//! `NETEM_HOST=127.0.0.1:PORT` and `NETEM_PID=PID` to the env file atomically once
+//! listening, and runs until SIGTERM, SIGINT or SIGHUP; then it removes the env file.
+//! Rates are in Mbit/s (10^6 bits per second) per direction; fractions are allowed.
+//!
+//! With `--log-json`, the request log is written there on exit, and on SIGUSR1 (the log
+//! is then emptied and the emulator goes on): one JSON object per HTTP exchange and line,
+//! `{"conn", "seq", "method", "path", "status", "start_us", "end_us", "bytes_up",
+//! "bytes_down"}`, times in microseconds since the Unix epoch so that the logs of two
+//! emulators (a registry's and its token server's) can be merged. The file is replaced
+//! whole (a temporary file renamed): remove it, send SIGUSR1, and wait for it to appear.
+//!
+//! `critical-path` reads such logs (merged) and prints the longest chain of requests that
+//! waited for each other ([`rr_testkit::critical_path`], slack 2 ms by default): a line
+//! `requests=N setups=N round_trips=N`, then one line per request of the chain.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rr_testkit::netem::{critical_path, epoch_unix, ExchangeRecord, Link, NetEm};
+
+const USAGE: &str = "usage:
+  rr-netem --upstream HOST:PORT --rtt-ms N [--rate-mbit N] [--total-mbit N] [--jitter-ms N] --env-file PATH [--log-json PATH]
+  rr-netem critical-path [--slack-ms N] LOG.jsonl...";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("critical-path") => print_critical_path(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("rr-netem: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `(--key, value)` pairs.
+type Pairs = Vec<(String, String)>;
+
+/// `--key value` and `--key=value` pairs, each key at most once, and bare arguments.
+fn parse(args: &[String], keys: &[&str]) -> Result<(Pairs, Vec<String>), String> {
+    let mut pairs: Pairs = Vec::new();
+    let mut bare = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if !a.starts_with("--") {
+            bare.push(a.clone());
+            continue;
+        }
+        let (key, value) = match a.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => {
+                let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+                (a.clone(), v.clone())
+            }
+        };
+        if !keys.contains(&key.as_str()) || pairs.iter().any(|(k, _)| *k == key) {
+            return Err(format!("unexpected argument {a:?}\n{USAGE}"));
+        }
+        pairs.push((key, value));
+    }
+    Ok((pairs, bare))
+}
+
+fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn number(pairs: &[(String, String)], key: &str) -> Result<Option<f64>, String> {
+    get(pairs, key)
+        .map(|v| match v.parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+            _ => Err(format!("{key}: not a number: {v:?}")),
+        })
+        .transpose()
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let (pairs, bare) = parse(
+        args,
+        &[
+            "--upstream",
+            "--rtt-ms",
+            "--rate-mbit",
+            "--total-mbit",
+            "--jitter-ms",
+            "--env-file",
+            "--log-json",
+        ],
+    )?;
+    if let Some(a) = bare.first() {
+        return Err(format!("unexpected argument {a:?}\n{USAGE}"));
+    }
+    let upstream = get(&pairs, "--upstream").ok_or("--upstream is needed")?;
+    let env_file = PathBuf::from(get(&pairs, "--env-file").ok_or("--env-file is needed")?);
+    let log_json = get(&pairs, "--log-json").map(PathBuf::from);
+    let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
+    let bits = |v: f64| (v * 1e6).round().max(1.0) as u64;
+    let link = Link {
+        rtt: ms(number(&pairs, "--rtt-ms")?.ok_or("--rtt-ms is needed")?),
+        per_connection_bits_per_sec: number(&pairs, "--rate-mbit")?.map(bits),
+        total_bits_per_sec: number(&pairs, "--total-mbit")?.map(bits),
+        jitter: ms(number(&pairs, "--jitter-ms")?.unwrap_or(0.0)),
+    };
+    std::net::ToSocketAddrs::to_socket_addrs(upstream)
+        .map_err(|e| format!("--upstream {upstream:?}: {e}"))?;
+
+    let quit = Arc::new(AtomicBool::new(false));
+    let dump = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&quit))
+            .map_err(|e| format!("cannot install signal handler: {e}"))?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&dump))
+        .map_err(|e| format!("cannot install signal handler: {e}"))?;
+
+    let netem = NetEm::start(upstream, link.clone());
+    let env = format!(
+        "NETEM_HOST={}\nNETEM_PID={}\n",
+        netem.host(),
+        std::process::id()
+    );
+    write_atomically(&env_file, env.as_bytes())?;
+    eprintln!(
+        "rr-netem: {} -> {upstream}, {link:?} (pid {})",
+        netem.host(),
+        std::process::id()
+    );
+    while !quit.load(Ordering::Relaxed) {
+        if dump.swap(false, Ordering::Relaxed) {
+            if let Some(path) = &log_json {
+                write_log(path, &netem.take_requests())?;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let records = netem.take_requests();
+    drop(netem);
+    let _ = fs::remove_file(&env_file);
+    if let Some(path) = &log_json {
+        write_log(path, &records)?;
+    }
+    Ok(())
+}
+
+fn write_log(path: &Path, records: &[ExchangeRecord]) -> Result<(), String> {
+    let base = epoch_unix();
+    let us = |d: Duration| (base + d).as_micros() as u64;
+    let mut text = String::new();
+    for r in records {
+        let string = |v: &str| serde_json::Value::from(v).to_string();
+        let line = format!(
+            "{{\"conn\":{},\"seq\":{},\"method\":{},\"path\":{},\"status\":{},\"start_us\":{},\"end_us\":{},\"bytes_up\":{},\"bytes_down\":{}}}",
+            r.conn,
+            r.seq,
+            string(&r.method),
+            string(&r.path),
+            r.status,
+            us(r.start),
+            us(r.end),
+            r.bytes_up,
+            r.bytes_down
+        );
+        text.push_str(&line);
+        text.push('\n');
+    }
+    write_atomically(path, text.as_bytes())
+}
+
+/// Writes `path` via a temporary file in the same directory and a rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    fs::write(&tmp, bytes).map_err(|e| format!("write {}: {e}", tmp.display()))?;
+    fs::rename(&tmp, path).map_err(|e| format!("rename to {}: {e}", path.display()))
+}
+
+fn print_critical_path(args: &[String]) -> Result<(), String> {
+    let (pairs, files) = parse(args, &["--slack-ms"])?;
+    if files.is_empty() {
+        return Err(format!("critical-path needs log files\n{USAGE}"));
+    }
+    let slack = Duration::from_secs_f64(number(&pairs, "--slack-ms")?.unwrap_or(2.0) / 1000.0);
+    let mut records = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file).map_err(|e| format!("read {file}: {e}"))?;
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| format!("{file}:{}: {e}", n + 1))?;
+            let int = |k: &str| {
+                v[k].as_u64()
+                    .ok_or_else(|| format!("{file}:{}: no {k}", n + 1))
+            };
+            let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            records.push(ExchangeRecord {
+                conn: int("conn")?,
+                seq: int("seq")? as u32,
+                method: text("method"),
+                path: text("path"),
+                status: int("status")? as u16,
+                start: Duration::from_micros(int("start_us")?),
+                end: Duration::from_micros(int("end_us")?),
+                bytes_up: int("bytes_up")?,
+                bytes_down: int("bytes_down")?,
+            });
+        }
+    }
+    let cp = critical_path(&records, slack);
+    println!(
+        "requests={} setups={} round_trips={}",
+        cp.requests, cp.setups, cp.round_trips
+    );
+    let origin = cp.chain.first().map(|r| r.start).unwrap_or_default();
+    for r in &cp.chain {
+        println!(
+            "{:>9.1} ms {:>9.1} ms  conn {} #{} {} {} {}",
+            (r.start - origin).as_secs_f64() * 1e3,
+            (r.end - origin).as_secs_f64() * 1e3,
+            r.conn,
+            r.seq,
+            r.method,
+            r.path,
+            r.status
+        );
+    }
+    Ok(())
+}
