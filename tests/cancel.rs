@@ -300,3 +300,81 @@ fn cancelling_twice_before_a_call_and_after_it_is_harmless() {
         assert_eq!(e.kind, ErrorKind::Cancelled, "{}", e.message);
     }
 }
+
+/// A server for one fault a registry will not make on demand: on a kept-alive
+/// connection it answers `GET /v2/` (200), then reads the next request and, after
+/// `hold`, closes the connection without an answer. It counts the requests for `path`.
+struct HoldThenClose {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HoldThenClose {
+    fn start(path: &'static str, hold: Duration) -> HoldThenClose {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    loop {
+                        let mut line = String::new();
+                        // A TLS ClientHello or a closed connection ends it.
+                        if reader.read_line(&mut line).unwrap_or(0) == 0
+                            || !line.ends_with("HTTP/1.1\r\n")
+                        {
+                            return;
+                        }
+                        loop {
+                            let mut header = String::new();
+                            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if header == "\r\n" {
+                                break;
+                            }
+                        }
+                        if line.contains(path) {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(hold);
+                            let _ = conn.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
+                        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                    }
+                });
+            }
+        });
+        HoldThenClose { addr, seen }
+    }
+}
+
+#[test]
+fn nothing_is_sent_again_after_a_cancelled_call_has_returned() {
+    // ureq sends a request without a body again, on a new connection, when the reused
+    // connection it went out on closes before the answer. After a cancel that would be a
+    // request the host was told had ended: the backend refuses to connect for a call
+    // that was given up.
+    let server = HoldThenClose::start("/manifests/", Duration::from_millis(700));
+    let reference = format!("{}/demo/app:v1", server.addr);
+    let c = client();
+    c.set_retry(1, 0).unwrap();
+    let (result, latency) = cancel_after(&c, Duration::from_millis(300), move |d| {
+        remote::get(&d, &reference)
+    });
+    assert_cancelled("a GET on a kept-alive connection", result, latency);
+    assert_eq!(server.seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The hold ends and the server closes that connection without an answer.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        server.seen.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the GET was sent again after its call had returned"
+    );
+}

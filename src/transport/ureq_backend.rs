@@ -135,6 +135,7 @@ impl UreqBackend {
             (None, false) => self.unverified_tls.clone(),
         };
         let mut builder = ureq::AgentBuilder::new()
+            .resolver(resolve_unless_abandoned)
             .redirects(0)
             .tls_config(tls)
             .max_idle_connections_per_host(16)
@@ -390,6 +391,19 @@ impl UreqBackend {
     pub fn insecure_hosts(&self) -> &[String] {
         &self.insecure_hosts
     }
+}
+
+/// The system's resolver, refusing once the caller of the exchange on this thread has
+/// given it up (`watch::caller_gone`): ureq resolves before every new connection, so its
+/// silent resend of a request on a fresh connection never goes out after a cancel.
+fn resolve_unless_abandoned(netloc: &str) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    if super::watch::caller_gone() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "the call was given up: no new connection",
+        ));
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(netloc).map(|addrs| addrs.collect())
 }
 
 #[cfg(test)]

@@ -184,6 +184,35 @@ impl BodySource for NotingSource {
     }
 }
 
+std::thread_local! {
+    /// On a worker thread: raised when the caller has stopped waiting for the exchange.
+    static CALLER_GONE: std::cell::RefCell<Option<Arc<AtomicBool>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether the exchange running on this thread has been given up by its caller. ureq 2
+/// sends a request without a body again, on a new connection, when a reused one closes
+/// before the answer; the backend's resolver asks this before every new connection, so
+/// that nothing is sent after the caller was told the call had ended.
+pub fn caller_gone() -> bool {
+    CALLER_GONE.with(|g| {
+        g.borrow()
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+    })
+}
+
+/// Raises the worker's flag when the caller gives up waiting for the head.
+struct GiveUp<'a>(&'a AtomicBool, bool);
+
+impl Drop for GiveUp<'_> {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Runs `send` (one blocking exchange that returns the head and a body reader) on a
 /// worker thread and waits for it under `control`. `what` names the request in messages
 /// (method and masked URL).
@@ -207,10 +236,17 @@ where
         }));
     }
     let (tx, rx) = sync_channel::<Message>(AHEAD);
+    let gone = Arc::new(AtomicBool::new(false));
+    let flag = gone.clone();
     std::thread::Builder::new()
         .name("rr-http".into())
-        .spawn(move || worker(request, send, tx))
+        .spawn(move || {
+            CALLER_GONE.with(|g| *g.borrow_mut() = Some(flag));
+            worker(request, send, tx)
+        })
         .map_err(|e| Error::transport(format!("{what}: starting an HTTP worker failed: {e}")))?;
+    // Every way out of the wait below but the head's arrival gives the exchange up.
+    let mut give_up = GiveUp(&gone, false);
 
     let mut sent_at: Option<Instant> = None;
     let mut cancelled_at: Option<Instant> = None;
@@ -239,7 +275,10 @@ where
         match rx.recv_timeout(POLL) {
             // After a cancel in the grace period the answer is still returned: the
             // caller learns where the upload stands and then sees the cancel.
-            Ok(Message::Head(head)) => break head?,
+            Ok(Message::Head(head)) => {
+                give_up.1 = true;
+                break head?;
+            }
             Ok(_) => return Err(Error::transport(format!("{what}: no response head"))),
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => {
