@@ -46,7 +46,15 @@ fn a_registry_proxy_carries_https_through_connect_even_to_loopback() {
     assert_eq!(d.image().unwrap().config().unwrap(), image.config_bytes);
     let relayed = proxy.relayed();
     assert!(!relayed.is_empty());
+    // A loopback registry may speak plain http: when the https ping through the proxy
+    // takes a while (a debug build), an http ping is sent beside it, and the TLS
+    // registry refuses it. Everything else went through CONNECT.
+    let probe = format!("http://{}/v2/", reg.host());
     for r in &relayed {
+        if (r.method.as_str(), r.target.as_str()) == ("GET", probe.as_str()) {
+            assert_eq!(r.status, 400, "{relayed:?}");
+            continue;
+        }
         assert_eq!(
             (r.method.as_str(), r.target.as_str(), r.status),
             ("CONNECT", reg.host().as_str(), 200),

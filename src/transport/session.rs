@@ -34,6 +34,11 @@ struct AuthState {
 }
 
 /// Requests to one registry for one operation, safe to use from several threads.
+/// How long the https ping of a registry that may also speak plain http runs alone before
+/// the http ping starts beside it: longer than a TLS handshake on the same host, shorter
+/// than two round trips of any real network.
+const PLAIN_HTTP_HEAD_START: std::time::Duration = std::time::Duration::from_millis(25);
+
 pub struct Session<'a> {
     ctx: &'a Context,
     registry: Registry,
@@ -167,31 +172,14 @@ impl<'a> Session<'a> {
         let mut attempt = 1;
         loop {
             self.ctx.check_cancelled()?;
+            let outcomes: Vec<Result<Ping>> = if schemes.len() == 1 {
+                vec![self.ping_scheme(schemes[0])]
+            } else {
+                self.ping_both()
+            };
             let mut first_error: Option<Error> = None;
             let mut retryable = false;
-            for scheme in schemes {
-                let url = Url::parse(&format!("{scheme}://{}/v2/", self.registry.as_str()))
-                    .map_err(|e| {
-                        Error::invalid_reference(format!("registry {}: {e}", self.registry))
-                    })?;
-                let req = Request::new("GET", url).header("User-Agent", &self.ctx.user_agent);
-                let outcome = self
-                    .follow_redirects(&req, false, Attempts::Once)
-                    .and_then(|resp| match resp.status {
-                        200 => {
-                            resp.drain();
-                            Ok(Ping {
-                                scheme,
-                                challenge: None,
-                            })
-                        }
-                        401 => {
-                            let challenge = challenge::pick(resp.header_all("www-authenticate"));
-                            resp.drain();
-                            Ok(Ping { scheme, challenge })
-                        }
-                        _ => Err(status::error_from_response("GET", resp)),
-                    });
+            for outcome in outcomes {
                 match outcome {
                     Ok(p) => {
                         lock(&self.ctx.shared.pings)
@@ -214,6 +202,54 @@ impl<'a> Session<'a> {
             self.ctx
                 .sleep(self.ctx.retry.wait_after_error(attempt, &err))?;
             attempt += 1;
+        }
+    }
+
+    /// Pings over https and, when that has neither answered nor failed within
+    /// `PLAIN_HTTP_HEAD_START`, over http beside it (a registry that may speak plain http:
+    /// loopback, or insecure). A plain-http registry's failed TLS handshake then costs no
+    /// round trips of its own, while a TLS registry that answers at once sees no plain
+    /// request. The outcomes, https first: https wins whenever it answers.
+    fn ping_both(&self) -> Vec<Result<Ping>> {
+        std::thread::scope(|scope| {
+            let (sent, https) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                let _ = sent.send(self.ping_scheme("https"));
+            });
+            let ended = || Err(Error::transport("the https ping ended without an answer"));
+            match https.recv_timeout(PLAIN_HTTP_HEAD_START) {
+                Ok(Ok(p)) => vec![Ok(p)],
+                Ok(Err(e)) => vec![Err(e), self.ping_scheme("http")],
+                Err(_) => {
+                    let http = scope.spawn(|| self.ping_scheme("http"));
+                    let first = https.recv().unwrap_or_else(|_| ended());
+                    let second = http.join().unwrap_or_else(|_| ended());
+                    vec![first, second]
+                }
+            }
+        })
+    }
+
+    /// One ping of `/v2/` over `scheme`: 200 (no auth) or 401 (its challenge).
+    fn ping_scheme(&self, scheme: &'static str) -> Result<Ping> {
+        let url = Url::parse(&format!("{scheme}://{}/v2/", self.registry.as_str()))
+            .map_err(|e| Error::invalid_reference(format!("registry {}: {e}", self.registry)))?;
+        let req = Request::new("GET", url).header("User-Agent", &self.ctx.user_agent);
+        let resp = self.follow_redirects(&req, false, Attempts::Once)?;
+        match resp.status {
+            200 => {
+                resp.drain();
+                Ok(Ping {
+                    scheme,
+                    challenge: None,
+                })
+            }
+            401 => {
+                let challenge = challenge::pick(resp.header_all("www-authenticate"));
+                resp.drain();
+                Ok(Ping { scheme, challenge })
+            }
+            _ => Err(status::error_from_response("GET", resp)),
         }
     }
 
