@@ -30,11 +30,34 @@ pub fn get(client: &Client, reference: &Reference) -> Result<Descriptor> {
 /// from the bytes wherever they come from (and checked when the reference is a digest),
 /// and a mirror's manifest that is not JSON is left for the next source.
 fn get_with_accept(client: &Client, reference: &Reference, accept: &str) -> Result<Descriptor> {
+    get_asking(client, reference, accept, &[])
+}
+
+/// `get`, asking the origin for the token scopes `also` besides pull (those the rest of
+/// a copy will need, so that one token exchange serves it all).
+pub(crate) fn get_also(
+    client: &Client,
+    reference: &Reference,
+    also: &[String],
+) -> Result<Descriptor> {
+    get_asking(client, reference, manifest::ACCEPT_ALL, also)
+}
+
+fn get_asking(
+    client: &Client,
+    reference: &Reference,
+    accept: &str,
+    also: &[String],
+) -> Result<Descriptor> {
     let op = client.operation()?;
     let repo = reference.repository();
     let by_digest = reference.digest().is_some();
     let fetched = mirror::read(&op.ctx, repo, by_digest, None, |ctx, at, from| {
-        let session = ctx.session(at.registry(), Some(at.path()), vec![at.scope("pull")]);
+        let mut scopes = vec![at.scope("pull")];
+        if from != At::Mirror {
+            scopes.extend(also.iter().cloned());
+        }
+        let session = ctx.session(at.registry(), Some(at.path()), scopes);
         let fetched = manifest_fetch::get(&session, at, reference.identifier_str(), accept)?;
         if from == At::Mirror {
             mirror::check_manifest(&fetched.bytes, at)?;

@@ -58,6 +58,11 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
     let op = client.operation()?;
     let repo = reference.repository();
     let session = push_session(&op.ctx, repo);
+    // Blobs in another repository of this registry are mounted from there: one token
+    // for both from the start, instead of a second exchange at the first mount.
+    if let Some(from) = same_registry_source(&artifact, repo) {
+        session.add_scope(from.scope("pull"));
+    }
 
     // A tag (or digest) that already names this manifest means every blob is there too.
     match manifest_fetch::head(&session, repo, reference.identifier_str()) {
@@ -137,6 +142,21 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
         &root.media_type,
         &root.bytes,
     )
+}
+
+/// The repository `artifact` is read from, when it is another repository of `repo`'s
+/// registry (a copy or an append within one registry), as the mounts will need it.
+fn same_registry_source<'a>(
+    artifact: &'a Artifact<'_>,
+    repo: &Repository,
+) -> Option<&'a Repository> {
+    let source = match artifact {
+        Artifact::Image(img) => img.source(),
+        Artifact::Index(idx) => idx.source(),
+    };
+    source
+        .repository()
+        .filter(|from| from.registry() == repo.registry() && from.path() != repo.path())
 }
 
 /// PUTs `bytes` as the manifest at `reference` (a tag or a digest) exactly as they are, as
@@ -286,8 +306,18 @@ fn put_manifest(
 pub fn copy(client: &Client, src: &str, dst: &str) -> Result<()> {
     let src_ref = Reference::parse(src)?;
     let dst_ref = Reference::parse_for_write(dst)?;
-    let found = descriptor::get(client, &src_ref)?;
+    let found = descriptor::get_also(client, &src_ref, &copy_scopes(&src_ref, &dst_ref))?;
     copy_found(client, &found, &dst_ref)
+}
+
+/// The token scopes a copy within one registry needs besides pulling the source: those of
+/// the destination's session (`push_session` and the mounts' pull of the source), so
+/// that the source's token serves the whole copy.
+pub(crate) fn copy_scopes(src: &Reference, dst: &Reference) -> Vec<String> {
+    if src.registry() != dst.registry() || src.repository() == dst.repository() {
+        return Vec::new();
+    }
+    vec![dst.repository().scope("push,pull")]
 }
 
 /// Copies what `found` names to `dst_ref`, byte for byte.

@@ -57,6 +57,27 @@ impl Shared {
         gates.entry(key.to_string()).or_default().clone()
     }
 
+    /// A cached token whose key starts with `prefix` (registry and credential) and whose
+    /// scopes cover every one of `wanted`: the same resource with at least the actions.
+    pub fn token_covering(&self, prefix: &str, wanted: &[String]) -> Option<String> {
+        let tokens = lock(&self.tokens);
+        let mut sorted = wanted.to_vec();
+        sorted.sort();
+        if let Some(exact) = tokens.get(&format!("{prefix}{}", sorted.join(" "))) {
+            return Some(exact.clone());
+        }
+        tokens
+            .iter()
+            .filter_map(|(key, token)| Some((key.strip_prefix(prefix)?, token)))
+            .find(|(held, _)| {
+                let held: Vec<&str> = held.split(' ').collect();
+                wanted
+                    .iter()
+                    .all(|w| held.iter().any(|h| scope_covers(h, w)))
+            })
+            .map(|(_, token)| token.clone())
+    }
+
     /// Forgets tokens, e.g. when the client's credentials change.
     pub fn clear_tokens(&self) {
         lock(&self.tokens).clear();
@@ -123,4 +144,61 @@ impl Shared {
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Whether the token scope `held` (`type:name:actions`) grants all that `wanted` asks: the
+/// same type and name, and every action of it (or `*`).
+fn scope_covers(held: &str, wanted: &str) -> bool {
+    let split = |s: &str| {
+        s.rsplit_once(':')
+            .map(|(resource, actions)| (resource.to_string(), actions.to_string()))
+    };
+    let (Some((held_resource, held_actions)), Some((wanted_resource, wanted_actions))) =
+        (split(held), split(wanted))
+    else {
+        return held == wanted;
+    };
+    if held_resource != wanted_resource {
+        return false;
+    }
+    let held: Vec<&str> = held_actions.split(',').collect();
+    held.contains(&"*") || wanted_actions.split(',').all(|a| held.contains(&a))
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    #[test]
+    fn a_token_for_more_scopes_serves_fewer() {
+        assert!(scope_covers(
+            "repository:a/b:push,pull",
+            "repository:a/b:pull"
+        ));
+        assert!(scope_covers("repository:a/b:*", "repository:a/b:delete"));
+        assert!(!scope_covers(
+            "repository:a/b:pull",
+            "repository:a/b:push,pull"
+        ));
+        assert!(!scope_covers("repository:a/bc:pull", "repository:a/b:pull"));
+        let shared = Shared::default();
+        lock(&shared.tokens).insert(
+            "r|f|repository:dst:push,pull repository:src:pull".into(),
+            "T".into(),
+        );
+        let get = |w: &[&str]| {
+            shared.token_covering("r|f|", &w.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(get(&["repository:dst:pull"]).as_deref(), Some("T"));
+        assert_eq!(
+            get(&["repository:src:pull", "repository:dst:push"]).as_deref(),
+            Some("T")
+        );
+        assert_eq!(get(&["repository:src:push"]), None);
+        assert_eq!(get(&["repository:other:pull"]), None);
+        assert_eq!(
+            shared.token_covering("r|g|", &["repository:dst:pull".to_string()]),
+            None
+        );
+    }
 }

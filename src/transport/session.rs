@@ -272,14 +272,22 @@ impl<'a> Session<'a> {
         Ok(c)
     }
 
-    fn token_cache_key(&self, credential: &Credential, scopes: &[String]) -> String {
+    /// `registry|credential fingerprint|`: what a token cache key starts with.
+    fn token_cache_prefix(&self, credential: &Credential) -> String {
         let fingerprint = sha2::Sha256::digest(format!("{credential:?}{}", secret_of(credential)));
+        format!(
+            "{}|{}|",
+            self.registry.as_str(),
+            hex::encode(&fingerprint[..12])
+        )
+    }
+
+    fn token_cache_key(&self, credential: &Credential, scopes: &[String]) -> String {
         let mut sorted = scopes.to_vec();
         sorted.sort();
         format!(
-            "{}|{}|{}",
-            self.registry.as_str(),
-            hex::encode(&fingerprint[..12]),
+            "{}{}",
+            self.token_cache_prefix(credential),
             sorted.join(" ")
         )
     }
@@ -308,9 +316,11 @@ impl<'a> Session<'a> {
             return Ok(());
         }
         let scopes = lock(&self.state).scopes.clone();
-        let key = self.token_cache_key(&credential, &scopes);
         if !fresh {
-            if let Some(t) = lock(&self.ctx.shared.tokens).get(&key) {
+            // A token asked for with more scopes serves this session too (a copy's token,
+            // which also pulls from the source, for a later read of the destination).
+            let prefix = self.token_cache_prefix(&credential);
+            if let Some(t) = self.ctx.shared.token_covering(&prefix, &scopes) {
                 lock(&self.state).auth = Auth::Header {
                     value: format!("Bearer {t}"),
                     from_cache: true,

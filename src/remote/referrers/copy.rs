@@ -23,7 +23,7 @@ pub const MAX_REFERRERS_COPIED: usize = 10_000;
 pub fn copy_with_referrers(client: &Client, src: &str, dst: &str) -> Result<()> {
     let src_ref = Reference::parse(src)?;
     let dst_ref = Reference::parse_for_write(dst)?;
-    let found = descriptor::get(client, &src_ref)?;
+    let found = descriptor::get_also(client, &src_ref, &write::copy_scopes(&src_ref, &dst_ref))?;
     write::copy_found(client, &found, &dst_ref)?;
 
     let mut subjects = vec![found.digest.clone()];
