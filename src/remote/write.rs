@@ -46,6 +46,17 @@ pub(crate) fn push_session<'c>(
 }
 
 pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'_>) -> Result<()> {
+    write_knowing(client, reference, artifact, None)
+}
+
+/// `write`, with the answer to the HEAD of `reference` when the caller already asked it
+/// (a copy asks it while it reads the source).
+fn write_knowing(
+    client: &Client,
+    reference: &Reference,
+    artifact: Artifact<'_>,
+    known: Option<Result<manifest_fetch::HeadResult>>,
+) -> Result<()> {
     if let Identifier::Digest(d) = reference.identifier() {
         if d != artifact.digest() {
             return Err(Error::invalid_argument(format!(
@@ -65,7 +76,9 @@ pub(crate) fn write(client: &Client, reference: &Reference, artifact: Artifact<'
     }
 
     // A tag (or digest) that already names this manifest means every blob is there too.
-    match manifest_fetch::head(&session, repo, reference.identifier_str()) {
+    let existing =
+        known.unwrap_or_else(|| manifest_fetch::head(&session, repo, reference.identifier_str()));
+    match existing {
         Ok(existing) if existing.digest == artifact.digest() => {
             op.progress.announce();
             // A referrer already there may be missing from its subject's fallback tag (an
@@ -306,8 +319,34 @@ fn put_manifest(
 pub fn copy(client: &Client, src: &str, dst: &str) -> Result<()> {
     let src_ref = Reference::parse(src)?;
     let dst_ref = Reference::parse_for_write(dst)?;
-    let found = descriptor::get_also(client, &src_ref, &copy_scopes(&src_ref, &dst_ref))?;
-    copy_found(client, &found, &dst_ref)
+    // The destination's HEAD does not wait for the source's manifest: one round trip less.
+    let (found, known) = std::thread::scope(|scope| {
+        let head = scope.spawn(|| head_destination(client, &src_ref, &dst_ref));
+        let found = descriptor::get_also(client, &src_ref, &copy_scopes(&src_ref, &dst_ref));
+        let known = head.join().unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Panic,
+                "the HEAD of the destination panicked",
+            ))
+        });
+        (found, known)
+    });
+    copy_known(client, &found?, &dst_ref, Some(known))
+}
+
+/// The HEAD of a copy's destination, on a session asking what the copy's push will.
+fn head_destination(
+    client: &Client,
+    src_ref: &Reference,
+    dst_ref: &Reference,
+) -> Result<manifest_fetch::HeadResult> {
+    let op = client.operation()?;
+    let repo = dst_ref.repository();
+    let session = push_session(&op.ctx, repo);
+    if src_ref.registry() == repo.registry() && src_ref.repository() != repo {
+        session.add_scope(src_ref.repository().scope("pull"));
+    }
+    manifest_fetch::head(&session, repo, dst_ref.identifier_str())
 }
 
 /// The token scopes a copy within one registry needs besides pulling the source: those of
@@ -326,15 +365,25 @@ pub(crate) fn copy_found(
     found: &descriptor::Descriptor,
     dst_ref: &Reference,
 ) -> Result<()> {
+    copy_known(client, found, dst_ref, None)
+}
+
+/// `copy_found`, with the destination's HEAD when it was asked already.
+fn copy_known(
+    client: &Client,
+    found: &descriptor::Descriptor,
+    dst_ref: &Reference,
+    known: Option<Result<manifest_fetch::HeadResult>>,
+) -> Result<()> {
     let src_ref = &found.reference;
     match manifest::kind_of_media_type(&found.media_type) {
         Kind::Image => {
             let img = found.image()?;
-            write(client, dst_ref, Artifact::Image(&img))
+            write_knowing(client, dst_ref, Artifact::Image(&img), known)
         }
         Kind::Index => {
             let idx = found.index()?;
-            write(client, dst_ref, Artifact::Index(&idx))
+            write_knowing(client, dst_ref, Artifact::Index(&idx), known)
         }
         Kind::Schema1 => Err(Error::unsupported(format!(
             "{src_ref} is a Docker schema1 manifest, which cannot be copied"

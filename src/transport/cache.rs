@@ -148,7 +148,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Whether the token scope `held` (`type:name:actions`) grants all that `wanted` asks: the
 /// same type and name, and every action of it (or `*`).
-fn scope_covers(held: &str, wanted: &str) -> bool {
+pub(crate) fn scope_covers(held: &str, wanted: &str) -> bool {
     let split = |s: &str| {
         s.rsplit_once(':')
             .map(|(resource, actions)| (resource.to_string(), actions.to_string()))

@@ -2,6 +2,7 @@
 //! and learns the challenge, the Authorization that goes only to the registry's origin,
 //! exactly one re-authentication per 401, and redirects (retries are the context's).
 
+use super::cache::scope_covers;
 use super::cache::{lock, Ping};
 use super::challenge::{self, Challenge};
 use super::context::{Attempts, Context};
@@ -470,13 +471,15 @@ impl<'a> Session<'a> {
             return Ok(false);
         };
         let current = lock(&self.state).auth.clone();
+        let insufficient = challenge.param("error") == Some("insufficient_scope");
         if challenge.is_bearer() {
+            // A scope the session holds with the actions in another order is not new.
             let new_scopes: Vec<String> = {
                 let st = lock(&self.state);
                 challenge
                     .scopes()
                     .into_iter()
-                    .filter(|s| !st.scopes.contains(s))
+                    .filter(|s| !st.scopes.iter().any(|held| scope_covers(held, s)))
                     .collect()
             };
             if !new_scopes.is_empty() && !reauth.scopes_added {
@@ -496,9 +499,11 @@ impl<'a> Session<'a> {
                     self.authenticate(ping, &challenge, false)?;
                     return Ok(true);
                 }
+                // A cached token may have expired; one that lacks a scope would come back
+                // the same from the token server.
                 Auth::Header {
                     from_cache: true, ..
-                } if !reauth.cache_dropped => {
+                } if !reauth.cache_dropped && !insufficient => {
                     reauth.cache_dropped = true;
                     self.authenticate(ping, &challenge, true)?;
                     return Ok(true);
@@ -511,7 +516,6 @@ impl<'a> Session<'a> {
             return Ok(!matches!(lock(&self.state).auth, Auth::None));
         }
         let (credential, _) = self.credential()?;
-        let insufficient = challenge.param("error") == Some("insufficient_scope");
         if credential.is_anonymous() || insufficient || reauth.asked_again {
             return Ok(false);
         }
