@@ -45,7 +45,9 @@
 # both logs: the longest chain of requests that waited for each other, a request that
 # opened its connection counting two round trips).
 #
-# Results: benches/results/wan-latest.md and wan-latest.tsv (every run), or wan-quick.*.
+# Results: benches/results/wan-latest.md, wan-latest.tsv (every run) and
+# wan-latest-timelines.txt (each tool's first run of each case, request by request), or
+# wan-quick.*.
 set -uo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -587,7 +589,7 @@ md=$work/report.md
   echo "$v_rr (release build, default 4 jobs), crane ${v_crane}, regctl ${v_regctl}, skopeo ${v_skopeo}; registry: distribution ${v_registry:-2.8} with token auth (\`rr-testkit serve --mode token --netem-...\`), plain http."
   echo "$( ((runs > 1)) && echo "Medians of $runs runs, the tools' order rotating from round to round" || echo "One run each (no medians)"). Layers: random bytes in a tar, gzip stored blocks (incompressible)."
   echo
-  echo "How it is measured: every client reaches the registry and its token server through the harness's emulator (a user-space TCP proxy: RTT/2 each way per chunk, one RTT for the handshake, token buckets per connection and in total), by address, with nothing client-specific. *requests*: HTTP exchanges in both emulators' logs during the run (token requests in brackets). *critical RT*: round trips on the critical path, the longest chain of logged requests each of which started after the previous one ended (\`rr-netem critical-path\`, 2 ms slack), a request that opened its connection counting 2. *first req*: when the first logged request started, after the tool was started: process start-up, plus ~2 RTT for a tool that tries https first and fails (rr and skopeo do, in sequence; crane pings https and http in parallel; regctl, told tls=disabled, goes straight to http); TLS bytes are proxied but not logged, so that attempt is in the wall time only."
+  echo "How it is measured: every client reaches the registry and its token server through the harness's emulator (a user-space TCP proxy: RTT/2 each way per chunk, one RTT for the handshake, token buckets per connection and in total), by address, with nothing client-specific. *requests*: HTTP exchanges in both emulators' logs during the run (token requests in brackets). *critical RT*: round trips on the critical path, the longest chain of logged requests each of which started after the previous one ended (\`rr-netem critical-path\`, 2 ms slack), a request that opened its connection counting 2. *first req*: when the first logged request started, after the tool was started: process start-up, plus ~2 RTT for a tool that tries https first and waits for it to fail (rr and skopeo do; crane races https against http but starts http only when https failed or after 300 ms, go-containerregistry's fallbackDelay, so it pays min(2 RTT, 300 ms); regctl, told tls=disabled, goes straight to http); TLS bytes are proxied but not logged, so that attempt is in the wall time only, not in the requests or the critical path."
   echo "The floor of a case for rr: (rr's critical round trips + the round trips of its https attempt) × RTT + transfer, where transfer = max(bytes / total rate, largest blob / per-connection rate): no client moves a blob over more than one connection, and all share the total. Bytes per case: pull, push, copy between registries: the image's manifest, config and 12 layers (a copy moves them down from A and up to B at once, over separate links, so once); platform: the index and the arm64 image's manifest, config and layers; first pull: the small image's manifest, config and layer; ls: the tag list's JSON; re-push and copy between repositories: none."
   for p in ${profiles//,/ }; do
     rtt=${PROFILE_RTT[$p]} rate=${PROFILE_RATE[$p]} total=${PROFILE_TOTAL[$p]}
@@ -649,7 +651,35 @@ md=$work/report.md
   done
 } >"$md"
 
+# The timeline of each tool's first run of every case: the input for finding what waits.
+timeline() { # LOG...: one line per request, times from the first request's start
+  cat "$@" | awk '
+    function num(k) { if (match($0, "\"" k "\":[0-9]+")) return substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0; return 0 }
+    function str(k) { if (match($0, "\"" k "\":\"[^\"]*\"")) return substr($0, RSTART + length(k) + 4, RLENGTH - length(k) - 5); return "" }
+    NF { print sprintf("%.0f\t%.0f", num("start_us"), num("end_us")) "\t" num("conn") "#" num("seq") "\t" str("method") "\t" num("status") "\t" num("bytes_up") "\t" num("bytes_down") "\t" str("path") }' |
+    sort -n | awk -F'\t' 'NR == 1 { t0 = $1 } { p = $8; if (length(p) > 90) p = substr(p, 1, 90) "..."
+      printf "  %8.1f %8.1f ms  %-7s %-6s %3d  up %9d  down %9d  %s\n", ($1 - t0) / 1000, ($2 - t0) / 1000, $3, $4, $5, $6, $7, p }'
+}
+timelines=$root/benches/results/$label-timelines.txt
 mkdir -p "$root/benches/results"
+{
+  echo "# Request timelines of the WAN benchmark ($label): the first run of each case and tool"
+  echo "# (both emulators' logs merged; ms from the first logged request; conn#seq, #0 opened its"
+  echo "# connection; then the critical path as \`rr-netem critical-path\` prints it)."
+  for p in ${profiles//,/ }; do
+    for c in ${cases//,/ }; do
+      for t in "${tools[@]}"; do
+        stem=$work/logs/$p.$c.$t.1
+        [[ -f $stem.A.jsonl ]] || continue
+        echo
+        echo "== $p ms RTT: $c: $t (wall $(awk -F'\t' -v p="$p" -v c="$c" -v t="$t" '$1 == p && $2 == c && $3 == t && $4 == 1 { print $5 }' "$tsv") s)"
+        timeline "$stem.A.jsonl" "$stem.B.jsonl"
+        echo "  critical path: $(head -1 "$stem.critical.txt" 2>/dev/null)"
+      done
+    done
+  done
+} >"$timelines"
+
 {
   echo "# rr WAN benchmark ($label)"
   echo
@@ -660,4 +690,4 @@ mkdir -p "$root/benches/results"
 cp "$tsv" "$root/benches/results/$label.tsv"
 cat "$md"
 echo
-echo "written: benches/results/$label.md and benches/results/$label.tsv (every run); $(calc "$EPOCHREALTIME - $started" 0) s in all"
+echo "written: benches/results/$label.md, $label.tsv (every run) and $label-timelines.txt; $(calc "$EPOCHREALTIME - $started" 0) s in all"
