@@ -5,11 +5,20 @@
 #   scripts/bench.sh            full: 4 x 64 MiB and 1 x 512 MiB images, 3 runs each
 #                               (medians), a 2 GiB layer for the memory check, 5000 tags
 #   scripts/bench.sh --quick    1 run each, 4 x 8 MiB, 1 x 64 MiB, 256 MiB, 500 tags
+#   scripts/bench.sh --tls      the same cases over https (see below)
+#   scripts/bench.sh --wan ...  the WAN benchmark instead: scripts/bench-wan.sh, given the
+#                               other options
 #
 # Options: --quick, --runs N, --no-build (use target/release and build/bench as they are),
 #          --no-crane, --keep (keep the work directory), --profile (afterwards, profile rr's
 #          pull and push of the single-layer image with `perf record` and `strace -c` into
-#          benches/results/profile-latest.txt or profile-quick.txt).
+#          benches/results/profile-latest.txt or profile-quick.txt), --tls (the registries
+#          are the harness's TLS registries, `rr-testkit serve --mode tls`: https with the test
+#          CA and Basic auth; every tool is given the CAs of the env files, bundled, and the
+#          user of the env file: rr --ca and -u/-p, crane SSL_CERT_FILE and `crane auth
+#          login` into a DOCKER_CONFIG of the work directory, skopeo --*-cert-dir and
+#          --*-creds, curl a .curlrc (CURL_HOME) with cacert and user; results in
+#          tls-latest.md or tls-quick.md).
 # Environment: BENCH_TMPDIR (work directory's parent; default /dev/shm, else /tmp),
 #   RR_TESTKIT (default target/debug/rr-testkit; built when missing), RR_TESTKIT_TMPDIR
 #   (registry storage; the harness defaults to /dev/shm).
@@ -31,7 +40,15 @@ export LC_ALL=C
 cd "$(dirname "$0")/.."
 root=$PWD
 
-quick=0 runs='' build=1 want_crane=1 keep=0 profile=0
+for a in "$@"; do
+  if [[ $a == --wan ]]; then
+    rest=()
+    for b in "$@"; do [[ $b == --wan ]] || rest+=("$b"); done
+    exec "$root/scripts/bench-wan.sh" "${rest[@]}"
+  fi
+done
+
+quick=0 runs='' build=1 want_crane=1 keep=0 profile=0 tls=0
 while (($#)); do
   case $1 in
   --quick) quick=1 ;;
@@ -41,6 +58,7 @@ while (($#)); do
   --no-crane) want_crane=0 ;;
   --keep) keep=1 ;;
   --profile) profile=1 ;;
+  --tls) tls=1 ;;
   -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   *) echo "bench.sh: unknown option $1 (try --help)" >&2; exit 64 ;;
   esac
@@ -53,6 +71,7 @@ if ((quick)); then
 else
   small_mib=64 big_mib=512 huge_mib=2048 ntags=5000 runs=${runs:-3} label=latest
 fi
+((tls)) && label=tls-$label
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --runs needs a positive number" >&2; exit 64; }
 nsmall=4
 small_case="${nsmall}x${small_mib}M"
@@ -108,7 +127,17 @@ base=${BENCH_TMPDIR:-/dev/shm}
 [[ -d $base && -w $base ]] || base=${TMPDIR:-/tmp}
 work=$(mktemp -d "$base/rr-bench.XXXXXX") || die "mktemp in $base failed"
 mkdir -p "$work/logs" "$work/out" "$work/layers" "$work/layouts"
-declare -A REG=() LOG=() STORE=() REGPID=()
+declare -A REG=() LOG=() STORE=() REGPID=() CA=()
+# How each tool is told about the registries: plain http, or (--tls) the CA bundle of every
+# running registry (rebuilt at each start: a registry's CA is its own) and the user.
+scheme=http
+RR=("$rr") CRANE_TLS=(--insecure) SK_SRC=(--src-tls-verify=false) SK_DST=(--dest-tls-verify=false) SK_LS=(--tls-verify=false)
+if ((tls)); then
+  scheme=https
+  mkdir -p "$work/certs.d" "$work/docker" "$work/curlhome"
+  export DOCKER_CONFIG=$work/docker CURL_HOME=$work/curlhome SSL_CERT_FILE=$work/ca.pem
+  CRANE_TLS=()
+fi
 cleanup() {
   for name in "${!REG[@]}"; do
     "$testkit" stop --env-file "$work/$name.env" >/dev/null 2>&1 || true
@@ -123,7 +152,7 @@ envget() { sed -n "s/^$2=//p" "$1"; }
 # start_registry NAME: an empty open registry; REG[NAME] (host:port), LOG[NAME], STORE[NAME].
 start_registry() {
   local env=$work/$1.env
-  "$testkit" serve --mode open --max-seconds 7200 --env-file "$env" --detach \
+  "$testkit" serve --mode "$( ((tls)) && echo tls || echo open)" --max-seconds 7200 --env-file "$env" --detach \
     --log "$work/logs/$1.serve.log" >"$work/logs/$1.detach.out" 2>&1 ||
     { cat "$work/logs/$1.detach.out" >&2; die "rr-testkit serve ($1) failed"; }
   REG[$1]=$(envget "$env" RR_TEST_REGISTRY)
@@ -131,13 +160,27 @@ start_registry() {
   STORE[$1]=$(envget "$env" RR_TEST_STORAGE)
   REGPID[$1]=$(envget "$env" RR_TEST_REGISTRY_PID)
   [[ -n ${REG[$1]} && -f ${LOG[$1]} ]] || die "no registry address or log in $env"
+  if ((tls)); then
+    CA[$1]=$(envget "$env" RR_TEST_CA)
+    local user password
+    user=$(envget "$env" RR_TEST_USER) password=$(envget "$env" RR_TEST_PASSWORD)
+    cat "${CA[@]}" >"$work/ca.pem" && cp "$work/ca.pem" "$work/certs.d/ca.crt" || die "no CA in $env"
+    printf 'cacert = "%s"\nuser = "%s:%s"\n' "$work/ca.pem" "$user" "$password" >"$CURL_HOME/.curlrc"
+    RR=("$rr" --ca "$work/ca.pem" -u "$user" -p "$password")
+    SK_SRC=(--src-cert-dir "$work/certs.d" --src-creds "$user:$password")
+    SK_DST=(--dest-cert-dir "$work/certs.d" --dest-creds "$user:$password")
+    SK_LS=(--cert-dir "$work/certs.d" --creds "$user:$password")
+    if [[ -n $crane ]]; then
+      "$crane" auth login "${REG[$1]}" -u "$user" -p "$password" >/dev/null 2>&1 || die "crane auth login failed"
+    fi
+  fi
 }
 # stop_registry NAME: stops it and deletes its storage (the harness removes its temp dir;
 # the rm makes sure).
 stop_registry() {
   "$testkit" stop --env-file "$work/$1.env" >/dev/null 2>&1 || die "rr-testkit stop ($1) failed"
   [[ -n ${STORE[$1]:-} ]] && rm -rf "${STORE[$1]}"
-  unset "REG[$1]" "LOG[$1]" "STORE[$1]" "REGPID[$1]"
+  unset "REG[$1]" "LOG[$1]" "STORE[$1]" "REGPID[$1]" "CA[$1]"
 }
 restart_empty() { stop_registry "$1"; start_registry "$1"; }
 
@@ -205,10 +248,10 @@ image() {
   local name=$1 repo=$2
   shift 2
   IMG[$name]=$src/$repo:v1
-  DIGEST[$name]=$("$rr" -q build --config "$work/config.json" "${IMG[$name]}" "$@") ||
+  DIGEST[$name]=$("${RR[@]}" -q build --config "$work/config.json" "${IMG[$name]}" "$@") ||
     die "rr build ${IMG[$name]} failed"
   clear_skopeo_cache
-  skopeo copy -q --src-tls-verify=false "docker://${IMG[$name]}" "oci:$work/layouts/$name:v1" >/dev/null ||
+  skopeo copy -q "${SK_SRC[@]}" "docker://${IMG[$name]}" "oci:$work/layouts/$name:v1" >/dev/null ||
     die "skopeo copy ${IMG[$name]} to a layout failed"
   grep -q "${DIGEST[$name]}" "$work/layouts/$name/index.json" || die "the layout of $name has another digest"
   BYTES[$name]=$(du -sb --apparent-size "$work/layouts/$name/blobs" | cut -f1)
@@ -231,14 +274,14 @@ tags_repo=$src/bench/tags
 mt=$(grep -o '"mediaType": *"[^"]*"' "$(manifest_of tiny)" | head -1 | sed 's/.*"\([^"]*\)"$/\1/')
 {
   for i in $(seq 1 $((ntags - 1))); do
-    printf 'url = "http://%s/v2/bench/tags/manifests/t%d"\nupload-file = "%s"\noutput = "/dev/null"\n' \
-      "$src" "$i" "$(manifest_of tiny)"
+    printf 'url = "%s://%s/v2/bench/tags/manifests/t%d"\nupload-file = "%s"\noutput = "/dev/null"\n' \
+      "$scheme" "$src" "$i" "$(manifest_of tiny)"
   done
 } >"$work/tags.curl"
 curl -sS -f --no-progress-meter --parallel --parallel-max 16 \
   -H "Content-Type: ${mt:-application/vnd.oci.image.manifest.v1+json}" -K "$work/tags.curl" \
   2>"$work/logs/tags.err" || { tail -3 "$work/logs/tags.err" >&2; die "tagging failed"; }
-got=$("$rr" ls "$tags_repo" | wc -l)
+got=$("${RR[@]}" ls "$tags_repo" | wc -l)
 ((got == ntags)) || die "bench/tags has $got tags, expected $ntags"
 note "bench/tags: $ntags tags (v1 and t1..t$((ntags - 1)))"
 
@@ -305,7 +348,7 @@ expect_manifest() {
   local got
   got=$(curl -sS -f -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
     -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-    "http://$cur_target" 2>/dev/null | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" { print $2 }')
+    "$scheme://$cur_target" 2>/dev/null | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" { print $2 }')
   [[ $got == "${DIGEST[$cur]}" ]]
 }
 expect_tags() {
@@ -327,19 +370,19 @@ pull_case() {
       outdir=$work/out/$tool
       rm -rf "$outdir"
       case $tool in
-      rr) measure "$case" rr "$r" "$bytes" src expect_layout -- "$rr" -q pull "$ref" "$outdir" ;;
+      rr) measure "$case" rr "$r" "$bytes" src expect_layout -- "${RR[@]}" -q pull "$ref" "$outdir" ;;
       skopeo)
         clear_skopeo_cache
-        measure "$case" skopeo "$r" "$bytes" src expect_layout -- skopeo copy -q --src-tls-verify=false \
+        measure "$case" skopeo "$r" "$bytes" src expect_layout -- skopeo copy -q "${SK_SRC[@]}" \
           "docker://$ref" "oci:$outdir:v1"
         ;;
-      crane) measure "$case" crane "$r" "$bytes" src expect_layout -- "$crane" pull --insecure --format=oci "$ref" "$outdir" ;;
+      crane) measure "$case" crane "$r" "$bytes" src expect_layout -- "$crane" pull "${CRANE_TLS[@]}" --format=oci "$ref" "$outdir" ;;
       esac
       rm -rf "$outdir"
     done
     [[ -z $ceilings ]] && continue
     local urls=() d
-    for d in $(layers "$cur"); do urls+=("http://$src/v2/$repo/blobs/$d"); done
+    for d in $(layers "$cur"); do urls+=("$scheme://$src/v2/$repo/blobs/$d"); done
     outdir=$work/out/curl
     rm -rf "$outdir" && mkdir -p "$outdir"
     measure "$case" curl-file "$r" "$bytes" src ok -- "$root/benches/ceiling.sh" get "$outdir" "${urls[@]}"
@@ -355,7 +398,7 @@ pull_case() {
   done
   outdir=$work/out/rr-v
   rm -rf "$outdir"
-  [[ $v == yes ]] && verbose "$case" "$rr" -v --progress none pull "$ref" "$outdir"
+  [[ $v == yes ]] && verbose "$case" "${RR[@]}" -v --progress none pull "$ref" "$outdir"
   rm -rf "$outdir"
 }
 
@@ -372,25 +415,25 @@ push_case() {
       cur_target=${REG[dst]}/v2/bench/push/manifests/v1
       local to=${REG[dst]}/bench/push:v1
       case $tool in
-      rr) measure "$case" rr "$r" "$bytes" dst expect_manifest -- "$rr" -q push "$layout" "$to" ;;
+      rr) measure "$case" rr "$r" "$bytes" dst expect_manifest -- "${RR[@]}" -q push "$layout" "$to" ;;
       skopeo)
         clear_skopeo_cache
-        measure "$case" skopeo "$r" "$bytes" dst expect_manifest -- skopeo copy -q --dest-tls-verify=false \
+        measure "$case" skopeo "$r" "$bytes" dst expect_manifest -- skopeo copy -q "${SK_DST[@]}" \
           "oci:$layout:v1" "docker://$to"
         ;;
-      crane) measure "$case" crane "$r" "$bytes" dst expect_manifest -- "$crane" push --insecure "$layout" "$to" ;;
+      crane) measure "$case" crane "$r" "$bytes" dst expect_manifest -- "$crane" push "${CRANE_TLS[@]}" "$layout" "$to" ;;
       curl-upload)
         local files=() d
         for d in $(blobs "$cur"); do files+=("$(blob_path "$cur" "$d")"); done
         measure "$case" curl-upload "$r" "$bytes" dst ok -- "$root/benches/ceiling.sh" upload \
-          "http://${REG[dst]}" bench/push "${files[@]}"
+          "$scheme://${REG[dst]}" bench/push "${files[@]}"
         ;;
       esac
     done
   done
   if [[ $v == yes ]]; then
     restart_empty dst
-    verbose "$case" "$rr" -v --progress none push "$layout" "${REG[dst]}/bench/push:v1"
+    verbose "$case" "${RR[@]}" -v --progress none push "$layout" "${REG[dst]}/bench/push:v1"
   fi
 }
 
@@ -402,27 +445,27 @@ repush_case() {
   restart_empty dst
   local to=${REG[dst]}/bench/push:v1
   cur_target=${REG[dst]}/v2/bench/push/manifests/v1
-  "$rr" -q push "$layout" "$to" >/dev/null || die "the first push of $case failed"
+  "${RR[@]}" -q push "$layout" "$to" >/dev/null || die "the first push of $case failed"
   say "$case: push the same layout again to ${to} (everything present; $nruns runs)"
   for ((r = 1; r <= nruns; r++)); do
     for tool in "${tools[@]}" curl-head; do
       case $tool in
-      rr) measure "$case" rr "$r" 0 dst expect_manifest -- "$rr" -q push "$layout" "$to" ;;
+      rr) measure "$case" rr "$r" 0 dst expect_manifest -- "${RR[@]}" -q push "$layout" "$to" ;;
       skopeo)
         clear_skopeo_cache
-        measure "$case" skopeo "$r" 0 dst expect_manifest -- skopeo copy -q --dest-tls-verify=false \
+        measure "$case" skopeo "$r" 0 dst expect_manifest -- skopeo copy -q "${SK_DST[@]}" \
           "oci:$layout:v1" "docker://$to"
         ;;
-      crane) measure "$case" crane "$r" 0 dst expect_manifest -- "$crane" push --insecure "$layout" "$to" ;;
+      crane) measure "$case" crane "$r" 0 dst expect_manifest -- "$crane" push "${CRANE_TLS[@]}" "$layout" "$to" ;;
       curl-head)
         measure "$case" curl-head "$r" 0 dst ok -- curl -sS -f -o /dev/null -I \
           -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-          -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$cur_target"
+          -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$scheme://$cur_target"
         ;;
       esac
     done
   done
-  verbose "$case" "$rr" -v --progress none push "$layout" "$to"
+  verbose "$case" "${RR[@]}" -v --progress none push "$layout" "$to"
 }
 
 # copy_case NAME IMAGE NRUNS: copy to a new repository of the same registry (src).
@@ -439,22 +482,22 @@ copy_case() {
       local to=$src/$repo:v1
       cur_target=$src/v2/$repo/manifests/v1
       case $tool in
-      rr) measure "$case" rr "$r" 0 src expect_manifest -- "$rr" -q copy "$ref" "$to" ;;
+      rr) measure "$case" rr "$r" 0 src expect_manifest -- "${RR[@]}" -q copy "$ref" "$to" ;;
       skopeo)
         clear_skopeo_cache
-        measure "$case" skopeo "$r" 0 src expect_manifest -- skopeo copy -q --src-tls-verify=false \
-          --dest-tls-verify=false "docker://$ref" "docker://$to"
+        measure "$case" skopeo "$r" 0 src expect_manifest -- skopeo copy -q "${SK_SRC[@]}" \
+          "${SK_DST[@]}" "docker://$ref" "docker://$to"
         ;;
-      crane) measure "$case" crane "$r" 0 src expect_manifest -- "$crane" copy --insecure "$ref" "$to" ;;
+      crane) measure "$case" crane "$r" 0 src expect_manifest -- "$crane" copy "${CRANE_TLS[@]}" "$ref" "$to" ;;
       curl-mount)
         # shellcheck disable=SC2046
         measure "$case" curl-mount "$r" 0 src expect_manifest -- "$root/benches/ceiling.sh" mount \
-          "http://$src" "$from" "$repo" v1 "$(manifest_of "$cur")" $(blobs "$cur")
+          "$scheme://$src" "$from" "$repo" v1 "$(manifest_of "$cur")" $(blobs "$cur")
         ;;
       esac
     done
   done
-  verbose "$case" "$rr" -v --progress none copy "$ref" "$src/bench/copy-rr-v:v1"
+  verbose "$case" "${RR[@]}" -v --progress none copy "$ref" "$src/bench/copy-rr-v:v1"
 }
 
 # ls_case NAME NRUNS
@@ -464,14 +507,14 @@ ls_case() {
   for ((r = 1; r <= nruns; r++)); do
     for tool in "${tools[@]}" curl-get; do
       case $tool in
-      rr) measure "$case" rr "$r" 0 src expect_tags -- "$rr" ls "$tags_repo" ;;
-      skopeo) measure "$case" skopeo "$r" 0 src expect_tags -- skopeo list-tags --tls-verify=false "docker://$tags_repo" ;;
-      crane) measure "$case" crane "$r" 0 src expect_tags -- "$crane" ls --insecure "$tags_repo" ;;
-      curl-get) measure "$case" curl-get "$r" 0 src ok -- curl -sS -f -o /dev/null "http://$src/v2/bench/tags/tags/list" ;;
+      rr) measure "$case" rr "$r" 0 src expect_tags -- "${RR[@]}" ls "$tags_repo" ;;
+      skopeo) measure "$case" skopeo "$r" 0 src expect_tags -- skopeo list-tags "${SK_LS[@]}" "docker://$tags_repo" ;;
+      crane) measure "$case" crane "$r" 0 src expect_tags -- "$crane" ls "${CRANE_TLS[@]}" "$tags_repo" ;;
+      curl-get) measure "$case" curl-get "$r" 0 src ok -- curl -sS -f -o /dev/null "$scheme://$src/v2/bench/tags/tags/list" ;;
       esac
     done
   done
-  verbose "$case" "$rr" -v ls "$tags_repo"
+  verbose "$case" "${RR[@]}" -v ls "$tags_repo"
 }
 
 note "every fresh-push run starts on an empty registry: dst is stopped, its storage deleted, and started again"
@@ -506,9 +549,9 @@ if ((profile)); then
     for op in pull push; do
       # prep: a fresh start for the run, and its command in cmd
       if [[ $op == pull ]]; then
-        prep() { rm -rf "$work/out/prof"; cmd=("$rr" -q pull "${IMG[big]}" "$work/out/prof"); }
+        prep() { rm -rf "$work/out/prof"; cmd=("${RR[@]}" -q pull "${IMG[big]}" "$work/out/prof"); }
       else
-        prep() { restart_empty dst; cmd=("$rr" -q push "$work/layouts/big" "${REG[dst]}/bench/push:v1"); }
+        prep() { restart_empty dst; cmd=("${RR[@]}" -q push "$work/layouts/big" "${REG[dst]}/bench/push:v1"); }
       fi
       echo
       echo "==== rr $op $big_case"
@@ -567,10 +610,14 @@ md=$work/report.md
 {
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $machine."
   echo "Load average at start / end: $load_start / $load_end (other work on the machine shares the cores)."
-  echo "$v_rr (release build), $v_skopeo, crane ${v_crane}, ${v_curl}, ${v_openssl}; registry: distribution ${v_registry:-2.8} on 127.0.0.1 over plain http, storage on $(dirname "$(dirname "${STORE[src]}")")."
+  echo "$v_rr (release build), $v_skopeo, crane ${v_crane}, ${v_curl}, ${v_openssl}; registry: distribution ${v_registry:-2.8} on 127.0.0.1 over $( ((tls)) && echo "https (the harness's test CA, Basic auth; distribution offers HTTP/2 by ALPN, rr speaks HTTP/1.1)" || echo "plain http"), storage on $(dirname "$(dirname "${STORE[src]}")")."
   echo "Layers: random bytes in a tar, $gzip_how. $( ((runs > 1)) && echo "Medians of $runs runs, tools alternating within each round" || echo "One run each (no medians)"); the ${huge_case} cases run $( ((huge_runs == 1)) && echo once || echo "$huge_runs times")."
   echo "Every fresh push starts on an empty registry (stopped, storage deleted, restarted); skopeo's blob-info cache is deleted before each skopeo run, so skopeo neither mounts nor skips from memory."
-  echo "Requests: lines in the registry's access log during the run (the \`GET /v2/\` pings included); rr also tries https first on a loopback registry, which fails before any HTTP and is not in the log."
+  if ((tls)); then
+    echo "Requests: lines in the registry's access log during the run (the \`GET /v2/\` pings included)."
+  else
+    echo "Requests: lines in the registry's access log during the run (the \`GET /v2/\` pings included); rr also tries https first on a loopback registry, which fails before any HTTP and is not in the log."
+  fi
   echo
   echo "| case | tool | wall s | MiB/s | CPU s | CPU/wall | registry CPU s | peak RSS MiB | requests | rr time / tool | rr RSS / tool |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -683,7 +730,7 @@ mkdir -p "$root/benches/results"
 {
   echo "# rr benchmark ($label)"
   echo
-  echo "Produced by \`scripts/bench.sh$( ((quick)) && echo ' --quick')\`."
+  echo "Produced by \`scripts/bench.sh$( ((quick)) && echo ' --quick')$( ((tls)) && echo ' --tls')\`."
   echo
   cat "$md"
   echo

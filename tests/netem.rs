@@ -251,3 +251,44 @@ fn the_log_of_a_pull_shows_its_requests_and_the_chain_that_waited() {
         cp.round_trips
     );
 }
+
+#[test]
+fn a_pull_from_a_token_registry_fetches_its_token_through_the_token_emulator() {
+    let _turn = serial();
+    let rtt = ms(20);
+    let reg = Registry::start_with(Options {
+        token_link: Some(Link::rtt(rtt)),
+        ..Options::new(Server::Distribution28, Mode::Token)
+    });
+    let pushed = reg.push_image("netem/token:v1", &ImageSpec::random(4, &[50_000]));
+    let registry_netem = NetEm::start(&reg.host(), Link::rtt(rtt));
+    let token_netem = reg.token_netem().unwrap();
+    token_netem.clear_requests();
+    let reference = pushed
+        .reference
+        .replacen(&reg.host(), &registry_netem.host(), 1);
+    let c = client();
+    c.set_basic_auth(
+        &registry_netem.host(),
+        rr_testkit::TOKEN_PUSHER,
+        rr_testkit::TOKEN_PUSHER_PASSWORD,
+    )
+    .unwrap();
+    let img = remote::image(&c, &reference).unwrap();
+    img.layer_read(0, &mut |_| Ok(())).unwrap();
+    let tokens = token_netem.requests();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert!(tokens[0].path.starts_with("/token?") && tokens[0].status == 200);
+    // Both logs on one clock: the chain goes challenge, token, manifest, blob.
+    let mut all = registry_netem.requests();
+    all.extend(tokens);
+    let cp = critical_path(&all, ms(2));
+    let chain: Vec<&str> = cp.chain.iter().map(|r| r.path.as_str()).collect();
+    eprintln!("critical path: {} round trips: {chain:?}", cp.round_trips);
+    let at = |p: &str| chain.iter().position(|c| c.contains(p));
+    assert!(
+        at("/token?").is_some() && at("/token?") < at("/manifests/"),
+        "{chain:?}"
+    );
+    assert!(at("/manifests/") < at("/blobs/"), "{chain:?}");
+}

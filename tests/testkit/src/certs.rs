@@ -33,10 +33,17 @@ pub(crate) struct TlsFiles {
     pub skopeo_cert_dir: PathBuf,
 }
 
+/// A CA named `name` and a tag of its key: every CA its own subject, so that a bundle of
+/// several registries' CAs works with clients that pick an issuer by subject alone
+/// (OpenSSL, so curl, fails to verify with the first CA of a shared name).
 fn make_ca(name: &str) -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
+    use sha2::Digest as _;
     let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("generate CA key");
+    let tag = hex::encode(&sha2::Sha256::digest(ca_key.public_key_raw())[..6]);
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.distinguished_name.push(DnType::CommonName, name);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, format!("{name} {tag}"));
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,

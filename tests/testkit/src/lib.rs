@@ -31,7 +31,10 @@
 //! [`HttpProxy`] is a CONNECT and forward proxy that records what it relays.
 //! [`NetEm`] (module [`netem`]) puts an emulated wide-area link (delay, bandwidth,
 //! jitter) in front of a server and logs the HTTP exchanges through it; the `rr-netem`
-//! binary runs one for scripts.
+//! binary runs one for scripts. [`Options::token_link`] puts one in front of a Token
+//! mode registry's token server (the realm is its address), and `rr-testkit serve
+//! --netem-rtt-ms N` serves a registry through one and its token server through another,
+//! dumping both logs on SIGUSR1 (the WAN benchmark, `scripts/bench-wan.sh`).
 //!
 //! The `rr-testkit` binary runs one registry outside `cargo test` (ctest
 //! fixtures): `rr-testkit serve --mode M [--seed] --env-file F [--detach]`

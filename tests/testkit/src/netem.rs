@@ -32,7 +32,8 @@
 //!   since [`epoch`], one clock for every `NetEm` of the process. A connection whose
 //!   bytes are not HTTP/1.1 (TLS) is proxied just the same and records nothing.
 //! - [`critical_path`] turns a log into the longest chain of requests that waited for
-//!   each other.
+//!   each other; [`log`] writes and reads logs as JSON lines (one clock for several
+//!   emulators and processes).
 //!
 //! Not emulated: TCP slow start and receive windows (in flight is bounded only by the
 //! buffer above), loss, and per-packet overhead (a 100 Mbit/s link carries 100 Mbit/s of
@@ -47,6 +48,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod log;
+
 /// The largest chunk read and released at once, and the buckets' burst.
 pub const CHUNK: usize = 16 * 1024;
 /// The smallest per-direction buffer.
@@ -59,7 +62,7 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_LINE: usize = 4096;
 
 /// The emulated path between client and server.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Link {
     /// Round-trip time: RTT/2 is added each way, and one RTT for the handshake.
     pub rtt: Duration,
@@ -96,6 +99,32 @@ impl Link {
     pub fn jitter(mut self, jitter: Duration) -> Link {
         self.jitter = jitter;
         self
+    }
+
+    /// A link from command-line values: RTT and jitter in milliseconds, rates in Mbit/s
+    /// (10^6 bits per second; fractions allowed), each a finite number ≥ 0: the flags of
+    /// `rr-netem` and `rr-testkit serve --netem-*`.
+    pub fn from_flags(
+        rtt_ms: f64,
+        rate_mbit: Option<f64>,
+        total_mbit: Option<f64>,
+        jitter_ms: Option<f64>,
+    ) -> Result<Link, String> {
+        let check = |what: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(v)
+            } else {
+                Err(format!("{what}: not a number ≥ 0: {v}"))
+            }
+        };
+        let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
+        let bits = |v: f64| (v * 1e6).round().max(1.0) as u64;
+        Ok(Link {
+            rtt: ms(check("rtt", rtt_ms)?),
+            per_connection_bits_per_sec: rate_mbit.map(|v| check("rate", v)).transpose()?.map(bits),
+            total_bits_per_sec: total_mbit.map(|v| check("total", v)).transpose()?.map(bits),
+            jitter: ms(check("jitter", jitter_ms.unwrap_or(0.0))?),
+        })
     }
 
     /// The most bytes each direction of a connection holds:
@@ -390,7 +419,7 @@ fn run_connection(
     client.set_nodelay(true)?;
     upstream.set_nodelay(true)?;
     let id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
-    let link = shared.link.clone();
+    let link = shared.link;
     let limit = link.buffer_limit();
     let bucket = |rate: Option<u64>| rate.map(|r| Mutex::new(TokenBucket::new(r, accepted)));
     let conn = Arc::new(Conn {

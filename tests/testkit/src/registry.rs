@@ -15,6 +15,7 @@ use tempfile::TempDir;
 use crate::certs::{tls_server_config_requiring_client, write_tls_files, TlsFiles};
 use crate::digest::sha256_hex;
 use crate::http::{agent_with_ca, agent_with_tls, any_status, basic_header};
+use crate::netem::{Link, NetEm};
 use crate::proc::{kill_and_wait, spawn_tied};
 use crate::server::Server;
 use crate::token_server::{TokenRequest, TokenServer};
@@ -43,6 +44,9 @@ pub struct Registry {
     pid: u32,
     tls: Option<TlsFiles>,
     token: Option<TokenServer>,
+    /// The emulator in front of the token server ([`Options::token_link`]).
+    token_netem: Option<NetEm>,
+    token_realm_host: Option<&'static str>,
     agent: ureq::Agent,
     deletes_enabled: bool,
     catalog_max_entries: Option<u32>,
@@ -87,6 +91,19 @@ pub struct Options {
     /// middleware adds it, as the spec says a registry with the referrers API must). oras
     /// then falls back to the referrers tag schema (a `sha256-HEX` index tag) on attach.
     pub omit_oci_subject: bool,
+    /// Token mode only (the others panic): a [`NetEm`] with this link in front of the
+    /// token server, started before the registry's configuration is written, whose address
+    /// is the realm (`http://127.0.0.1:NETEM_PORT/token`): every token a client fetches then
+    /// crosses the emulated link, as the registry's requests do through an emulator of the
+    /// caller's in front of [`Registry::host`]. The registry keeps it running; its log is
+    /// [`Registry::token_netem`]. With mTLS the token server's TLS passes through it
+    /// (proxied, not logged).
+    pub token_link: Option<Link>,
+    /// Token mode only: the realm names the token server (or its emulator) by this host
+    /// name instead of `127.0.0.1`, such as `localhost` (the test certificate names it
+    /// too). go-containerregistry (crane) v0.22.1 refuses a realm at a loopback or private
+    /// IP literal unless it is the registry's own `host:port`; a name it does not check.
+    pub token_realm_host: Option<&'static str>,
 }
 
 impl Options {
@@ -101,6 +118,8 @@ impl Options {
             ignore_referrer_filters: false,
             apply_referrer_filters: false,
             omit_oci_subject: false,
+            token_link: None,
+            token_realm_host: None,
         }
     }
 
@@ -191,10 +210,15 @@ impl Registry {
             deletes_enabled,
             catalog_max_entries,
             mtls,
+            token_link,
+            token_realm_host,
             ..
         } = options;
         if server.is_ggcr() && (mode != Mode::Open || mtls) {
             panic!("rr-testkit: {server} runs in open mode without TLS only, not {mode}");
+        }
+        if (token_link.is_some() || token_realm_host.is_some()) && mode != Mode::Token {
+            panic!("rr-testkit: token_link and token_realm_host are for Token mode, not {mode}");
         }
         let binary = server.binary();
         if Command::new(&binary)
@@ -237,6 +261,10 @@ impl Registry {
                 .expect("write token signing certificate");
             t
         });
+        let token_netem = token
+            .as_ref()
+            .zip(token_link)
+            .map(|(t, link)| NetEm::start(&t.host(), link));
         let agent = match (&tls, mtls) {
             (Some(t), true) => agent_with_tls(
                 Some(&t.ca_pem),
@@ -254,6 +282,8 @@ impl Registry {
             pid: 0,
             tls,
             token,
+            token_netem,
+            token_realm_host,
             agent,
             deletes_enabled,
             catalog_max_entries,
@@ -565,9 +595,28 @@ impl Registry {
         self.tls.as_ref().map(|t| t.skopeo_cert_dir.as_path())
     }
 
-    /// `http://127.0.0.1:PORT/token`, https with mTLS (Token mode only).
+    /// `http://127.0.0.1:PORT/token`, https with mTLS (Token mode only): the realm the
+    /// registry names in its challenges; the port is the token emulator's with
+    /// [`Options::token_link`], the host [`Options::token_realm_host`] when set.
     pub fn token_realm(&self) -> Option<String> {
-        self.token.as_ref().map(TokenServer::realm)
+        let token = self.token.as_ref()?;
+        let host = match &self.token_netem {
+            Some(netem) => netem.host(),
+            None => token.host(),
+        };
+        Some(match self.token_realm_host {
+            Some(name) => {
+                let port = host.rsplit_once(':').map(|(_, p)| p).unwrap_or_default();
+                token.realm_at(&format!("{name}:{port}"))
+            }
+            None => token.realm_at(&host),
+        })
+    }
+
+    /// The emulator in front of the token server ([`Options::token_link`]): its log
+    /// holds every token request made through the realm.
+    pub fn token_netem(&self) -> Option<&NetEm> {
+        self.token_netem.as_ref()
     }
 
     /// The token server (Token mode only).
@@ -708,12 +757,13 @@ impl Registry {
         }
     }
 
-    /// Kills the registry by PID and waits for it, stops the token server.
-    /// Idempotent; `Drop` calls it.
+    /// Kills the registry by PID and waits for it, stops the token server (and its
+    /// emulator). Idempotent; `Drop` calls it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             kill_and_wait(&mut child);
         }
+        self.token_netem = None;
         if let Some(t) = self.token.as_mut() {
             t.stop();
         }

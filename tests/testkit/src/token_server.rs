@@ -123,8 +123,19 @@ impl TokenServer {
 
     /// `http://127.0.0.1:PORT/token`, or `https://` when it speaks TLS.
     pub fn realm(&self) -> String {
+        self.realm_at(&self.host())
+    }
+
+    /// The realm as reached through `host` (`host:port`, e.g. an emulator in front of
+    /// this server): `http://HOST/token`, or `https://` when it speaks TLS.
+    pub fn realm_at(&self, host: &str) -> String {
         let scheme = if self.https { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}/token", self.port)
+        format!("{scheme}://{host}/token")
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 
     /// PEM of the certificate whose key signs the tokens.

@@ -180,3 +180,119 @@ fn killing_serve_with_sigkill_takes_the_registry_down() {
     drop(rr_testkit::Registry::start(rr_testkit::Mode::Open));
     assert!(!dir.exists(), "stale dir {} not swept", dir.display());
 }
+
+#[test]
+fn serve_behind_an_emulated_link_logs_both_emulators_on_sigusr1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env_file = tmp.path().join("wan.env");
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--mode",
+            "token",
+            "--netem-rtt-ms",
+            "20",
+            "--netem-rate-mbit",
+            "100",
+            "--netem-total-mbit",
+            "200",
+            "--token-realm-host",
+            "localhost",
+            "--detach",
+            "--env-file",
+        ])
+        .arg(&env_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env = read_env(&env_file);
+    let (direct, wan) = (&env["RR_TEST_REGISTRY"], &env["RR_TEST_WAN_REGISTRY"]);
+    assert_ne!(direct, wan);
+    assert!(wan.starts_with("127.0.0.1:"));
+    let realm = &env["RR_TEST_TOKEN_REALM"];
+    assert!(realm.starts_with("http://localhost:"), "{realm}");
+    let log = Path::new(&env["RR_TEST_WAN_LOG"]).to_path_buf();
+    let pid: i32 = env["RR_TEST_PID"].parse().unwrap();
+    let dump = || -> Vec<serde_json::Value> {
+        let _ = std::fs::remove_file(&log);
+        // SAFETY: plain syscall.
+        unsafe { libc::kill(pid, libc::SIGUSR1) };
+        wait_until("the WAN log", 10, || log.exists());
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+
+    // Through the emulator: a challenge, then a token from the realm it names.
+    let challenge = match ureq::get(&format!("http://{wan}/v2/")).call() {
+        Err(ureq::Error::Status(401, r)) => r.header("WWW-Authenticate").unwrap().to_string(),
+        other => panic!("expected 401, got {other:?}"),
+    };
+    assert!(
+        challenge.contains(&format!("realm=\"{realm}\"")),
+        "{challenge}"
+    );
+    ureq::get(&format!("{realm}?service={}", rr_testkit::TOKEN_SERVICE))
+        .call()
+        .unwrap();
+    // Direct requests are not logged.
+    let _ = ureq::get(&format!("http://{direct}/v2/")).call();
+    let lines = dump();
+    let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
+    assert_eq!(paths.len(), 2, "{lines:?}");
+    assert_eq!(paths[0], "/v2/");
+    assert!(paths[1].starts_with("/token?"), "{paths:?}");
+    assert_eq!(lines[0]["status"], 401);
+    assert_eq!(lines[1]["status"], 200);
+    // One clock: the token request started after the challenge ended.
+    assert!(lines[1]["start_us"].as_u64() >= lines[0]["end_us"].as_u64());
+    // The log was emptied.
+    assert!(dump().is_empty());
+
+    let out = Command::new(BIN)
+        .args(["stop", "--env-file"])
+        .arg(&env_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!env_file.exists());
+}
+
+#[test]
+fn serve_refuses_link_flags_without_an_rtt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--mode",
+            "open",
+            "--netem-rate-mbit",
+            "10",
+            "--env-file",
+        ])
+        .arg(tmp.path().join("x.env"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need --netem-rtt-ms"));
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--mode",
+            "open",
+            "--token-realm-host",
+            "localhost",
+            "--env-file",
+        ])
+        .arg(tmp.path().join("x.env"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--mode token"));
+}

@@ -23,13 +23,14 @@
 //! `requests=N setups=N round_trips=N`, then one line per request of the chain.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rr_testkit::netem::{critical_path, epoch_unix, ExchangeRecord, Link, NetEm};
+use rr_testkit::netem::log::{self, DumpSignal};
+use rr_testkit::netem::{critical_path, Link, NetEm};
 
 const USAGE: &str = "usage:
   rr-netem --upstream HOST:PORT --rtt-ms N [--rate-mbit N] [--total-mbit N] [--jitter-ms N] --env-file PATH [--log-json PATH]
@@ -117,19 +118,16 @@ fn run(args: &[String]) -> Result<(), String> {
     let upstream = get(&pairs, "--upstream").ok_or("--upstream is needed")?;
     let env_file = PathBuf::from(get(&pairs, "--env-file").ok_or("--env-file is needed")?);
     let log_json = get(&pairs, "--log-json").map(PathBuf::from);
-    let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
-    let bits = |v: f64| (v * 1e6).round().max(1.0) as u64;
-    let link = Link {
-        rtt: ms(number(&pairs, "--rtt-ms")?.ok_or("--rtt-ms is needed")?),
-        per_connection_bits_per_sec: number(&pairs, "--rate-mbit")?.map(bits),
-        total_bits_per_sec: number(&pairs, "--total-mbit")?.map(bits),
-        jitter: ms(number(&pairs, "--jitter-ms")?.unwrap_or(0.0)),
-    };
+    let link = Link::from_flags(
+        number(&pairs, "--rtt-ms")?.ok_or("--rtt-ms is needed")?,
+        number(&pairs, "--rate-mbit")?,
+        number(&pairs, "--total-mbit")?,
+        number(&pairs, "--jitter-ms")?,
+    )?;
     std::net::ToSocketAddrs::to_socket_addrs(upstream)
         .map_err(|e| format!("--upstream {upstream:?}: {e}"))?;
 
     let quit = Arc::new(AtomicBool::new(false));
-    let dump = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
@@ -138,25 +136,24 @@ fn run(args: &[String]) -> Result<(), String> {
         signal_hook::flag::register(sig, Arc::clone(&quit))
             .map_err(|e| format!("cannot install signal handler: {e}"))?;
     }
-    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&dump))
-        .map_err(|e| format!("cannot install signal handler: {e}"))?;
+    let dump = DumpSignal::install()?;
 
-    let netem = NetEm::start(upstream, link.clone());
+    let netem = NetEm::start(upstream, link);
     let env = format!(
         "NETEM_HOST={}\nNETEM_PID={}\n",
         netem.host(),
         std::process::id()
     );
-    write_atomically(&env_file, env.as_bytes())?;
+    log::write_atomically(&env_file, env.as_bytes())?;
     eprintln!(
         "rr-netem: {} -> {upstream}, {link:?} (pid {})",
         netem.host(),
         std::process::id()
     );
     while !quit.load(Ordering::Relaxed) {
-        if dump.swap(false, Ordering::Relaxed) {
+        if dump.due() {
             if let Some(path) = &log_json {
-                write_log(path, &netem.take_requests())?;
+                log::dump(path, &[&netem])?;
             }
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -165,48 +162,9 @@ fn run(args: &[String]) -> Result<(), String> {
     drop(netem);
     let _ = fs::remove_file(&env_file);
     if let Some(path) = &log_json {
-        write_log(path, &records)?;
+        log::write_json_log(path, &records)?;
     }
     Ok(())
-}
-
-fn write_log(path: &Path, records: &[ExchangeRecord]) -> Result<(), String> {
-    let base = epoch_unix();
-    let us = |d: Duration| (base + d).as_micros() as u64;
-    let mut text = String::new();
-    for r in records {
-        let string = |v: &str| serde_json::Value::from(v).to_string();
-        let line = format!(
-            "{{\"conn\":{},\"seq\":{},\"method\":{},\"path\":{},\"status\":{},\"start_us\":{},\"end_us\":{},\"bytes_up\":{},\"bytes_down\":{}}}",
-            r.conn,
-            r.seq,
-            string(&r.method),
-            string(&r.path),
-            r.status,
-            us(r.start),
-            us(r.end),
-            r.bytes_up,
-            r.bytes_down
-        );
-        text.push_str(&line);
-        text.push('\n');
-    }
-    write_atomically(path, text.as_bytes())
-}
-
-/// Writes `path` via a temporary file in the same directory and a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    fs::write(&tmp, bytes).map_err(|e| format!("write {}: {e}", tmp.display()))?;
-    fs::rename(&tmp, path).map_err(|e| format!("rename to {}: {e}", path.display()))
 }
 
 fn print_critical_path(args: &[String]) -> Result<(), String> {
@@ -215,34 +173,7 @@ fn print_critical_path(args: &[String]) -> Result<(), String> {
         return Err(format!("critical-path needs log files\n{USAGE}"));
     }
     let slack = Duration::from_secs_f64(number(&pairs, "--slack-ms")?.unwrap_or(2.0) / 1000.0);
-    let mut records = Vec::new();
-    for file in &files {
-        let text = fs::read_to_string(file).map_err(|e| format!("read {file}: {e}"))?;
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| format!("{file}:{}: {e}", n + 1))?;
-            let int = |k: &str| {
-                v[k].as_u64()
-                    .ok_or_else(|| format!("{file}:{}: no {k}", n + 1))
-            };
-            let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-            records.push(ExchangeRecord {
-                conn: int("conn")?,
-                seq: int("seq")? as u32,
-                method: text("method"),
-                path: text("path"),
-                status: int("status")? as u16,
-                start: Duration::from_micros(int("start_us")?),
-                end: Duration::from_micros(int("end_us")?),
-                bytes_up: int("bytes_up")?,
-                bytes_down: int("bytes_down")?,
-            });
-        }
-    }
+    let records = log::read_json_logs(&files)?;
     let cp = critical_path(&records, slack);
     println!(
         "requests={} setups={} round_trips={}",

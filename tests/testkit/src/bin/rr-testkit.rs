@@ -4,6 +4,8 @@
 //! ```text
 //! rr-testkit serve --mode open|basic|tls|token [--mtls] [--seed] --env-file PATH
 //!                  [--max-seconds N] [--detach [--log PATH]]
+//!                  [--netem-rtt-ms N [--netem-rate-mbit R] [--netem-total-mbit T]
+//!                   [--netem-jitter-ms J]] [--token-realm-host NAME]
 //! rr-testkit stop --env-file PATH [--timeout-seconds N]
 //! ```
 //!
@@ -19,6 +21,22 @@
 //! `stop` sends SIGTERM to `RR_TEST_PID` from the env file and waits for it
 //! to exit (SIGKILL after the timeout). A missing env file is not an error.
 //!
+//! With `--netem-rtt-ms` the registry is also reached over an emulated wide-area link
+//! ([`rr_testkit::netem`]; RTT and jitter in ms, rates in Mbit/s per direction, per
+//! connection and in total, as `rr-netem` takes them): a `NetEm` with that link in front of
+//! the registry, whose address is `RR_TEST_WAN_REGISTRY` (`RR_TEST_REGISTRY` stays direct,
+//! to push fixtures fast), and in Token mode another in front of the token server, whose
+//! address is the realm the registry names (so a token costs its round trips whichever
+//! address a client uses; each emulator has its own total). On SIGUSR1 the process writes
+//! both emulators' request logs, merged, as JSON lines (`rr-netem`'s format, one clock) to
+//! the file `RR_TEST_WAN_LOG` names and empties them: remove the file, send the signal to
+//! `RR_TEST_PID`, and wait for the file to appear. TLS through the emulators (Tls mode,
+//! mTLS) is proxied but not logged.
+//!
+//! `--token-realm-host NAME` (Token mode) names the token server by NAME in the realm
+//! (`http://NAME:PORT/token`) instead of 127.0.0.1: use `localhost` for crane, which
+//! refuses a realm at a loopback IP literal other than the registry's own host:port.
+//!
 //! An open registry also gets a fault proxy in front of it that adds Docker
 //! Hub's rate-limit headers (`ratelimit-limit: 100;w=21600`,
 //! `ratelimit-remaining: 76;w=21600`) to every manifest response:
@@ -33,10 +51,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rr_testkit::netem::log::{self, DumpSignal};
+use rr_testkit::netem::{Link, NetEm};
 use rr_testkit::{Annotated, Fault, FaultProxy, Mode, Options, Registry, Rule, Seeded, Server};
 
 const USAGE: &str = "usage:
   rr-testkit serve --mode open|basic|tls|token [--mtls] [--seed] --env-file PATH [--max-seconds N] [--detach [--log PATH]]
+                   [--netem-rtt-ms N [--netem-rate-mbit R] [--netem-total-mbit T] [--netem-jitter-ms J]] [--token-realm-host NAME]
   rr-testkit stop --env-file PATH [--timeout-seconds N]";
 
 fn main() -> ExitCode {
@@ -69,6 +90,11 @@ struct Opts {
     detach: bool,
     log: Option<PathBuf>,
     timeout_seconds: Option<u64>,
+    netem_rtt_ms: Option<f64>,
+    netem_rate_mbit: Option<f64>,
+    netem_total_mbit: Option<f64>,
+    netem_jitter_ms: Option<f64>,
+    token_realm_host: Option<String>,
 }
 
 fn parse(args: &[String], allowed: &[&str]) -> Result<Opts, String> {
@@ -97,6 +123,11 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Opts, String> {
             "--log" => o.log = Some(value()?.into()),
             "--max-seconds" => o.max_seconds = Some(number(&value()?)?),
             "--timeout-seconds" => o.timeout_seconds = Some(number(&value()?)?),
+            "--netem-rtt-ms" => o.netem_rtt_ms = Some(real(key, &value()?)?),
+            "--netem-rate-mbit" => o.netem_rate_mbit = Some(real(key, &value()?)?),
+            "--netem-total-mbit" => o.netem_total_mbit = Some(real(key, &value()?)?),
+            "--netem-jitter-ms" => o.netem_jitter_ms = Some(real(key, &value()?)?),
+            "--token-realm-host" => o.token_realm_host = Some(value()?),
             _ => unreachable!(),
         }
     }
@@ -105,6 +136,37 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Opts, String> {
 
 fn number(s: &str) -> Result<u64, String> {
     s.parse().map_err(|_| format!("not a number: {s:?}"))
+}
+
+/// A finite number ≥ 0 (fractions allowed).
+fn real(key: &str, s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{key}: not a number ≥ 0: {s:?}")),
+    }
+}
+
+/// The emulated link of `--netem-*`, if any.
+fn wan_link(o: &Opts) -> Result<Option<Link>, String> {
+    let Some(rtt) = o.netem_rtt_ms else {
+        if o.netem_rate_mbit.is_some()
+            || o.netem_total_mbit.is_some()
+            || o.netem_jitter_ms.is_some()
+        {
+            return Err(
+                "--netem-rate-mbit, --netem-total-mbit and --netem-jitter-ms need --netem-rtt-ms"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    };
+    Link::from_flags(
+        rtt,
+        o.netem_rate_mbit,
+        o.netem_total_mbit,
+        o.netem_jitter_ms,
+    )
+    .map(Some)
 }
 
 fn serve(args: &[String]) -> Result<(), String> {
@@ -118,10 +180,28 @@ fn serve(args: &[String]) -> Result<(), String> {
             "--max-seconds",
             "--detach",
             "--log",
+            "--netem-rtt-ms",
+            "--netem-rate-mbit",
+            "--netem-total-mbit",
+            "--netem-jitter-ms",
+            "--token-realm-host",
         ],
     )?;
     let mode = o.mode.ok_or("serve needs --mode")?;
     let env_file = o.env_file.clone().ok_or("serve needs --env-file")?;
+    let link = wan_link(&o)?;
+    if let Some(name) = &o.token_realm_host {
+        if mode != Mode::Token {
+            return Err("--token-realm-host is for --mode token".into());
+        }
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
+            return Err(format!("--token-realm-host: not a host name: {name:?}"));
+        }
+    }
     if o.detach {
         return detach(args, &env_file, o.log.as_deref());
     }
@@ -136,13 +216,22 @@ fn serve(args: &[String]) -> Result<(), String> {
         signal_hook::flag::register(sig, Arc::clone(&quit))
             .map_err(|e| format!("cannot install signal handler: {e}"))?;
     }
+    let dump = link.map(|_| DumpSignal::install()).transpose()?;
     let max = Duration::from_secs(o.max_seconds.unwrap_or(3600));
     let started = Instant::now();
 
     let mut reg = Registry::start_with(Options {
         mtls: o.mtls,
+        token_link: link.filter(|_| mode == Mode::Token),
+        // One registry per process: leaking the name is fine.
+        token_realm_host: o
+            .token_realm_host
+            .clone()
+            .map(|n| &*Box::leak(n.into_boxed_str())),
         ..Options::new(Server::Distribution28, mode)
     });
+    let wan = link.map(|l| NetEm::start(&reg.host(), l));
+    let wan_log = reg.dir().join("wan-log.jsonl");
     let seeded = o.seed.then(|| (reg.seed_standard(), reg.seed_annotated()));
     // Kept until the registry stops; requests to it end with the process.
     let rate_limited = (mode == Mode::Open && !o.mtls).then(|| {
@@ -169,6 +258,10 @@ fn serve(args: &[String]) -> Result<(), String> {
             ));
         }
     }
+    if let Some(netem) = &wan {
+        lines.push(("RR_TEST_WAN_REGISTRY".into(), netem.host()));
+        lines.push(("RR_TEST_WAN_LOG".into(), wan_log.display().to_string()));
+    }
     write_env_file(&env_file, &lines)?;
     eprintln!(
         "rr-testkit: {mode} registry on {} (pid {}), env file {}",
@@ -176,8 +269,26 @@ fn serve(args: &[String]) -> Result<(), String> {
         std::process::id(),
         env_file.display()
     );
+    if let (Some(netem), Some(link)) = (&wan, link) {
+        eprintln!(
+            "rr-testkit: emulated link {link:?}: registry via {}{}",
+            netem.host(),
+            reg.token_realm()
+                .map(|r| format!(", token realm {r}"))
+                .unwrap_or_default()
+        );
+    }
+    // Quick to answer SIGUSR1 when emulating, as the benchmark waits for each log.
+    let tick = Duration::from_millis(if wan.is_some() { 20 } else { 100 });
 
     let reason = loop {
+        if dump.as_ref().is_some_and(DumpSignal::due) {
+            let mut emulators: Vec<&NetEm> = wan.iter().collect();
+            emulators.extend(reg.token_netem());
+            if let Err(e) = log::dump(&wan_log, &emulators) {
+                eprintln!("rr-testkit: {e}");
+            }
+        }
         if quit.load(Ordering::Relaxed) {
             break "signal";
         }
@@ -187,11 +298,12 @@ fn serve(args: &[String]) -> Result<(), String> {
         if !reg.is_running() {
             break "registry exited unexpectedly";
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(tick);
     };
     eprintln!("rr-testkit: stopping ({reason})");
     let crashed = !reg.is_running();
     let tail = reg.log_tail(20);
+    drop(wan);
     drop(rate_limited);
     reg.stop();
     drop(reg);
@@ -255,20 +367,10 @@ fn env_lines(reg: &Registry, seeded: Option<&(Seeded, Annotated)>) -> Vec<(Strin
     v
 }
 
-/// Writes `path` via a temp file in the same directory and a rename.
+/// Writes `path` whole (a temporary file renamed).
 fn write_env_file(path: &Path, lines: &[(String, String)]) -> Result<(), String> {
     let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("env"),
-        std::process::id()
-    ));
-    fs::write(&tmp, text).map_err(|e| format!("write {}: {e}", tmp.display()))?;
-    fs::rename(&tmp, path).map_err(|e| format!("rename to {}: {e}", path.display()))
+    log::write_atomically(path, text.as_bytes())
 }
 
 fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, std::io::Error> {
