@@ -86,7 +86,8 @@ pub fn save_files(image: &Image, dir: &Path) -> Result<Saved> {
     let (contexts, op) = image.source().own_contexts()?;
     let written: Mutex<Vec<Option<NamedTempFile>>> =
         Mutex::new((0..titled.len()).map(|_| None).collect());
-    let items: Vec<(usize, &(&Descriptor, &str))> = titled.iter().enumerate().collect();
+    let numbered: Vec<(usize, &(&Descriptor, &str))> = titled.iter().enumerate().collect();
+    let items = crate::parallel::largest_first(&numbered, |(_, (layer, _))| layer.size);
     let jobs = op.as_ref().map_or(1, |o| o.jobs);
     let stop = Arc::new(AtomicBool::new(false));
     crate::parallel::for_each(jobs, &items, &stop, |(i, (layer, _))| {

@@ -175,7 +175,7 @@ fn write(client: &Client, dir: &Path, artifact: Artifact<'_>, name: Option<&str>
             .map(|b| (b.desc.digest.as_str(), b.desc.size)),
     );
 
-    parallel::for_each(op.jobs, &plan.blobs, &op.ctx.cancelled, |planned| {
+    parallel::for_each(op.jobs, &plan.transfer_order(), &op.ctx.cancelled, |planned| {
         let desc = &planned.desc;
         let path = layout_blob_path(dir, &desc.digest)?;
         let mark = BlobMark::new(&desc.digest, desc.size);

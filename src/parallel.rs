@@ -50,10 +50,29 @@ pub fn for_each<T: Sync>(
     }
 }
 
+/// `items` in the order to start them: largest first (stable among equals). With `jobs`
+/// workers the operation then ends at most one small item after its largest one, instead
+/// of with the largest starting last, alone, once the small ones are done.
+pub fn largest_first<T>(items: &[T], size: impl Fn(&T) -> u64) -> Vec<&T> {
+    let mut ordered: Vec<&T> = items.iter().collect();
+    ordered.sort_by_key(|item| std::cmp::Reverse(size(item)));
+    ordered
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Error;
+
+    #[test]
+    fn the_largest_start_first_and_equals_keep_their_order() {
+        let items = [(1, 'a'), (9, 'b'), (4, 'c'), (9, 'd'), (0, 'e')];
+        let order: String = largest_first(&items, |(size, _)| *size)
+            .iter()
+            .map(|(_, name)| *name)
+            .collect();
+        assert_eq!(order, "bdcae");
+    }
 
     #[test]
     fn every_item_runs_and_the_first_error_wins() {

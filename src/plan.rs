@@ -89,6 +89,11 @@ impl Plan {
         Ok(plan)
     }
 
+    /// The blobs in the order their transfers start: the largest first.
+    pub fn transfer_order(&self) -> Vec<&PlannedBlob> {
+        crate::parallel::largest_first(&self.blobs, |b| b.desc.size)
+    }
+
     /// Bytes of every blob to make present.
     pub fn total(&self) -> u64 {
         self.blobs.iter().map(|b| b.desc.size).sum()

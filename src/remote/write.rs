@@ -112,7 +112,7 @@ fn write_knowing(
     );
 
     let dest = Destination::new(&session, repo, &op.uploads);
-    parallel::for_each(op.jobs, &plan.blobs, &op.ctx.cancelled, |blob| {
+    parallel::for_each(op.jobs, &plan.transfer_order(), &op.ctx.cancelled, |blob| {
         let job = BlobJob {
             desc: &blob.desc,
             source: &blob.source,
