@@ -94,6 +94,8 @@ struct cli {
     uint32_t jobs;
     const char **insecure;
     int ninsecure;
+    const char **plain_http; /* --plain-http HOST: no https attempt */
+    int nplain_http;
     const char **ca_files;
     int nca;
     const char **registry_cas; /* HOST=FILE */

@@ -133,6 +133,9 @@ int configure_client(struct cli *c, rr_client *client) {
     for (int i = 0; rc == RR_OK && i < c->ninsecure; i++) {
         rc = rr_client_set_insecure(client, c->insecure[i]);
     }
+    for (int i = 0; rc == RR_OK && i < c->nplain_http; i++) {
+        rc = rr_client_set_plain_http(client, c->plain_http[i]);
+    }
     for (int i = 0; rc == RR_OK && i < c->nca; i++) {
         rc = rr_client_add_ca_file(client, c->ca_files[i]);
     }

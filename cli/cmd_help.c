@@ -17,6 +17,8 @@ static const char global_options_help[] =
     "  -j, --jobs N                  parallel blob transfers (1-256, default 4)\n"
     "  --insecure HOST[:PORT]        allow plain HTTP and unverified TLS for HOST\n"
     "                                (repeatable; loopback registries need none)\n"
+    "  --plain-http HOST[:PORT]      reach HOST over plain HTTP only, with no\n"
+    "                                https attempt first (repeatable)\n"
     "  --ca FILE                     also trust the PEM certificates in FILE\n"
     "  --registry-ca HOST=FILE       trust FILE's certificates for HOST only\n"
     "  --cert FILE --key FILE        the TLS client certificate and key (PEM) for\n"

@@ -17,6 +17,7 @@ enum option_id {
     O_OS_FEATURE,
     O_JOBS,
     O_INSECURE,
+    O_PLAIN_HTTP,
     O_CA,
     O_REGISTRY_CA,
     O_CERT,
@@ -66,6 +67,7 @@ static const struct option_spec option_specs[] = {
     {"--os-feature", NULL, O_OS_FEATURE, true, 0},
     {"--jobs", "-j", O_JOBS, true, 0},
     {"--insecure", NULL, O_INSECURE, true, 0},
+    {"--plain-http", NULL, O_PLAIN_HTTP, true, 0},
     {"--ca", NULL, O_CA, true, 0},
     {"--registry-ca", NULL, O_REGISTRY_CA, true, 0},
     {"--cert", NULL, O_CERT, true, 0},
@@ -227,6 +229,9 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
         break;
     case O_INSECURE:
         c->insecure[c->ninsecure++] = value;
+        break;
+    case O_PLAIN_HTTP:
+        c->plain_http[c->nplain_http++] = value;
         break;
     case O_CA:
         c->ca_files[c->nca++] = value;
@@ -414,6 +419,7 @@ int parse_args(int argc, char **argv, struct cli *c) {
     size_t slots = (size_t)argc;
     c->args = xmalloc(slots * sizeof *c->args);
     c->insecure = xmalloc(slots * sizeof *c->insecure);
+    c->plain_http = xmalloc(slots * sizeof *c->plain_http);
     c->ca_files = xmalloc(slots * sizeof *c->ca_files);
     c->registry_cas = xmalloc(slots * sizeof *c->registry_cas);
     c->cert_dirs = xmalloc(slots * sizeof *c->cert_dirs);
@@ -505,6 +511,7 @@ int read_password(struct cli *c) {
 void free_cli(struct cli *c) {
     free(c->args);
     free(c->insecure);
+    free(c->plain_http);
     free(c->ca_files);
     free(c->registry_cas);
     free(c->cert_dirs);

@@ -9,12 +9,14 @@
 #   --stdout-match REGEX         a line of stdout matches REGEX (grep -E)
 #   --stderr-match REGEX         a line of stderr matches REGEX (grep -E)
 #   --stdout-lines REGEX COUNT   exactly COUNT lines of stdout match REGEX
+#   --stderr-lines REGEX COUNT   exactly COUNT lines of stderr match REGEX
 set -uo pipefail
 
 prog=${0##*/}
 usage() {
     echo "usage: $prog [--exit N] [--stdout-has TEXT] [--stderr-has TEXT]" \
-        "[--stdout-match RE] [--stderr-match RE] [--stdout-lines RE COUNT] -- COMMAND [ARGS...]" >&2
+        "[--stdout-match RE] [--stderr-match RE] [--stdout-lines RE COUNT]" \
+        "[--stderr-lines RE COUNT] -- COMMAND [ARGS...]" >&2
     exit 64
 }
 
@@ -32,7 +34,7 @@ while (($#)); do
         checks+=("$1" "$2" "")
         shift 2
         ;;
-    --stdout-lines)
+    --stdout-lines | --stderr-lines)
         (($# >= 3)) || usage
         checks+=("$1" "$2" "$3")
         shift 3
@@ -79,6 +81,10 @@ for ((i = 0; i < ${#checks[@]}; i += 3)); do
     --stdout-lines)
         n=$(grep -cE -- "$arg" "$tmp/out")
         [[ $n == "$count" ]] || fail "$n stdout lines match /$arg/, expected $count"
+        ;;
+    --stderr-lines)
+        n=$(grep -cE -- "$arg" "$tmp/err")
+        [[ $n == "$count" ]] || fail "$n stderr lines match /$arg/, expected $count"
         ;;
     esac
 done

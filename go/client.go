@@ -234,6 +234,15 @@ func WithInsecure(registry string) Option {
 	})
 }
 
+// WithPlainHTTP reaches registry ("host[:port]") over plain HTTP only, with no https
+// attempt first (WithInsecure and loopback registries try https, then http). For
+// registries known to have no TLS. May be given several times.
+func WithPlainHTTP(registry string) Option {
+	return setString("the registry", registry, func(cl *Client, s *C.char) C.rr_status {
+		return C.rr_client_set_plain_http(cl.c, s)
+	})
+}
+
 // WithCAFile adds the certificates of a PEM file to the trusted roots.
 func WithCAFile(path string) Option {
 	return setString("the CA file", path, func(cl *Client, s *C.char) C.rr_status {

@@ -161,3 +161,20 @@ func TestWithProxyTunnelsTheRegistryThroughIt(t *testing.T) {
 		}
 	}
 }
+
+func TestWithPlainHTTPSkipsTheHTTPSAttempt(t *testing.T) {
+	cl := newClient(t, rr.WithPlainHTTP(openReg["RR_TEST_REGISTRY"]))
+	d := must[*rr.Descriptor](t)(cl.Head(ctx, openReg["RR_TEST_IMAGE"]))
+	if d.Digest() != openReg["RR_TEST_IMAGE_DIGEST"] {
+		t.Fatalf("digest %s, want %s", d.Digest(), openReg["RR_TEST_IMAGE_DIGEST"])
+	}
+	// A TLS registry refuses plain http: no https attempt saves it.
+	tls := mtlsClient(t, rr.WithCAFile(mtlsReg["RR_TEST_CA"]), withPair(), rr.WithPlainHTTP(mtlsReg["RR_TEST_REGISTRY"]))
+	_, err := tls.Head(ctx, mtlsReg["RR_TEST_IMAGE"])
+	if e := wantStatus(t, err, rr.StatusRegistry); e.HTTPStatus != 400 {
+		t.Errorf("HTTP status %d, want 400: %v", e.HTTPStatus, e)
+	}
+	if _, err := rr.NewClient(rr.WithPlainHTTP("bad host")); err == nil {
+		t.Error("WithPlainHTTP(\"bad host\") was accepted")
+	}
+}

@@ -126,6 +126,14 @@ fn option_setters_validate_their_values() {
         rr_status::RR_OK
     );
     assert_eq!(
+        unsafe { rr_client_set_plain_http(c, s("bad host").as_ptr()) },
+        rr_status::RR_ERR_INVALID_REFERENCE
+    );
+    assert_eq!(
+        unsafe { rr_client_set_plain_http(c, s("reg.local:5000").as_ptr()) },
+        rr_status::RR_OK
+    );
+    assert_eq!(
         unsafe { rr_client_add_ca_file(c, s("/nonexistent/ca.pem").as_ptr()) },
         rr_status::RR_ERR_IO
     );
@@ -517,6 +525,18 @@ fn tls_and_proxy_setters_refuse_null_bad_utf8_and_bad_values() {
     // checked right after it is made: the last error is the last call's).
     type Call<'a> = Box<dyn Fn() -> rr_status + 'a>;
     let calls: Vec<(Call, &str)> = vec![
+        (
+            Box::new(|| unsafe { rr_client_set_plain_http(ptr::null_mut(), reg.as_ptr()) }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_set_plain_http(c, ptr::null()) }),
+            "registry",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_set_plain_http(c, bad) }),
+            "registry",
+        ),
         (
             Box::new(|| unsafe {
                 rr_client_add_registry_ca_file(ptr::null_mut(), reg.as_ptr(), file.as_ptr())

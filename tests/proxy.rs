@@ -72,6 +72,43 @@ fn a_registry_proxy_carries_https_through_connect_even_to_loopback() {
     assert_eq!(proxy.relayed(), Vec::new());
 }
 
+/// The proxy sees every connection: a loopback registry's https attempt is a CONNECT,
+/// and a registry set plain-http gets none.
+#[test]
+fn a_plain_http_registry_gets_no_https_attempt() {
+    let reg = Registry::start(Mode::Open);
+    let image = reg.push_image(REPO_TAG, &ImageSpec::random(23, &[4000]));
+    let proxy = HttpProxy::start();
+    let connects = |relayed: &[Relayed]| relayed.iter().filter(|r| r.method == "CONNECT").count();
+
+    let tries_https = client();
+    tries_https
+        .set_proxy(&reg.host(), Some(&proxy.url()))
+        .unwrap();
+    let img = remote::image(&tries_https, &image.reference).unwrap();
+    assert_eq!(img.config().unwrap(), image.config_bytes);
+    assert_eq!(connects(&proxy.relayed()), 1, "{:?}", proxy.relayed());
+
+    proxy.clear();
+    let plain = client();
+    plain.set_proxy(&reg.host(), Some(&proxy.url())).unwrap();
+    plain.set_plain_http(&reg.host()).unwrap();
+    let img = remote::image(&plain, &image.reference).unwrap();
+    assert_eq!(img.config().unwrap(), image.config_bytes);
+    let relayed = proxy.relayed();
+    assert_eq!(connects(&relayed), 0, "{relayed:?}");
+    let ping = format!("http://{}/v2/", reg.host());
+    assert_eq!(relayed[0].target, ping, "{relayed:?}");
+
+    // A TLS registry set so refuses the plain request, and rr says so.
+    let tls = Registry::start(Mode::Tls);
+    let c = client();
+    c.set_plain_http(&tls.host()).unwrap();
+    let e = remote::get(&c, &format!("{}/demo/app:v1", tls.host())).unwrap_err();
+    assert_eq!(e.http_status, 400, "{e}");
+    assert!(e.message.contains("ping of registry"), "{e}");
+}
+
 #[test]
 fn a_registry_proxy_forwards_plain_http() {
     let reg = Registry::start(Mode::Open);

@@ -346,6 +346,24 @@ pub unsafe extern "C" fn rr_client_set_insecure(
         .set_insecure(str_arg(registry, "registry")?))
 }
 
+/// Reaches `registry` (`host[:port]`) over plain HTTP only: no https attempt comes first,
+/// as it does for a registry given to `rr_client_set_insecure` or on loopback (where a
+/// registry without TLS costs each operation's first request up to two round trips more:
+/// the refused handshake). For registries known to have no TLS; a TLS registry set so
+/// refuses every request. The string is copied. RR_ERR_INVALID_REFERENCE when `registry`
+/// does not parse. An addition to the API contract.
+///
+/// # Safety
+/// `client` must be NULL or a live client; `registry` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_plain_http(
+    client: *mut rr_client,
+    registry: *const c_char,
+) -> rr_status {
+    with_client!("rr_client_set_plain_http", client, |c| c
+        .set_plain_http(str_arg(registry, "registry")?))
+}
+
 /// Trusts the PEM certificates in `pem_path` as roots, besides the system's. The file is
 /// read now (RR_ERR_IO when it cannot be read, RR_ERR_INVALID_ARGUMENT when it holds no
 /// certificate) and again when connections are next set up.

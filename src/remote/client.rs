@@ -140,6 +140,8 @@ struct Options {
     page_size: Option<u32>,
     user_agent_prefix: Option<String>,
     insecure: Vec<String>,
+    /// Registries that speak plain http only: no https attempt.
+    plain_http: Vec<String>,
     ca_files: Vec<PathBuf>,
     /// CAs and client certificates for one registry (`host[:port]`, lower case).
     registry_tls: BTreeMap<String, RegistryTlsSettings>,
@@ -239,6 +241,7 @@ impl Client {
                     page_size: DEFAULT_PAGE_SIZE,
                     user_agent_prefix: None,
                     insecure: Vec::new(),
+                    plain_http: Vec::new(),
                     ca_files: Vec::new(),
                     registry_tls: BTreeMap::new(),
                     registry_proxies: BTreeMap::new(),
@@ -466,6 +469,17 @@ impl Client {
         let mut o = self.write();
         if !o.insecure.iter().any(|h| h == r.as_str()) {
             o.insecure.push(r.as_str().to_string());
+        }
+        Ok(())
+    }
+    /// Reaches `registry` over plain http only, with no https attempt first: for a
+    /// registry known to have no TLS, whose failed handshake would otherwise cost every
+    /// first request of an operation up to two round trips.
+    pub fn set_plain_http(&self, registry: &str) -> Result<()> {
+        let r = Registry::parse(registry)?;
+        let mut o = self.write();
+        if !o.plain_http.iter().any(|h| h == r.as_str()) {
+            o.plain_http.push(r.as_str().to_string());
         }
         Ok(())
     }
@@ -698,6 +712,7 @@ impl Client {
             self.inner.shared.clone(),
         );
         ctx.cancelled = cancelled;
+        ctx.plain_http = o.plain_http.clone();
         ctx.registries = o.registries.clone();
         ctx.log = o.log.clone();
         let mut handles = self.handle.flags();

@@ -21,6 +21,8 @@ pub struct Context {
     pub user_agent: String,
     /// Registries (`host[:port]`) allowed over plain http and unverified TLS.
     pub insecure: Vec<String>,
+    /// Registries reached over plain http only (`rr_client_set_plain_http`).
+    pub plain_http: Vec<String>,
     pub retry: RetryPolicy,
     pub credentials: CredentialSettings,
     pub shared: Arc<Shared>,
@@ -54,6 +56,7 @@ impl Context {
             exchange,
             user_agent,
             insecure,
+            plain_http: Vec::new(),
             retry,
             credentials,
             shared,
@@ -85,6 +88,7 @@ impl Context {
                     self.shared.clone(),
                 );
                 ctx.cancelled = self.cancelled.clone();
+                ctx.plain_http = self.plain_http.clone();
                 ctx.handles = self.handles.clone();
                 ctx.limits = self.limits;
                 ctx.registries = self.registries.clone();
@@ -164,6 +168,10 @@ impl Context {
 
     pub(crate) fn is_insecure(&self, registry: &Registry) -> bool {
         self.insecure.iter().any(|h| h == registry.as_str())
+    }
+
+    pub(crate) fn is_plain_http(&self, registry: &Registry) -> bool {
+        self.plain_http.iter().any(|h| h == registry.as_str())
     }
 
     /// One exchange, re-sent on connection failures and passing statuses as the retry

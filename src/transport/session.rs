@@ -163,12 +163,13 @@ impl<'a> Session<'a> {
         if let Some(p) = lock(&self.ctx.shared.pings).get(self.registry.as_str()) {
             return Ok(p.clone());
         }
-        let schemes: &[&'static str] =
-            if self.registry.is_loopback() || self.ctx.is_insecure(&self.registry) {
-                &["https", "http"]
-            } else {
-                &["https"]
-            };
+        let schemes: &[&'static str] = if self.ctx.is_plain_http(&self.registry) {
+            &["http"]
+        } else if self.registry.is_loopback() || self.ctx.is_insecure(&self.registry) {
+            &["https", "http"]
+        } else {
+            &["https"]
+        };
         let max = self.ctx.retry.max_attempts.max(1);
         let mut attempt = 1;
         loop {
