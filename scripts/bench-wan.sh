@@ -13,7 +13,8 @@
 #          --tools LIST (default rr,crane,regctl,skopeo), --no-build (use what is built),
 #          --no-check (skip scripts/netem-check.sh), --keep (keep the work directory).
 # Environment: BENCH_TMPDIR (work directory's parent; default /dev/shm, else /tmp),
-#   RR_TESTKIT_TMPDIR (registry storage; the harness defaults to /dev/shm).
+#   RR_TESTKIT_TMPDIR (registry storage; the harness defaults to /dev/shm), BENCH_RR_ARGS
+#   (more rr options for every rr run, to measure a setting: "-j 8", "--monolithic-threshold 8M").
 #
 # Profiles: "50": 50 ms RTT, 200 Mbit/s per connection, 1000 Mbit/s in total;
 #           "150": 150 ms RTT, 50 Mbit/s per connection, 200 Mbit/s in total.
@@ -29,8 +30,9 @@
 # registries. Fixtures are pushed to A directly (RR_TEST_REGISTRY, no emulator). Every tool
 # gets the pusher credentials of the env file: rr -u/-p, crane `crane auth login` into a
 # DOCKER_CONFIG of the work directory, skopeo --src-creds/--dest-creds/--creds, regctl a
-# REGCTL_CONFIG file with user, pass and tls disabled for both WAN hosts. Plain http: rr
-# --insecure HOST, crane --insecure, skopeo --*-tls-verify=false, regctl tls=disabled.
+# REGCTL_CONFIG file with user, pass and tls disabled for both WAN hosts. Plain http, each
+# tool's own way: rr --plain-http HOST and regctl tls=disabled (no https attempt), crane
+# --insecure and skopeo --*-tls-verify=false (https first, then http).
 # The realm names the token emulator as localhost:PORT, not 127.0.0.1:PORT: crane refuses a
 # realm at a loopback IP literal that is not the registry's own host:port.
 #
@@ -231,6 +233,7 @@ ram=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 machine="$(nproc) cores, ${cpu:-unknown CPU}, $ram RAM, $(uname -sr)"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 v_rr=$("$rr" version | head -1)
+[[ -n ${BENCH_RR_ARGS:-} ]] && v_rr="$v_rr, run with $BENCH_RR_ARGS"
 v_crane=$([[ " ${tools[*]} " == *" crane "* ]] && "$crane" version 2>/dev/null || echo unavailable)
 v_regctl=$([[ " ${tools[*]} " == *" regctl "* ]] && "$regctl" version --format '{{.VCSTag}}' 2>/dev/null || echo unavailable)
 v_skopeo=$([[ " ${tools[*]} " == *" skopeo "* ]] && skopeo --version | awk '{ print $NF }' || echo unavailable)
@@ -261,7 +264,7 @@ note "12-layer image: ${big_sizes[*]}; index: linux/amd64 and linux/arm64, each 
 
 # ---- measuring --------------------------------------------------------------------------------
 tsv=$work/runs.tsv
-printf 'profile\tcase\ttool\trun\twall_s\trequests\ttoken_requests\tcrit_round_trips\tcrit_requests\tcrit_setups\tfirst_request_ms\tbytes_up\tbytes_down\trc\tload1\n' >"$tsv"
+printf 'profile\tcase\ttool\trun\twall_s\trequests\ttoken_requests\tcrit_round_trips\tcrit_requests\tcrit_setups\tfirst_request_ms\tbytes_up\tbytes_down\trc\tload1\tbinding_floor_ms\n' >"$tsv"
 # log_stats FILE...: requests, token requests, bytes up, bytes down, first start (us).
 log_stats() {
   cat "$@" | awk '
@@ -288,15 +291,18 @@ measure() {
   for reg in A B; do wan_dump "$reg" "$stem.$reg.jsonl"; done
   if ((rc == 0)) && ! "$check" "$stem.out"; then rc=99; fi
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-  local n tok up down first cp crt creq cset first_ms
+  local n tok up down first cp crt creq cset first_ms bfloor
   read -r n tok up down first < <(log_stats "$stem.A.jsonl" "$stem.B.jsonl")
-  cp=$("$netem" critical-path "$stem.A.jsonl" "$stem.B.jsonl" 2>/dev/null | tee "$stem.critical.txt" | head -1)
+  "$netem" critical-path --rtt-ms "$rtt" --rate-mbit "$rate" --total-mbit "$total" \
+    "$stem.A.jsonl" "$stem.B.jsonl" >"$stem.critical.txt" 2>/dev/null
+  cp=$(head -1 "$stem.critical.txt")
+  bfloor=$(sed -n 's/^binding: .*floor_ms=\([0-9.]*\).*/\1/p' "$stem.critical.txt")
   crt=$(sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' <<<"$cp")
   creq=$(sed -n 's/.*requests=\([0-9]*\) .*/\1/p' <<<"$cp")
   cset=$(sed -n 's/.*setups=\([0-9]*\).*/\1/p' <<<"$cp")
   first_ms=$(awk -v f="$first" -v t="${t0/./}" 'BEGIN { if (f > 0) printf "%.0f", (f - t) / 1000; else print "" }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$profile" "$case" "$tool" "$run" "$wall" \
-    "$n" "$tok" "${crt:-0}" "${creq:-0}" "${cset:-0}" "$first_ms" "$up" "$down" "$rc" "$load1" >>"$tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$profile" "$case" "$tool" "$run" "$wall" \
+    "$n" "$tok" "${crt:-0}" "${creq:-0}" "${cset:-0}" "$first_ms" "$up" "$down" "$rc" "$load1" "${bfloor:-0}" >>"$tsv"
   printf '   %-14s %-7s run %d: %7.3f s, %3d requests (%d token), %3d critical round trips, first request after %5s ms, %6.1f MiB down, %6.1f MiB up%s\n' \
     "$case" "$tool" "$run" "$wall" "$n" "$tok" "${crt:-0}" "${first_ms:-?}" "$(fmt "$down / 1048576" 1)" "$(fmt "$up / 1048576" 1)" \
     "$( ((rc == 0)) || echo ", FAILED (exit $rc; $stem.err)")"
@@ -304,7 +310,8 @@ measure() {
 }
 
 # The tools' flags: the same credentials for all, plain http said each tool's way.
-rr_run() { "$rr" -q -u "$user" -p "$password" --insecure "${WAN[A]}" --insecure "${WAN[B]}" "$@"; }
+# shellcheck disable=SC2086 # BENCH_RR_ARGS: options, word-split on purpose
+rr_run() { "$rr" -q -u "$user" -p "$password" --plain-http "${WAN[A]}" --plain-http "${WAN[B]}" ${BENCH_RR_ARGS:-} "$@"; }
 crane_run() { "$crane" --insecure "$@"; }
 regctl_run() { "$regctl" "$@"; }
 
@@ -520,13 +527,14 @@ run_profile() {
   CASE_BYTES[ls]=$sz CASE_MAX[ls]=$sz CASE_WHAT[ls]="the tag list's JSON"
   note "fixtures: bench/big:v1 $big_digest (${CASE_BYTES[pull]} bytes of blobs), bench/multi:v1 $index_digest, bench/small:v1, bench/tags ($ntags tags)"
 
-  # rr's https attempt on a plain-http host (before its ping), as rr -v reports it.
+  # What an https attempt on the plain-http host costs a tool that makes one first (rr
+  # without --plain-http; crane and skopeo always), as rr -v reports it.
   rm -rf "$work/out/rr-v"
   "$rr" -v --progress none -u "$user" -p "$password" --insecure "${WAN[A]}" pull "${WAN[A]}/bench/small:v1" \
     "$work/out/rr-v" >/dev/null 2>"$work/logs/$p.rr-v.err" || note "rr -v pull failed"
   rm -rf "$work/out/rr-v"
   HTTPS_MS[$p]=$(sed -n 's/^rr: GET https:.* -> failed after \([0-9]*\) ms.*/\1/p' "$work/logs/$p.rr-v.err" | head -1)
-  note "rr -v: the https attempt on ${WAN[A]} failed after ${HTTPS_MS[$p]:-?} ms ($(fmt "${HTTPS_MS[$p]:-0} / $rtt" 1) RTT) before the http ping"
+  note "rr -v --insecure: the https attempt on ${WAN[A]} failed after ${HTTPS_MS[$p]:-?} ms ($(fmt "${HTTPS_MS[$p]:-0} / $rtt" 1) RTT); the runs use --plain-http, which makes none"
 
   local c
   for c in ${cases//,/ }; do
@@ -556,12 +564,12 @@ summary=$work/summary.tsv
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # col PROFILE CASE TOOL FIELD#: the field of the successful runs
 col() { awk -F'\t' -v p="$1" -v c="$2" -v t="$3" -v k="$4" 'NR > 1 && $1 == p && $2 == c && $3 == t && $14 == 0 { print $k }' "$tsv"; }
-printf 'profile\tcase\ttool\truns\tfailed\twall_s\trequests\ttoken_requests\tcrit_round_trips\tcrit_requests\tfirst_request_ms\tbytes_up\tbytes_down\n' >"$summary"
+printf 'profile\tcase\ttool\truns\tfailed\twall_s\trequests\ttoken_requests\tcrit_round_trips\tcrit_requests\tfirst_request_ms\tbytes_up\tbytes_down\tbinding_floor_ms\n' >"$summary"
 while IFS=$'\t' read -r p c t; do
   n=$(col "$p" "$c" "$t" 1 | wc -l)
   nf=$(awk -F'\t' -v p="$p" -v c="$c" -v t="$t" 'NR > 1 && $1 == p && $2 == c && $3 == t && $14 != 0' "$tsv" | wc -l)
   printf '%s\t%s\t%s\t%s\t%s' "$p" "$c" "$t" "$n" "$nf" >>"$summary"
-  for k in 5 6 7 8 9 11 12 13; do printf '\t%s' "$(col "$p" "$c" "$t" $k | median)" >>"$summary"; done
+  for k in 5 6 7 8 9 11 12 13 16; do printf '\t%s' "$(col "$p" "$c" "$t" $k | median)" >>"$summary"; done
   printf '\n' >>"$summary"
 done < <(awk -F'\t' 'NR > 1 && !seen[$1 FS $2 FS $3]++ { print $1 "\t" $2 "\t" $3 }' "$tsv")
 
@@ -589,14 +597,14 @@ md=$work/report.md
   echo "$v_rr (release build, default 4 jobs), crane ${v_crane}, regctl ${v_regctl}, skopeo ${v_skopeo}; registry: distribution ${v_registry:-2.8} with token auth (\`rr-testkit serve --mode token --netem-...\`), plain http."
   echo "$( ((runs > 1)) && echo "Medians of $runs runs, the tools' order rotating from round to round" || echo "One run each (no medians)"). Layers: random bytes in a tar, gzip stored blocks (incompressible)."
   echo
-  echo "How it is measured: every client reaches the registry and its token server through the harness's emulator (a user-space TCP proxy: RTT/2 each way per chunk, one RTT for the handshake, token buckets per connection and in total), by address, with nothing client-specific. *requests*: HTTP exchanges in both emulators' logs during the run (token requests in brackets). *critical RT*: round trips on the critical path, the longest chain of logged requests each of which started after the previous one ended (\`rr-netem critical-path\`, 2 ms slack), a request that opened its connection counting 2. *first req*: when the first logged request started, after the tool was started: process start-up, plus ~2 RTT for a tool that tries https first and waits for it to fail (rr and skopeo do; crane races https against http but starts http only when https failed or after 300 ms, go-containerregistry's fallbackDelay, so it pays min(2 RTT, 300 ms); regctl, told tls=disabled, goes straight to http); TLS bytes are proxied but not logged, so that attempt is in the wall time only, not in the requests or the critical path."
-  echo "The floor of a case for rr: (rr's critical round trips + the round trips of its https attempt) × RTT + transfer, where transfer = max(bytes / total rate, largest blob / per-connection rate): no client moves a blob over more than one connection, and all share the total. Bytes per case: pull, push, copy between registries: the image's manifest, config and 12 layers (a copy moves them down from A and up to B at once, over separate links, so once); platform: the index and the arm64 image's manifest, config and layers; first pull: the small image's manifest, config and layer; ls: the tag list's JSON; re-push and copy between repositories: none."
+  echo "How it is measured: every client reaches the registry and its token server through the harness's emulator (a user-space TCP proxy: RTT/2 each way per chunk, one RTT for the handshake, token buckets per connection and in total), by address, with nothing client-specific. *requests*: HTTP exchanges in both emulators' logs during the run (token requests in brackets). *critical RT*: round trips on the critical path, the longest chain of logged requests each of which started after the previous one ended (\`rr-netem critical-path\`, 2 ms slack), a request that opened its connection counting 2. *first req*: when the first logged request started, after the tool was started: process start-up, plus ~2 RTT for a tool that tries https first and waits for it to fail (skopeo does; crane races https against http but starts http only when https failed or after 300 ms, go-containerregistry's fallbackDelay, so it pays min(2 RTT, 300 ms); rr, told --plain-http, and regctl, told tls=disabled, go straight to http); TLS bytes are proxied but not logged, so that attempt is in the wall time only, not in the requests or the critical path."
+  echo "rr's own floor in a case: what the link alone makes its requests take, the largest of three lower bounds: its critical round trips × RTT (those requests did not overlap); the *binding chain* (from the request that ended last, each time the request that ended last before it started: the chain that decided when rr finished) at its round trips × RTT plus its bytes at the per-connection rate (\`rr-netem critical-path --rtt-ms ...\`, its \`binding:\` line); and the case's bytes at the total rate. Process start-up is outside it. Bytes per case: pull, push, copy between registries: the image's manifest, config and 12 layers (a copy moves them down from A and up to B at once, over separate links, so once); platform: the index and the arm64 image's manifest, config and layers; first pull: the small image's manifest, config and layer; ls: the tag list's JSON; re-push and copy between repositories: none."
   for p in ${profiles//,/ }; do
     rtt=${PROFILE_RTT[$p]} rate=${PROFILE_RATE[$p]} total=${PROFILE_TOTAL[$p]}
     echo
     echo "## ${PROFILE_TEXT[$p]}"
     echo
-    echo "rr's https attempt on the plain-http host before its ping (\`rr -v\`): failed after ${HTTPS_MS[$p]:-?} ms, $(calc "${HTTPS_MS[$p]:-0} / $rtt" 1) RTT (a TLS handshake answered by an http server: connect, ClientHello, the refusal)."
+    echo "What an https attempt on this plain-http host costs before the http ping (\`rr -v --insecure\`, not used in the runs): ${HTTPS_MS[$p]:-?} ms, $(calc "${HTTPS_MS[$p]:-0} / $rtt" 1) RTT (a TLS handshake answered by an http server: connect, ClientHello, the refusal; rr then races http after 25 ms)."
     echo
     echo "| case | tool | wall s | requests (token) | critical RT | critical requests | first req ms | MiB down | MiB up | rr time / tool |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -631,9 +639,12 @@ md=$work/report.md
         if [[ -z $bw || $(calc "$w < $bw" 0) == 1 ]]; then best=$t bw=$w; fi
       done
       rcrt=$(get "$p" "$c" rr crit_round_trips)
-      https_rt=$( [[ -n ${HTTPS_MS[$p]:-} ]] && calc "${HTTPS_MS[$p]} / $rtt" 0 || echo 0)
-      bytes=${CASE_BYTES[$c]} bmax=${CASE_MAX[$c]}
-      floor=$(calc "($rcrt + $https_rt) * $rtt / 1000 + (8 * $bytes / ($total * 1e6) > 8 * $bmax / ($rate * 1e6) ? 8 * $bytes / ($total * 1e6) : 8 * $bmax / ($rate * 1e6))" 3)
+      bytes=${CASE_BYTES[$c]}
+      bfloor=$(get "$p" "$c" rr binding_floor_ms)
+      floor=$(awk -v crt="$rcrt" -v rtt="$rtt" -v b="${bfloor:-0}" -v bytes="$bytes" -v total="$total" 'BEGIN {
+        f = crt * rtt / 1000; if (b / 1000 > f) f = b / 1000
+        t = 8 * bytes / (total * 1e6); if (t > f) f = t
+        printf "%.3f", f }')
       if [[ -n $best ]]; then
         echo "| ${CASE_TITLE[$c]} | $(calc "$rw" 3) | $best | $(calc "$bw" 3) | **$(calc "$rw / $bw" 2)** | $(calc "$(get "$p" "$c" rr requests)" 0) | $(calc "$(get "$p" "$c" "$best" requests)" 0) | $(calc "$rcrt" 0) | $(calc "$(get "$p" "$c" "$best" crit_round_trips)" 0) | $bytes | $floor | $(calc "$rw / $floor" 2) |"
       else
@@ -641,7 +652,7 @@ md=$work/report.md
       fi
     done
     echo
-    echo "Floor: (rr's critical RT + ${https_rt:-0} for its https attempt) × ${rtt} ms + max(bytes × 8 / ${total} Mbit/s, largest blob × 8 / ${rate} Mbit/s); bytes as above."
+    echo "Floor: the largest of rr's critical RT × ${rtt} ms, its binding chain (round trips × ${rtt} ms + its bytes × 8 / ${rate} Mbit/s) and the bytes × 8 / ${total} Mbit/s; bytes as above."
     if [[ -n ${CHECK_MD[$p]:-} ]]; then
       echo
       echo "### The emulator at this profile (scripts/netem-check.sh)"

@@ -78,7 +78,9 @@ pub use forward_proxy::{HttpProxy, Relayed};
 pub use http::{agent_with_ca, agent_with_tls, MANIFEST_ACCEPT};
 pub use matrix::{shared_seeded_in, shared_seeded_on, skip};
 pub use mode::Mode;
-pub use netem::{critical_path, CriticalPath, ExchangeRecord, Link, NetEm};
+pub use netem::{
+    binding_path, critical_path, BindingPath, CriticalPath, ExchangeRecord, Link, NetEm,
+};
 pub use registry::{LoggedRequest, Options, Registry};
 pub use server::{
     oras, regctl, tools_dir, Server, DISTRIBUTION_V3_VERSION, GGCR_VERSION, ORAS_VERSION,

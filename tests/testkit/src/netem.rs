@@ -262,6 +262,58 @@ pub fn critical_path(records: &[ExchangeRecord], slack: Duration) -> CriticalPat
     }
 }
 
+/// The chain of requests that decided when the last one ended: from the request that
+/// ended last, each time the request that ended last before it started (less `slack`).
+/// Unlike [`critical_path`], which counts round trips, this follows time: a pull whose
+/// small layers ran one after another beside a large one has the large one on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BindingPath {
+    /// Requests on the chain, first to last.
+    pub chain: Vec<ExchangeRecord>,
+    /// Round trips on it: one per request, one more for each that opened its connection.
+    pub round_trips: usize,
+    /// Bytes up and down of the requests on it.
+    pub bytes: u64,
+}
+
+impl BindingPath {
+    /// What the chain takes on `link` at the least: its round trips, and each request's
+    /// bytes at the per-connection rate (requests on it did not overlap).
+    pub fn floor(&self, link: &Link) -> Duration {
+        let rtt = link.rtt.as_secs_f64();
+        let rate = [link.per_connection_bits_per_sec, link.total_bits_per_sec]
+            .into_iter()
+            .flatten()
+            .min();
+        let transfer = rate.map_or(0.0, |rate| self.bytes as f64 * 8.0 / rate as f64);
+        Duration::from_secs_f64(self.round_trips as f64 * rtt + transfer)
+    }
+}
+
+/// See [`BindingPath`].
+pub fn binding_path(records: &[ExchangeRecord], slack: Duration) -> BindingPath {
+    let Some(mut at) = records.iter().max_by_key(|r| (r.end, r.start)) else {
+        return BindingPath::default();
+    };
+    let mut chain = vec![at.clone()];
+    while let Some(before) = records
+        .iter()
+        .filter(|r| r.end <= at.start + slack && r.start < at.start)
+        .max_by_key(|r| (r.end, r.start))
+    {
+        chain.push(before.clone());
+        at = before;
+    }
+    chain.reverse();
+    let round_trips = chain.iter().map(|r| if r.seq == 0 { 2 } else { 1 }).sum();
+    let bytes = chain.iter().map(|r| r.bytes_up + r.bytes_down).sum();
+    BindingPath {
+        chain,
+        round_trips,
+        bytes,
+    }
+}
+
 /// The running emulator. Dropping it stops accepting and closes every connection.
 pub struct NetEm {
     addr: SocketAddr,
@@ -1527,6 +1579,35 @@ HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}";
             ms(2),
         );
         assert_eq!((cp.requests, cp.round_trips), (2, 2));
+    }
+
+    #[test]
+    fn binding_path_follows_time_to_the_last_end() {
+        // ping, token, manifest; then a large layer on a new connection beside four small
+        // ones, one after another, on the first connection: the large one decides.
+        let mut large = record(3, 0, 501, 2000);
+        large.bytes_down = 1_000_000;
+        let records = vec![
+            record(1, 0, 0, 200),
+            record(2, 0, 201, 400),
+            record(1, 1, 400, 500),
+            record(1, 2, 501, 600),
+            record(1, 3, 601, 700),
+            record(1, 4, 701, 800),
+            record(1, 5, 801, 900),
+            large,
+        ];
+        let cp = critical_path(&records, ms(2));
+        assert_eq!(cp.round_trips, 9);
+        let bp = binding_path(&records, ms(2));
+        let chain: Vec<_> = bp.chain.iter().map(|r| (r.conn, r.seq)).collect();
+        assert_eq!(chain, vec![(1, 0), (2, 0), (1, 1), (3, 0)]);
+        assert_eq!(bp.round_trips, 7);
+        assert_eq!(bp.bytes, 1_000_000);
+        // 7 × 100 ms, and 8 Mbit at the smaller of 80 Mbit/s per connection and 100 in all.
+        let link = Link::rtt(ms(100)).per_connection_mbit(80).total_mbit(100);
+        assert_eq!(bp.floor(&link), ms(800));
+        assert_eq!(binding_path(&[], ms(2)), BindingPath::default());
     }
 
     #[test]

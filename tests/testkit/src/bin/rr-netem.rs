@@ -3,7 +3,7 @@
 //! ```text
 //! rr-netem --upstream HOST:PORT --rtt-ms N [--rate-mbit N] [--total-mbit N]
 //!          [--jitter-ms N] --env-file PATH [--log-json PATH]
-//! rr-netem critical-path [--slack-ms N] LOG.jsonl...
+//! rr-netem critical-path [--slack-ms N] [--rtt-ms N [--rate-mbit N] [--total-mbit N]] LOG.jsonl...
 //! ```
 //!
 //! The first form listens on 127.0.0.1 (a random port) in front of `HOST:PORT`, writes
@@ -20,7 +20,10 @@
 //!
 //! `critical-path` reads such logs (merged) and prints the longest chain of requests that
 //! waited for each other ([`rr_testkit::critical_path`], slack 2 ms by default): a line
-//! `requests=N setups=N round_trips=N`, then one line per request of the chain.
+//! `requests=N setups=N round_trips=N`, then one line per request of the chain. With
+//! `--rtt-ms` (the link the logs were made on) a last line follows, the chain that decided
+//! when the last request ended ([`rr_testkit::binding_path`]) and what it takes at the
+//! least on that link: `binding: requests=N round_trips=N bytes=N floor_ms=X`.
 
 use std::fs;
 use std::path::PathBuf;
@@ -30,11 +33,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rr_testkit::netem::log::{self, DumpSignal};
-use rr_testkit::netem::{critical_path, Link, NetEm};
+use rr_testkit::netem::{binding_path, critical_path, Link, NetEm};
 
 const USAGE: &str = "usage:
   rr-netem --upstream HOST:PORT --rtt-ms N [--rate-mbit N] [--total-mbit N] [--jitter-ms N] --env-file PATH [--log-json PATH]
-  rr-netem critical-path [--slack-ms N] LOG.jsonl...";
+  rr-netem critical-path [--slack-ms N] [--rtt-ms N [--rate-mbit N] [--total-mbit N]] LOG.jsonl...";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -168,7 +171,10 @@ fn run(args: &[String]) -> Result<(), String> {
 }
 
 fn print_critical_path(args: &[String]) -> Result<(), String> {
-    let (pairs, files) = parse(args, &["--slack-ms"])?;
+    let (pairs, files) = parse(
+        args,
+        &["--slack-ms", "--rtt-ms", "--rate-mbit", "--total-mbit"],
+    )?;
     if files.is_empty() {
         return Err(format!("critical-path needs log files\n{USAGE}"));
     }
@@ -190,6 +196,22 @@ fn print_critical_path(args: &[String]) -> Result<(), String> {
             r.method,
             r.path,
             r.status
+        );
+    }
+    if let Some(rtt_ms) = number(&pairs, "--rtt-ms")? {
+        let link = Link::from_flags(
+            rtt_ms,
+            number(&pairs, "--rate-mbit")?,
+            number(&pairs, "--total-mbit")?,
+            None,
+        )?;
+        let binding = binding_path(&records, slack);
+        println!(
+            "binding: requests={} round_trips={} bytes={} floor_ms={:.1}",
+            binding.chain.len(),
+            binding.round_trips,
+            binding.bytes,
+            binding.floor(&link).as_secs_f64() * 1e3
         );
     }
     Ok(())
