@@ -14,7 +14,7 @@ static const char global_options_help[] =
     "                                image's platform\n"
     "  --os-feature NAME             an os.features entry the index's child must\n"
     "                                list too (repeatable; e.g. win32k)\n"
-    "  -j, --jobs N                  parallel blob transfers (1-256, default 4)\n"
+    "  -j, --jobs N                  parallel blob transfers (1-256, default 8)\n"
     "  --insecure HOST[:PORT]        allow plain HTTP and unverified TLS for HOST\n"
     "                                (repeatable; loopback registries need none)\n"
     "  --plain-http HOST[:PORT]      reach HOST over plain HTTP only, with no\n"

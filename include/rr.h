@@ -799,7 +799,7 @@ rr_status rr_index_builder_add_image(rr_index_builder *b,
 rr_status rr_index_builder_build(rr_index_builder *b, rr_index **out);
 
 /**
- * Creates a client with the defaults: keychain on, 4 jobs, platform `linux/amd64`,
+ * Creates a client with the defaults: keychain on, 8 jobs, platform `linux/amd64`,
  * 5 attempts from 200 ms, connect timeout 30 s, idle timeout 60 s.
  *
  * On RR_OK `*out` receives a client owned by the caller, to be released with
@@ -918,7 +918,7 @@ rr_status rr_client_set_platform(rr_client *client, const char *platform);
 rr_status rr_client_set_platform_spec(rr_client *client, const rr_platform_spec *platform);
 
 /**
- * Sets how many blobs are transferred in parallel (1 to 256; default 4).
+ * Sets how many blobs are transferred in parallel (1 to 256; default 8).
  *
  * # Safety
  * `client` must be NULL or a live client.

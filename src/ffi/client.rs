@@ -22,7 +22,7 @@ pub struct rr_client {
     pub(crate) client: Client,
 }
 
-/// Creates a client with the defaults: keychain on, 4 jobs, platform `linux/amd64`,
+/// Creates a client with the defaults: keychain on, 8 jobs, platform `linux/amd64`,
 /// 5 attempts from 200 ms, connect timeout 30 s, idle timeout 60 s.
 ///
 /// On RR_OK `*out` receives a client owned by the caller, to be released with
@@ -198,7 +198,7 @@ pub unsafe extern "C" fn rr_client_set_platform_spec(
     })
 }
 
-/// Sets how many blobs are transferred in parallel (1 to 256; default 4).
+/// Sets how many blobs are transferred in parallel (1 to 256; default 8).
 ///
 /// # Safety
 /// `client` must be NULL or a live client.
