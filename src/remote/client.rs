@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// Blobs in flight at once. Measured with `scripts/bench-wan.sh` (12 layers, 50 and 150 ms RTT):
 /// from 4 to 8 a push took 17–20% less time and a copy between registries 26–31% less; 12 and 16
-/// gained nothing more that held over both profiles (README, "Round trips").
+/// sped up mounts but slowed a push at 150 ms (README, "Round trips").
 pub const DEFAULT_JOBS: u32 = 8;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
