@@ -103,6 +103,12 @@ fn the_realm_can_name_the_emulator_by_a_host_name() {
     assert_eq!(challenged_realm(&reg), realm);
     let url = format!("{realm}?service={}", rr_testkit::TOKEN_SERVICE);
     assert_eq!(ureq::get(&url).call().unwrap().status(), 200);
+    // The emulator records an exchange on its own thread once the last byte has gone
+    // down, which can be just after the client has read it.
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while netem.requests().is_empty() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(netem.requests().len(), 1);
 }
 
