@@ -424,7 +424,7 @@ ls_case() {
 }
 
 # ---- one profile -------------------------------------------------------------------------------
-declare -A CASE_BYTES=() CASE_MAX=() CASE_WHAT=() PROFILE_TEXT=() HTTPS_MS=() CHECK_MD=()
+declare -A CASE_BYTES=() CASE_WHAT=() PROFILE_TEXT=() HTTPS_MS=() CHECK_MD=()
 layouts_made=0
 run_profile() {
   local p=$1 rtt rate total
@@ -500,31 +500,29 @@ run_profile() {
   got=$("$rr" -q -u "$user" -p "$password" ls "$d/bench/tags" | wc -l)
   ((got == ntags)) || die "bench/tags has $got tags, expected $ntags"
 
-  # Bytes each case must move (for the floor): blobs and manifests; the largest single one.
-  local layout_blobs=$work/layouts/big/blobs/sha256 f sum=0 max=0 sz
+  # Bytes each case must move (for the floor): blobs and manifests.
+  local layout_blobs=$work/layouts/big/blobs/sha256 f sum=0 sz
   for f in "$layout_blobs"/*; do
     sz=$(stat -c %s "$f")
     sum=$((sum + sz))
-    ((sz > max)) && max=$sz
   done
-  CASE_BYTES[pull]=$sum CASE_MAX[pull]=$max CASE_WHAT[pull]="the image's manifest, config and layers"
-  CASE_BYTES[push]=$sum CASE_MAX[push]=$max CASE_WHAT[push]="the same, up"
-  CASE_BYTES[copy-registry]=$sum CASE_MAX[copy-registry]=$max CASE_WHAT[copy-registry]="the same, down from A and up to B at once (separate links)"
-  CASE_BYTES[repush]=0 CASE_MAX[repush]=0 CASE_WHAT[repush]="nothing (everything is there)"
-  CASE_BYTES[copy-repo]=0 CASE_MAX[copy-repo]=0 CASE_WHAT[copy-repo]="nothing (every blob can be mounted)"
-  sum=$(($(wc -c <"$work/index.json") + arm_size)) max=0
+  CASE_BYTES[pull]=$sum CASE_WHAT[pull]="the image's manifest, config and layers"
+  CASE_BYTES[push]=$sum CASE_WHAT[push]="the same, up"
+  CASE_BYTES[copy-registry]=$sum CASE_WHAT[copy-registry]="the same, down from A and up to B at once (separate links)"
+  CASE_BYTES[repush]=0 CASE_WHAT[repush]="nothing (everything is there)"
+  CASE_BYTES[copy-repo]=0 CASE_WHAT[copy-repo]="nothing (every blob can be mounted)"
+  sum=$(($(wc -c <"$work/index.json") + arm_size))
   for f in "${arm_layers[@]}"; do
     sz=$(stat -c %s "$f")
     sum=$((sum + sz))
-    ((sz > max)) && max=$sz
   done
   sum=$((sum + $("$rr" -q -u "$user" -p "$password" config "$d/bench/multi:arm64" | wc -c)))
-  CASE_BYTES[platform]=$sum CASE_MAX[platform]=$max CASE_WHAT[platform]="the index, the arm64 manifest, config and layers"
+  CASE_BYTES[platform]=$sum CASE_WHAT[platform]="the index, the arm64 manifest, config and layers"
   sz=$(stat -c %s "$work/layers/small.tar.gz")
   sum=$((sz + $("$rr" -q -u "$user" -p "$password" manifest "$d/bench/small:v1" | wc -c) + $("$rr" -q -u "$user" -p "$password" config "$d/bench/small:v1" | wc -c)))
-  CASE_BYTES[cold]=$sum CASE_MAX[cold]=$sz CASE_WHAT[cold]="its manifest, config and layer"
+  CASE_BYTES[cold]=$sum CASE_WHAT[cold]="its manifest, config and layer"
   sz=$(curl -sS -f -H "Authorization: Bearer $tok" "http://$d/v2/bench/tags/tags/list" | wc -c)
-  CASE_BYTES[ls]=$sz CASE_MAX[ls]=$sz CASE_WHAT[ls]="the tag list's JSON"
+  CASE_BYTES[ls]=$sz CASE_WHAT[ls]="the tag list's JSON"
   note "fixtures: bench/big:v1 $big_digest (${CASE_BYTES[pull]} bytes of blobs), bench/multi:v1 $index_digest, bench/small:v1, bench/tags ($ntags tags)"
 
   # What an https attempt on the plain-http host costs a tool that makes one first (rr

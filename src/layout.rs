@@ -175,44 +175,40 @@ fn write(client: &Client, dir: &Path, artifact: Artifact<'_>, name: Option<&str>
             .map(|b| (b.desc.digest.as_str(), b.desc.size)),
     );
 
-    parallel::for_each(
-        op.jobs,
-        &plan.transfer_order(),
-        &op.ctx.cancelled,
-        |planned| {
-            let desc = &planned.desc;
-            let path = layout_blob_path(dir, &desc.digest)?;
-            let mark = BlobMark::new(&desc.digest, desc.size);
-            if present(&path, desc.size) {
-                op.progress.settle(&mark, Phase::Exists);
-                return Ok(());
-            }
-            op.ctx.check_cancelled()?;
-            // A read that failed on a mirror leaves no file, and is made again from the next
-            // source; the mark keeps progress from counting twice.
-            planned.source.retrying_mirrors(&desc.digest, || {
-                op.progress.phase(&mark, Phase::Downloading);
-                save_atomically(&path, |file| {
-                    let mut done = 0u64;
-                    let sink = &mut |chunk: &[u8]| {
-                        file.write_all(chunk)
-                            .map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
-                        done += chunk.len() as u64;
-                        op.progress.reach(&mark, done);
-                        if done == desc.size {
-                            op.progress.phase(&mark, Phase::Verifying);
-                        }
-                        Ok(())
-                    };
-                    planned
-                        .source
-                        .pump_blob(desc, &contexts, Some(&op.ctx), sink)
-                })
-            })?;
-            op.progress.settle(&mark, Phase::Done);
-            Ok(())
-        },
-    )?;
+    let order = plan.transfer_order();
+    parallel::for_each(op.jobs, &order, &op.ctx.cancelled, |planned| {
+        let desc = &planned.desc;
+        let path = layout_blob_path(dir, &desc.digest)?;
+        let mark = BlobMark::new(&desc.digest, desc.size);
+        if present(&path, desc.size) {
+            op.progress.settle(&mark, Phase::Exists);
+            return Ok(());
+        }
+        op.ctx.check_cancelled()?;
+        // A read that failed on a mirror leaves no file, and is made again from the next
+        // source; the mark keeps progress from counting twice.
+        planned.source.retrying_mirrors(&desc.digest, || {
+            op.progress.phase(&mark, Phase::Downloading);
+            save_atomically(&path, |file| {
+                let mut done = 0u64;
+                let sink = &mut |chunk: &[u8]| {
+                    file.write_all(chunk)
+                        .map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
+                    done += chunk.len() as u64;
+                    op.progress.reach(&mark, done);
+                    if done == desc.size {
+                        op.progress.phase(&mark, Phase::Verifying);
+                    }
+                    Ok(())
+                };
+                planned
+                    .source
+                    .pump_blob(desc, &contexts, Some(&op.ctx), sink)
+            })
+        })?;
+        op.progress.settle(&mark, Phase::Done);
+        Ok(())
+    })?;
 
     for m in &plan.manifests {
         op.ctx.check_cancelled()?;

@@ -468,21 +468,25 @@ impl Client {
         }
     }
     pub fn set_insecure(&self, registry: &str) -> Result<()> {
-        let r = Registry::parse(registry)?;
-        let mut o = self.write();
-        if !o.insecure.iter().any(|h| h == r.as_str()) {
-            o.insecure.push(r.as_str().to_string());
-        }
-        Ok(())
+        self.add_host(registry, |o| &mut o.insecure)
     }
     /// Reaches `registry` over plain http only, with no https attempt first: for a
     /// registry known to have no TLS, whose failed handshake would otherwise cost every
     /// first request of an operation up to two round trips.
     pub fn set_plain_http(&self, registry: &str) -> Result<()> {
+        self.add_host(registry, |o| &mut o.plain_http)
+    }
+    /// Adds `registry`, parsed and normalized, to one of the options' host lists once.
+    fn add_host(
+        &self,
+        registry: &str,
+        list: impl FnOnce(&mut Options) -> &mut Vec<String>,
+    ) -> Result<()> {
         let r = Registry::parse(registry)?;
         let mut o = self.write();
-        if !o.plain_http.iter().any(|h| h == r.as_str()) {
-            o.plain_http.push(r.as_str().to_string());
+        let hosts = list(&mut o);
+        if !hosts.iter().any(|h| h == r.as_str()) {
+            hosts.push(r.as_str().to_string());
         }
         Ok(())
     }
