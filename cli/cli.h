@@ -92,6 +92,7 @@ struct cli {
     const char **os_features; /* --os-feature, asked of an index's child with --platform */
     int nos_features;
     uint32_t jobs;
+    uint32_t blob_connections; /* 0: the library's default */
     const char **insecure;
     int ninsecure;
     const char **plain_http; /* --plain-http HOST: no https attempt */

@@ -130,6 +130,9 @@ int configure_client(struct cli *c, rr_client *client) {
     if (rc == RR_OK && c->jobs != 0) {
         rc = rr_client_set_jobs(client, c->jobs);
     }
+    if (rc == RR_OK && c->blob_connections != 0) {
+        rc = rr_client_set_blob_connections(client, c->blob_connections);
+    }
     for (int i = 0; rc == RR_OK && i < c->ninsecure; i++) {
         rc = rr_client_set_insecure(client, c->insecure[i]);
     }

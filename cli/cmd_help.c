@@ -15,6 +15,8 @@ static const char global_options_help[] =
     "  --os-feature NAME             an os.features entry the index's child must\n"
     "                                list too (repeatable; e.g. win32k)\n"
     "  -j, --jobs N                  parallel blob transfers (1-256, default 8)\n"
+    "      --blob-connections N      connections one large blob may be pulled over\n"
+    "                                when one is slow (1-16, default 4; 1: never)\n"
     "  --insecure HOST[:PORT]        allow plain HTTP and unverified TLS for HOST\n"
     "                                (repeatable; loopback registries need none)\n"
     "  --plain-http HOST[:PORT]      reach HOST over plain HTTP only, with no\n"

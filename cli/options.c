@@ -16,6 +16,7 @@ enum option_id {
     O_PLATFORM,
     O_OS_FEATURE,
     O_JOBS,
+    O_BLOB_CONNECTIONS,
     O_INSECURE,
     O_PLAIN_HTTP,
     O_CA,
@@ -66,6 +67,7 @@ static const struct option_spec option_specs[] = {
     {"--platform", NULL, O_PLATFORM, true, 0},
     {"--os-feature", NULL, O_OS_FEATURE, true, 0},
     {"--jobs", "-j", O_JOBS, true, 0},
+    {"--blob-connections", NULL, O_BLOB_CONNECTIONS, true, 0},
     {"--insecure", NULL, O_INSECURE, true, 0},
     {"--plain-http", NULL, O_PLAIN_HTTP, true, 0},
     {"--ca", NULL, O_CA, true, 0},
@@ -225,6 +227,12 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
     case O_JOBS:
         if (!parse_count(value, 1, 256, &c->jobs)) {
             return usage_error(c, "--jobs needs a number from 1 to 256, not '%s'", value);
+        }
+        break;
+    case O_BLOB_CONNECTIONS:
+        if (!parse_count(value, 1, 16, &c->blob_connections)) {
+            return usage_error(c, "--blob-connections needs a number from 1 to 16, not '%s'",
+                               value);
         }
         break;
     case O_INSECURE:

@@ -139,6 +139,19 @@ func WithJobs(n int) Option {
 	}
 }
 
+// WithBlobConnections sets how many connections one large blob (16 MiB or more) may be
+// pulled over into a layout (1 to 16; default 4; 1 never splits a blob). The blob is
+// read from its start as usual; only when that connection turns out slow is the rest
+// fetched as ranges on more connections, and only when the registry answers them all.
+func WithBlobConnections(n int) Option {
+	return func(cl *Client) error {
+		if n < 1 || n > 16 {
+			return &Error{Status: StatusInvalidArgument, Message: "rr: blob connections must be between 1 and 16"}
+		}
+		return cl.do(func() C.rr_status { return C.rr_client_set_blob_connections(cl.c, C.uint32_t(n)) })
+	}
+}
+
 // WithPageSize sets how many entries List, Catalog, ListPages and CatalogPages ask for
 // per page (n, 1 to 1000),
 // or 0 (the default) to send no n and take each registry's own page size. Every page is

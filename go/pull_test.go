@@ -326,3 +326,27 @@ func long(n int) string {
 	}
 	return strings.Trim(b.String()[:n], "/")
 }
+
+// WithBlobConnections takes 1 to 16 and nothing else; a client with either bound still
+// writes a layout (the split itself is tested behind the network emulator in
+// tests/ranged.rs, where one connection is slow).
+func TestBlobConnectionsOption(t *testing.T) {
+	for _, n := range []int{0, -1, 17} {
+		_, err := rr.NewClient(rr.WithKeychain(false), rr.WithBlobConnections(n))
+		wantStatus(t, err, rr.StatusInvalidArgument)
+	}
+	for _, n := range []int{1, 16} {
+		cl := newClient(t, rr.WithBlobConnections(n))
+		img := must[*rr.Image](t)(cl.Image(ctx, openReg["RR_TEST_IMAGE"]))
+		dir := t.TempDir()
+		noErr(t, cl.WriteLayout(ctx, dir, img, "v1"))
+		img.Close()
+		for _, l := range img.Layers() {
+			b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(l.Digest, "sha256:")))
+			noErr(t, err)
+			if digestOf(b) != l.Digest {
+				t.Fatalf("connections %d: layer %s holds %s", n, l.Digest, digestOf(b))
+			}
+		}
+	}
+}

@@ -926,6 +926,21 @@ rr_status rr_client_set_platform_spec(rr_client *client, const rr_platform_spec 
 rr_status rr_client_set_jobs(rr_client *client, uint32_t jobs);
 
 /**
+ * Sets how many connections one large blob (16 MiB or more) may be fetched over when it is
+ * pulled into an OCI layout (1 to 16; default 4; 1 never splits a blob). A blob is read
+ * from its start on one connection as usual; only when that connection turns out slow
+ * (under 96 MiB/s, with more than a second of the blob left) is the rest split into
+ * `Range` requests on up to `connections - 1` more, and only when the registry answers
+ * every one of them with the bytes asked for (206). The whole blob is still checked
+ * against its digest. RR_ERR_INVALID_ARGUMENT for 0 or more than 16. An addition to the
+ * API contract.
+ *
+ * # Safety
+ * `client` must be NULL or a live client.
+ */
+rr_status rr_client_set_blob_connections(rr_client *client, uint32_t connections);
+
+/**
  * Sets how many entries `rr_list` and `rr_catalog` ask for per page (`n`, 1 to 1000), or
  * 0 (the default) to send no `n` and take each registry's own page size. Whatever is set,
  * every page is followed to the end: `Link` headers, a full page without `Link` (asked on

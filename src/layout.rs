@@ -11,6 +11,7 @@ use crate::plan::{Artifact, Plan};
 use crate::platform::Platform;
 use crate::remote::client::Client;
 use crate::remote::progress::{BlobMark, Phase};
+use crate::remote::ranged;
 use crate::source::{layout_blob_path, open_file, BlobSource, SourceContexts};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -190,6 +191,26 @@ fn write(client: &Client, dir: &Path, artifact: Artifact<'_>, name: Option<&str>
         planned.source.retrying_mirrors(&desc.digest, || {
             op.progress.phase(&mark, Phase::Downloading);
             save_atomically(&path, |file| {
+                if op.blob_connections > 1 {
+                    if let Some((ctx, repository)) =
+                        planned.source.ranged_origin(desc, &contexts)?
+                    {
+                        let progress = &mut |done: u64| {
+                            op.progress.reach(&mark, done);
+                            if done == desc.size {
+                                op.progress.phase(&mark, Phase::Verifying);
+                            }
+                        };
+                        return ranged::fetch_to_file(
+                            &ctx,
+                            &repository,
+                            desc,
+                            op.blob_connections,
+                            file,
+                            progress,
+                        );
+                    }
+                }
                 let mut done = 0u64;
                 let sink = &mut |chunk: &[u8]| {
                     file.write_all(chunk)

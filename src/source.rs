@@ -323,6 +323,26 @@ impl BlobSource {
         })
     }
 
+    /// The registry and context blob `desc` may be fetched from over several connections
+    /// (`remote::ranged`): a large blob of a registry, read without mirrors (a mirror's
+    /// part could not be told from the origin's).
+    pub fn ranged_origin(
+        &self,
+        desc: &Descriptor,
+        contexts: &SourceContexts,
+    ) -> Result<Option<(Arc<Context>, Repository)>> {
+        match self {
+            BlobSource::Remote { client, repository }
+                if desc.size >= crate::remote::ranged::SPLIT_MIN_SIZE
+                    && desc.data.is_none()
+                    && !self.reads_through_mirrors() =>
+            {
+                Ok(Some((contexts.for_client(client)?, repository.clone())))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Whether reads of this source's blobs may be served by mirrors.
     fn reads_through_mirrors(&self) -> bool {
         match self {

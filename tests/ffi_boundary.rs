@@ -103,6 +103,24 @@ fn option_setters_validate_their_values() {
         rr_status::RR_ERR_INVALID_ARGUMENT
     );
     assert_eq!(unsafe { rr_client_set_jobs(c, 8) }, rr_status::RR_OK);
+    for refused in [0, 17, u32::MAX] {
+        assert_eq!(
+            unsafe { rr_client_set_blob_connections(c, refused) },
+            rr_status::RR_ERR_INVALID_ARGUMENT,
+            "{refused}"
+        );
+        assert!(message().contains("connections"), "{}", message());
+    }
+    for taken in [1, 4, 16] {
+        assert_eq!(
+            unsafe { rr_client_set_blob_connections(c, taken) },
+            rr_status::RR_OK
+        );
+    }
+    assert_eq!(
+        unsafe { rr_client_set_blob_connections(ptr::null_mut(), 4) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
     assert_eq!(
         unsafe { rr_client_set_retry(c, 0, 10) },
         rr_status::RR_ERR_INVALID_ARGUMENT

@@ -207,6 +207,26 @@ pub unsafe extern "C" fn rr_client_set_jobs(client: *mut rr_client, jobs: u32) -
     with_client!("rr_client_set_jobs", client, |c| c.set_jobs(jobs))
 }
 
+/// Sets how many connections one large blob (16 MiB or more) may be fetched over when it is
+/// pulled into an OCI layout (1 to 16; default 4; 1 never splits a blob). A blob is read
+/// from its start on one connection as usual; only when that connection turns out slow
+/// (under 96 MiB/s, with more than a second of the blob left) is the rest split into
+/// `Range` requests on up to `connections - 1` more, and only when the registry answers
+/// every one of them with the bytes asked for (206). The whole blob is still checked
+/// against its digest. RR_ERR_INVALID_ARGUMENT for 0 or more than 16. An addition to the
+/// API contract.
+///
+/// # Safety
+/// `client` must be NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn rr_client_set_blob_connections(
+    client: *mut rr_client,
+    connections: u32,
+) -> rr_status {
+    with_client!("rr_client_set_blob_connections", client, |c| c
+        .set_blob_connections(connections))
+}
+
 /// Sets how many entries `rr_list` and `rr_catalog` ask for per page (`n`, 1 to 1000), or
 /// 0 (the default) to send no `n` and take each registry's own page size. Whatever is set,
 /// every page is followed to the end: `Link` headers, a full page without `Link` (asked on

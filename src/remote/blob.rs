@@ -72,6 +72,58 @@ pub fn open_in_from(
     )
 }
 
+/// What a registry made of a request for part of a blob.
+pub enum RangeAnswer {
+    /// The bytes asked for (206 from where they start), size-checked, resumed with `Range`
+    /// when the body breaks off.
+    Part(Box<dyn Read + Send>),
+    /// The registry ignored `Range` and answered the whole blob (200): not read.
+    Whole,
+}
+
+/// GETs bytes `from..end` of blob `desc` of `repository` itself (no mirror: a part cannot
+/// be checked against the digest on its own), for a blob fetched over several connections.
+pub fn open_range(
+    ctx: &Arc<Context>,
+    repository: &Repository,
+    desc: &Descriptor,
+    from: u64,
+    end: u64,
+) -> Result<RangeAnswer> {
+    if from >= end || end > desc.size {
+        return Err(Error::invalid_argument(format!(
+            "blob {}: no range {from}..{end} in {} bytes",
+            desc.digest, desc.size
+        )));
+    }
+    let mut resuming = ResumingReader {
+        ctx: ctx.clone(),
+        repository: repository.clone(),
+        desc: desc.clone(),
+        body: Box::new(std::io::empty()),
+        position: from,
+        end,
+        resumes: 0,
+        url: String::new(),
+    };
+    let response = resuming.get(Some(from))?;
+    resuming.url = redact::url(&response.url);
+    if response.status != 206 {
+        // Dropped unread: the connection closes rather than carry the whole blob.
+        return Ok(RangeAnswer::Whole);
+    }
+    resuming.continue_with(response)?;
+    let what = format!(
+        "bytes {from}..{end} of blob {} from {}",
+        desc.digest, resuming.url
+    );
+    Ok(RangeAnswer::Part(Box::new(VerifyingReader::size_only(
+        resuming,
+        end - from,
+        what,
+    ))))
+}
+
 /// The size of blob `digest` of `repository` (HEAD, its Content-Length), from the first of
 /// the repository's mirrors that has it, else from the repository. RR_ERR_NOT_FOUND when
 /// the registry has no such blob.
@@ -104,6 +156,7 @@ fn open_at(
         desc: desc.clone(),
         body: Box::new(std::io::empty()),
         position: from,
+        end: desc.size,
         resumes: 0,
         url: String::new(),
     };
@@ -149,6 +202,8 @@ struct ResumingReader {
     desc: Descriptor,
     body: Box<dyn Read + Send>,
     position: u64,
+    /// Where the bytes wanted end (exclusive): the blob's size, or the end of a range.
+    end: u64,
     resumes: u32,
     url: String,
 }
@@ -166,7 +221,7 @@ impl ResumingReader {
         )?;
         if let Some(from) = from {
             // A closed range: go-containerregistry's registry refuses `bytes=N-` (416).
-            let last = self.desc.size.saturating_sub(1).max(from);
+            let last = self.end.saturating_sub(1).max(from);
             request = request.header("Range", format!("bytes={from}-{last}"));
         }
         session.send_expect(request, &[200, 206])
@@ -250,10 +305,16 @@ impl Read for ResumingReader {
         if buf.is_empty() {
             return Ok(0);
         }
+        if self.position >= self.end {
+            return Ok(0);
+        }
+        // A server that ignored Range sends on past the end of the range wanted.
+        let room = (self.end - self.position).min(buf.len() as u64) as usize;
+        let buf = &mut buf[..room];
         loop {
             self.ctx.check_cancelled().map_err(Error::into_io)?;
             let cause = match self.body.read(buf) {
-                Ok(0) if self.position < self.desc.size => "it ended early".to_string(),
+                Ok(0) if self.position < self.end => "it ended early".to_string(),
                 Ok(n) => {
                     self.position += n as u64;
                     return Ok(n);
@@ -328,7 +389,12 @@ pub fn pump_hashing(
 
 /// Reads into `buf` until it is full or the reader ends (`true`). HTTP readers hand out a
 /// few KiB at a time, and a file written in such pieces costs a system call each.
-fn fill(reader: &mut dyn Read, buf: &mut [u8], done: u64, what: &str) -> Result<(usize, bool)> {
+pub(crate) fn fill(
+    reader: &mut dyn Read,
+    buf: &mut [u8],
+    done: u64,
+    what: &str,
+) -> Result<(usize, bool)> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {

@@ -140,6 +140,8 @@ impl UploadConfig {
 struct Options {
     platform: Platform,
     jobs: u32,
+    /// Connections one large blob may be fetched over (`ranged`).
+    blob_connections: u32,
     page_size: Option<u32>,
     user_agent_prefix: Option<String>,
     insecure: Vec<String>,
@@ -230,6 +232,7 @@ pub struct Operation {
     pub client: Client,
     pub progress: Arc<Progress>,
     pub jobs: u32,
+    pub blob_connections: u32,
     pub platform: Platform,
     pub uploads: UploadConfig,
 }
@@ -241,6 +244,7 @@ impl Client {
                 options: RwLock::new(Options {
                     platform: Platform::linux_amd64(),
                     jobs: DEFAULT_JOBS,
+                    blob_connections: super::ranged::DEFAULT_BLOB_CONNECTIONS,
                     page_size: DEFAULT_PAGE_SIZE,
                     user_agent_prefix: None,
                     insecure: Vec::new(),
@@ -372,6 +376,18 @@ impl Client {
             )));
         }
         self.write().jobs = jobs;
+        Ok(())
+    }
+    /// How many connections one large blob may be fetched over into a layout (1 to
+    /// [`super::ranged::MAX_BLOB_CONNECTIONS`]; 1 never splits a blob).
+    pub fn set_blob_connections(&self, connections: u32) -> Result<()> {
+        let max = super::ranged::MAX_BLOB_CONNECTIONS;
+        if connections == 0 || connections > max {
+            return Err(Error::invalid_argument(format!(
+                "blob connections must be between 1 and {max}, got {connections}"
+            )));
+        }
+        self.write().blob_connections = connections;
         Ok(())
     }
     /// Entries asked for per page of tags or repositories (`n`, 1 to
@@ -742,6 +758,7 @@ impl Client {
             client: self.clone(),
             progress,
             jobs: o.jobs,
+            blob_connections: o.blob_connections,
             platform: o.platform,
             uploads: UploadConfig {
                 per_registry: o.uploads,

@@ -9,6 +9,7 @@ pub mod list;
 pub mod manifest_fetch;
 pub mod mirror;
 pub mod progress;
+pub mod ranged;
 pub mod referrers;
 pub mod single_blob;
 pub mod upload;

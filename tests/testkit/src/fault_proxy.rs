@@ -48,6 +48,9 @@ pub enum Fault {
     /// plain upload POST, which it answers 202 with a session, as registries that do not
     /// mount do.
     DropQuery,
+    /// Forward with the `Range` header removed: a registry or proxy that ignores ranges
+    /// and answers every blob GET with the whole blob (200).
+    DropRange,
     /// A request whose body is over this many bytes (`Content-Length`) is answered 413 at
     /// once, without reading the body, and the connection closed (nginx's
     /// `client_max_body_size`); smaller ones are forwarded.
@@ -441,6 +444,9 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
         if n.eq_ignore_ascii_case("connection") {
             continue;
         }
+        if matches!(fault, Some(Fault::DropRange)) && n.eq_ignore_ascii_case("range") {
+            continue;
+        }
         if at_redirect_target && n.eq_ignore_ascii_case("host") {
             out.push_str(&format!("Host: {}\r\n", state.upstream));
             continue;
@@ -506,6 +512,16 @@ fn handle(mut client: TcpStream, state: &State, at_redirect_target: bool) -> io:
         .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
         .and_then(|(_, v)| v.parse().ok());
     if head.method == "HEAD" {
+        return Ok(());
+    }
+    if matches!(fault, None | Some(Fault::DropRange)) {
+        // Nothing to do to the body: it passes as it comes, at the upstream's pace (a
+        // slow link behind the proxy stays slow in front of it).
+        match body_len {
+            Some(n) => io::copy(&mut (&mut up_reader).take(n), &mut client)?,
+            None => io::copy(&mut up_reader, &mut client)?,
+        };
+        client.flush()?;
         return Ok(());
     }
     let mut body = Vec::new();
