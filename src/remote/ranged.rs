@@ -7,9 +7,9 @@
 //! seen (and only when it is low enough and the rest would take long enough for more
 //! connections to pay), the rest is split into ranges fetched on other connections
 //! (`Range`, 206) and written where they belong. Only when every range was answered with
-//! the bytes asked for does the first connection stop short at the first of them; a
-//! registry that ignores `Range` leaves the first connection reading to the end, as if
-//! nothing had happened. The ranges' bytes are hashed from the file once they are all in,
+//! the bytes asked for does the first connection stop short at the first of them (a range
+//! it reaches before that is its own to read after all); a registry that ignores `Range`
+//! leaves the first connection reading to the end, as if nothing had happened. The ranges' bytes are hashed from the file once they are all in,
 //! so the digest still covers the whole blob in order.
 
 use super::blob::{self, RangeAnswer, Verify};
@@ -34,13 +34,16 @@ pub const MAX_BLOB_CONNECTIONS: u32 = 16;
 /// A connection faster than this is held back by the client (CPU, disk), not the path:
 /// more connections would only share the same cores.
 const SPLIT_RATE_CEILING: f64 = 96.0 * 1024.0 * 1024.0;
-/// Splitting pays only when the rest would take at least this long on one connection.
-const SPLIT_MIN_REMAINING: Duration = Duration::from_secs(1);
 /// How long the first connection is watched before its rate is trusted: at least this,
 /// and at least two of its round trips.
-const RATE_WINDOW: Duration = Duration::from_millis(300);
-/// No range is smaller than this: each costs a request.
-const MIN_PART: u64 = 4 << 20;
+const RATE_WINDOW: Duration = Duration::from_millis(150);
+/// The time a range's answer is given to come, in round trips of the first request (a
+/// new connection's handshake, TLS, the request), and at least `RATE_WINDOW`. Splitting
+/// pays only when the rest would take at least twice that on one connection.
+const LEAD_ROUND_TRIPS: u32 = 4;
+/// No range is smaller than this: each costs a request, and on a new connection a slow
+/// start.
+const MIN_PART: u64 = 2 << 20;
 const PART_BUFFER: usize = 128 * 1024;
 
 /// Where the first connection stops and the ranges the others fetch, in order, each
@@ -53,24 +56,23 @@ pub struct Split {
 
 /// How to split what is left of a blob of `size` bytes when the first connection is at
 /// `position`: `lead` bytes are left to it for the time the ranges' answers take to come,
-/// and the rest is shared so that every connection, the first one included, has about
-/// the same to do. None when there is too little left for a second connection.
+/// and what follows is shared so that every connection, the first one included, has about
+/// the same to do from then on, in ranges of at least `MIN_PART`. None when there is too
+/// little left for a second connection.
 pub fn plan_split(position: u64, size: u64, lead: u64, connections: u32) -> Option<Split> {
-    if connections < 2 || position >= size {
+    if connections < 2 || position >= size || size - position <= lead {
         return None;
     }
-    let left = size - position;
-    let share = left / u64::from(connections);
-    let first_end = position + lead.max(share);
-    if first_end >= size || size - first_end < MIN_PART {
+    let shared = size - position - lead;
+    let count = u64::from(connections).min(shared / MIN_PART);
+    if count < 2 {
         return None;
     }
-    let rest = size - first_end;
-    let count = (u64::from(connections) - 1).min(rest / MIN_PART).max(1);
-    let per = rest / count;
-    let parts = (0..count)
+    let per = shared / count;
+    let first_end = position + lead + per;
+    let parts = (1..count)
         .map(|i| {
-            let from = first_end + i * per;
+            let from = first_end + (i - 1) * per;
             let end = if i + 1 == count { size } else { from + per };
             (from, end)
         })
@@ -78,9 +80,10 @@ pub fn plan_split(position: u64, size: u64, lead: u64, connections: u32) -> Opti
     Some(Split { first_end, parts })
 }
 
+/// What the worker of range `index` (of the split's parts) has to say.
 enum PartEvent {
-    /// Whether a range was answered with its bytes (206); an error as the answer.
-    Answered(Result<bool>),
+    /// Whether its range was answered with its bytes (206); an error as the answer.
+    Answered(usize, Result<bool>),
     Done(Result<()>),
 }
 
@@ -94,14 +97,17 @@ struct PartWorker {
 enum Ranges {
     /// Not split (yet).
     None,
-    /// Asked for; waiting for every answer.
+    /// Asked for; waiting for every answer. `parts[i]` is range `skipped + i` of the
+    /// split, `answered[i]` whether it was answered 206.
     Asked {
-        split: Split,
+        parts: Vec<(u64, u64)>,
         workers: Vec<PartWorker>,
-        answered: usize,
+        answered: Vec<bool>,
+        skipped: usize,
     },
-    /// Every range confirmed and going: the first connection stops at `first_end`.
-    Going { split: Split, left: usize },
+    /// Every range left confirmed and going: the first connection stops where they begin,
+    /// `from`.
+    Going { from: u64, left: usize },
     /// A range was refused or failed before it started: one connection to the end.
     Declined,
 }
@@ -126,6 +132,7 @@ pub fn fetch_to_file(
     let mut reader = blob::open_in(ctx, repository, desc, Verify::SizeOnly)?;
     let round_trip = asked_at.elapsed();
     let window = RATE_WINDOW.max(round_trip * 2);
+    let lead_time = RATE_WINDOW.max(round_trip * LEAD_ROUND_TRIPS);
 
     let (events_tx, events) = channel::<PartEvent>();
     let abort = Arc::new(AtomicBool::new(false));
@@ -165,23 +172,23 @@ pub fn fetch_to_file(
                     let seconds = at.elapsed().as_secs_f64();
                     let rate = position as f64 / seconds;
                     let remaining = (desc.size - position) as f64 / rate.max(1.0);
-                    // Time for the ranges' answers to come: a new connection's handshake
-                    // and the request, with room to spare.
-                    let lead = (rate * (round_trip * 4).max(RATE_WINDOW).as_secs_f64()) as u64;
+                    let lead = (rate * lead_time.as_secs_f64()) as u64;
                     match plan_split(position, desc.size, lead, connections) {
                         Some(split)
                             if rate < SPLIT_RATE_CEILING
-                                && remaining >= SPLIT_MIN_REMAINING.as_secs_f64() =>
+                                && remaining >= 2.0 * lead_time.as_secs_f64() =>
                         {
                             let workers = split
                                 .parts
                                 .iter()
-                                .map(|&(from, end)| {
+                                .enumerate()
+                                .map(|(index, &(from, end))| {
                                     start_part(
                                         ctx,
                                         repository,
                                         desc,
                                         file,
+                                        index,
                                         from,
                                         end,
                                         &events_tx,
@@ -191,9 +198,10 @@ pub fn fetch_to_file(
                                 })
                                 .collect::<Result<Vec<_>>>()?;
                             Ranges::Asked {
-                                split,
+                                answered: vec![false; split.parts.len()],
+                                parts: split.parts,
                                 workers,
-                                answered: 0,
+                                skipped: 0,
                             }
                         }
                         _ => Ranges::None,
@@ -202,33 +210,48 @@ pub fn fetch_to_file(
                 _ => Ranges::None,
             },
             Ranges::Asked {
-                split,
-                workers,
+                mut parts,
+                mut workers,
                 mut answered,
+                mut skipped,
             } => {
                 let mut refused = false;
                 while let Ok(event) = events.try_recv() {
                     match event {
-                        PartEvent::Answered(Ok(true)) => answered += 1,
-                        PartEvent::Answered(_) | PartEvent::Done(_) => refused = true,
+                        PartEvent::Answered(index, Ok(true)) if index >= skipped => {
+                            answered[index - skipped] = true
+                        }
+                        PartEvent::Answered(index, _) if index < skipped => {}
+                        PartEvent::Answered(..) | PartEvent::Done(_) => refused = true,
                     }
                 }
-                if refused || position > split.first_end {
+                // A range the first connection has reached before every answer came is
+                // its to read after all: that worker is told no (dropped).
+                while !parts.is_empty() && position > parts[0].0 {
+                    parts.remove(0);
+                    workers.remove(0);
+                    answered.remove(0);
+                    skipped += 1;
+                }
+                if refused || parts.is_empty() {
                     // Dropping the workers tells them no: they end without writing.
                     drop(workers);
                     Ranges::Declined
-                } else if answered == workers.len() {
+                } else if answered.iter().all(|&a| a) {
                     for w in &workers {
                         let _ = w.go.send(true);
                     }
-                    first_end = split.first_end;
-                    let left = workers.len();
-                    Ranges::Going { split, left }
+                    first_end = parts[0].0;
+                    Ranges::Going {
+                        from: first_end,
+                        left: workers.len(),
+                    }
                 } else {
                     Ranges::Asked {
-                        split,
+                        parts,
                         workers,
                         answered,
+                        skipped,
                     }
                 }
             }
@@ -237,7 +260,7 @@ pub fn fetch_to_file(
     }
     drop(reader);
 
-    if let Ranges::Going { split, mut left } = ranges {
+    if let Ranges::Going { from, mut left } = ranges {
         while left > 0 {
             ctx.check_cancelled()?;
             match events.recv_timeout(Duration::from_millis(50)) {
@@ -256,7 +279,7 @@ pub fn fetch_to_file(
             progress(position + part_bytes.load(Ordering::SeqCst));
         }
         progress(desc.size);
-        hash_from_file(&mut hashing, file, split.first_end, desc.size, &what)?;
+        hash_from_file(&mut hashing, file, from, desc.size, &what)?;
     }
     crate::digest::check(&hashing.finish(), &desc.digest, &what)
 }
@@ -276,6 +299,7 @@ fn start_part(
     repository: &Repository,
     desc: &Descriptor,
     file: &File,
+    index: usize,
     from: u64,
     end: u64,
     events: &Sender<PartEvent>,
@@ -294,15 +318,15 @@ fn start_part(
             let what = format!("bytes {from}..{end} of blob {}", desc.digest);
             let mut reader = match blob::open_range(&ctx, &repository, &desc, from, end) {
                 Ok(RangeAnswer::Part(reader)) => {
-                    let _ = events.send(PartEvent::Answered(Ok(true)));
+                    let _ = events.send(PartEvent::Answered(index, Ok(true)));
                     reader
                 }
                 Ok(RangeAnswer::Whole) => {
-                    let _ = events.send(PartEvent::Answered(Ok(false)));
+                    let _ = events.send(PartEvent::Answered(index, Ok(false)));
                     return;
                 }
                 Err(e) => {
-                    let _ = events.send(PartEvent::Answered(Err(e)));
+                    let _ = events.send(PartEvent::Answered(index, Err(e)));
                     return;
                 }
             };
@@ -395,26 +419,27 @@ mod tests {
     const MIB: u64 = 1 << 20;
 
     #[test]
-    fn the_rest_is_shared_evenly_after_the_first_connections_lead() {
-        // 64 MiB, 8 read, 4 connections: each gets 14 MiB of the 56 left.
+    fn what_follows_the_lead_is_shared_evenly_by_every_connection() {
+        // 64 MiB, 8 read, a lead of 2, 4 connections: each has 13.5 MiB of the 54 after it.
         let split = plan_split(8 * MIB, 64 * MIB, 2 * MIB, 4).unwrap();
-        assert_eq!(split.first_end, 22 * MIB);
+        let per = 27 * MIB / 2;
+        assert_eq!(split.first_end, 10 * MIB + per);
         assert_eq!(
             split.parts,
             vec![
-                (22 * MIB, 36 * MIB),
-                (36 * MIB, 50 * MIB),
-                (50 * MIB, 64 * MIB)
+                (10 * MIB + per, 10 * MIB + 2 * per),
+                (10 * MIB + 2 * per, 10 * MIB + 3 * per),
+                (10 * MIB + 3 * per, 64 * MIB)
             ]
         );
     }
 
     #[test]
-    fn a_long_lead_leaves_the_first_connection_more_and_parts_end_at_the_end() {
+    fn ranges_are_contiguous_and_the_last_ends_at_the_end() {
         let split = plan_split(0, 100 * MIB + 3, 40 * MIB, 4).unwrap();
-        assert_eq!(split.first_end, 40 * MIB);
+        assert_eq!(split.first_end, 55 * MIB);
         assert_eq!(split.parts.len(), 3);
-        assert_eq!(split.parts[0].0, 40 * MIB);
+        assert_eq!(split.parts[0].0, 55 * MIB);
         assert_eq!(split.parts.last().unwrap().1, 100 * MIB + 3);
         for pair in split.parts.windows(2) {
             assert_eq!(pair[0].1, pair[1].0, "ranges are contiguous");
@@ -423,13 +448,16 @@ mod tests {
 
     #[test]
     fn no_range_is_smaller_than_the_minimum_and_too_little_left_is_not_split() {
-        // 10 MiB left past the lead: two ranges of 5, not three of 3.3.
-        let split = plan_split(0, 20 * MIB, 10 * MIB, 4).unwrap();
+        // 5 MiB after the lead: two shares of 2.5 MiB, not four of 1.25.
+        let split = plan_split(0, 20 * MIB, 15 * MIB, 4).unwrap();
+        assert_eq!(split.first_end, 15 * MIB + 5 * MIB / 2);
+        assert_eq!(split.parts, vec![(15 * MIB + 5 * MIB / 2, 20 * MIB)]);
         assert_eq!(
-            split.parts,
-            vec![(10 * MIB, 15 * MIB), (15 * MIB, 20 * MIB)]
+            plan_split(0, 20 * MIB, 17 * MIB, 4),
+            None,
+            "3 MiB: one share"
         );
-        assert_eq!(plan_split(0, 20 * MIB, 17 * MIB, 4), None);
+        assert_eq!(plan_split(0, 20 * MIB, 20 * MIB, 4), None);
         assert_eq!(plan_split(0, 64 * MIB, MIB, 1), None);
         assert_eq!(plan_split(64 * MIB, 64 * MIB, MIB, 4), None);
     }

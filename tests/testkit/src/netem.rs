@@ -191,7 +191,8 @@ pub struct ExchangeRecord {
     pub end: Duration,
     /// The request's bytes (head and body).
     pub bytes_up: u64,
-    /// The answer's bytes (heads, interim answers included, and body).
+    /// The answer's bytes (heads, interim answers included, and body); of an answer cut
+    /// off by the connection's close (status 0), what had passed of it.
     pub bytes_down: u64,
 }
 
@@ -958,6 +959,11 @@ impl ConnLog {
         if !self.enabled {
             return Vec::new();
         }
+        // An answer cut off by the close still carried what had passed of it.
+        let partial = self.down.bytes;
+        if let Some(p) = self.pending.iter_mut().find(|p| p.end.is_none()) {
+            p.bytes_down += partial;
+        }
         self.pending
             .drain(..)
             .map(|p| p.record(conn, closed))
@@ -1525,6 +1531,22 @@ HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}";
         let left = log.close(7, ms(99));
         assert_eq!(left.len(), 1);
         assert_eq!((left[0].seq, left[0].status, left[0].end), (3, 0, ms(99)));
+    }
+
+    #[test]
+    fn conn_log_counts_what_passed_of_an_answer_cut_off_by_the_close() {
+        let t0 = Instant::now();
+        let mut log = ConnLog::new();
+        log.on_request_bytes(3, b"GET /blob HTTP/1.1\r\n\r\n", t0);
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+        assert!(log.on_response_bytes(3, head, t0).is_empty());
+        assert!(log.on_response_bytes(3, &[7u8; 300], t0).is_empty());
+        let left = log.close(3, ms(5));
+        assert_eq!(left.len(), 1);
+        assert_eq!(
+            (left[0].status, left[0].bytes_down),
+            (0, head.len() as u64 + 300)
+        );
     }
 
     #[test]
