@@ -106,6 +106,8 @@ struct cli {
     const char **cert_dirs; /* certs.d roots searched first */
     int ncert_dirs;
     bool no_default_cert_dirs;
+    /* --no-ping-cache: registries are pinged afresh by every command. */
+    bool no_ping_cache;
     const char **proxies; /* HOST=URL */
     int nproxies;
     uint32_t upload_strategy; /* an rr_upload_strategy, with upload_strategy_set */

@@ -116,6 +116,35 @@ rr_status index_image_for_platform(const struct cli *c, const rr_index *idx, rr_
     return rc;
 }
 
+/*
+ * Where registries' challenges are remembered between commands: $RR_PING_CACHE_DIR (empty:
+ * nowhere), else $XDG_CACHE_HOME/rr/pings, else ~/.cache/rr/pings; NULL for nowhere.
+ */
+static char *ping_cache_dir(void) {
+    const char *set = getenv("RR_PING_CACHE_DIR");
+    if (set != NULL && set[0] == '\0') {
+        return NULL;
+    }
+    if (set != NULL) {
+        size_t n = strlen(set) + 1;
+        return memcpy(xmalloc(n), set, n);
+    }
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    const char *base = xdg != NULL && xdg[0] == '/' ? xdg : NULL;
+    const char *suffix = base != NULL ? "/rr/pings" : "/.cache/rr/pings";
+    if (base == NULL) {
+        if (home == NULL || home[0] != '/') {
+            return NULL;
+        }
+        base = home;
+    }
+    size_t n = strlen(base) + strlen(suffix) + 1;
+    char *dir = xmalloc(n);
+    snprintf(dir, n, "%s%s", base, suffix);
+    return dir;
+}
+
 int configure_client(struct cli *c, rr_client *client) {
     rr_status rc = rr_client_set_user_agent(client, "rr-cli/" RR_TOOL_VERSION);
     if (rc == RR_OK && c->platform != NULL) {
@@ -147,6 +176,13 @@ int configure_client(struct cli *c, rr_client *client) {
     }
     for (int i = 0; rc == RR_OK && i < c->ncert_dirs; i++) {
         rc = rr_client_add_certs_dir(client, c->cert_dirs[i]);
+    }
+    if (rc == RR_OK && !c->no_ping_cache) {
+        char *dir = ping_cache_dir();
+        if (dir != NULL) {
+            rc = rr_client_set_ping_cache_dir(client, dir);
+            free(dir);
+        }
     }
     if (rc == RR_OK && c->no_default_cert_dirs) {
         rc = rr_client_set_default_certs_dirs(client, false);

@@ -29,6 +29,8 @@ static const char global_options_help[] =
     "                                *.key), searched before the default ones\n"
     "  --no-default-cert-dirs        skip ~/.config/containers/certs.d,\n"
     "                                /etc/containers/certs.d, /etc/docker/certs.d\n"
+    "  --no-ping-cache               ask each registry's challenge afresh instead\n"
+    "                                of remembering it in ~/.cache/rr/pings\n"
     "  --proxy HOST=URL              the proxy for HOST (URL empty: none), over\n"
     "                                HTTP(S)_PROXY and NO_PROXY\n"
     "  --upload-strategy auto|monolithic|streamed|chunked  how blobs are sent\n"

@@ -25,6 +25,7 @@ enum option_id {
     O_KEY,
     O_CERT_DIR,
     O_NO_DEFAULT_CERT_DIRS,
+    O_NO_PING_CACHE,
     O_PROXY,
     O_UPLOAD_STRATEGY,
     O_CHUNK_SIZE,
@@ -76,6 +77,7 @@ static const struct option_spec option_specs[] = {
     {"--key", NULL, O_KEY, true, 0},
     {"--cert-dir", NULL, O_CERT_DIR, true, 0},
     {"--no-default-cert-dirs", NULL, O_NO_DEFAULT_CERT_DIRS, false, 0},
+    {"--no-ping-cache", NULL, O_NO_PING_CACHE, false, 0},
     {"--proxy", NULL, O_PROXY, true, 0},
     {"--upload-strategy", NULL, O_UPLOAD_STRATEGY, true, 0},
     {"--chunk-size", NULL, O_CHUNK_SIZE, true, 0},
@@ -261,6 +263,9 @@ static int set_option(struct cli *c, const struct option_spec *o, const char *va
         break;
     case O_NO_DEFAULT_CERT_DIRS:
         c->no_default_cert_dirs = true;
+        break;
+    case O_NO_PING_CACHE:
+        c->no_ping_cache = true;
         break;
     case O_PROXY:
         if (strchr(value, '=') == NULL || value[0] == '=') {

@@ -256,6 +256,22 @@ func WithPlainHTTP(registry string) Option {
 	})
 }
 
+// WithPingCacheDir remembers each registry's ping (the challenge that says where tokens
+// come from; never a token or a credential) in dir between processes, so that a later
+// client goes straight to the token exchange, two round trips sooner. Answers the
+// registry contradicts are replaced; only https registries and those given to
+// WithPlainHTTP are remembered. "" turns it off (the default).
+func WithPingCacheDir(dir string) Option {
+	if dir == "" {
+		return func(cl *Client) error {
+			return cl.do(func() C.rr_status { return C.rr_client_set_ping_cache_dir(cl.c, nil) })
+		}
+	}
+	return setString("the ping cache directory", dir, func(cl *Client, s *C.char) C.rr_status {
+		return C.rr_client_set_ping_cache_dir(cl.c, s)
+	})
+}
+
 // WithCAFile adds the certificates of a PEM file to the trusted roots.
 func WithCAFile(path string) Option {
 	return setString("the CA file", path, func(cl *Client, s *C.char) C.rr_status {

@@ -178,3 +178,38 @@ func TestWithPlainHTTPSkipsTheHTTPSAttempt(t *testing.T) {
 		t.Error("WithPlainHTTP(\"bad host\") was accepted")
 	}
 }
+
+func TestWithPingCacheDirSkipsThePingOfTheNextClient(t *testing.T) {
+	reg, image := tokenReg["RR_TEST_REGISTRY"], tokenReg["RR_TEST_IMAGE"]
+	dir := filepath.Join(t.TempDir(), "pings")
+	pings := func() int {
+		var log logLines
+		cl := newClient(t, rr.WithPlainHTTP(reg), rr.WithPingCacheDir(dir), rr.WithLogger(log.add),
+			rr.WithBasicAuth(reg, "puller", "puller-pw"))
+		d := must[*rr.Descriptor](t)(cl.Head(ctx, image))
+		if d.Digest() != tokenReg["RR_TEST_IMAGE_DIGEST"] {
+			t.Fatalf("digest %s", d.Digest())
+		}
+		n := 0
+		for _, l := range log.all() {
+			if strings.HasPrefix(l, "GET http://"+reg+"/v2/ ->") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := pings(); n != 1 {
+		t.Fatalf("the first client pinged %d times, want 1", n)
+	}
+	if n := pings(); n != 0 {
+		t.Fatalf("the second client pinged %d times, want 0", n)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("entries %v, %v", entries, err)
+	}
+	if _, err := rr.NewClient(rr.WithPingCacheDir("/dev/null")); err == nil {
+		t.Error("WithPingCacheDir(\"/dev/null\") was accepted")
+	}
+	noErr(t, func() error { _, err := rr.NewClient(rr.WithPingCacheDir("")); return err }())
+}

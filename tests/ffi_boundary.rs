@@ -556,6 +556,18 @@ fn tls_and_proxy_setters_refuse_null_bad_utf8_and_bad_values() {
             "registry",
         ),
         (
+            Box::new(|| unsafe { rr_client_set_ping_cache_dir(ptr::null_mut(), reg.as_ptr()) }),
+            "client",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_set_ping_cache_dir(c, bad) }),
+            "dir",
+        ),
+        (
+            Box::new(|| unsafe { rr_client_set_ping_cache_dir(c, s("").as_ptr()) }),
+            "directory",
+        ),
+        (
             Box::new(|| unsafe {
                 rr_client_add_registry_ca_file(ptr::null_mut(), reg.as_ptr(), file.as_ptr())
             }),
@@ -640,6 +652,22 @@ fn tls_and_proxy_setters_refuse_null_bad_utf8_and_bad_values() {
         assert_eq!(status, rr_status::RR_ERR_INVALID_ARGUMENT, "{name}");
         assert!(message().contains(name), "{name}: {}", message());
     }
+
+    // The ping cache: NULL turns it off, a directory that does not exist yet is made
+    // later, a file is refused.
+    assert_eq!(
+        unsafe { rr_client_set_ping_cache_dir(c, ptr::null()) },
+        rr_status::RR_OK
+    );
+    assert_eq!(
+        unsafe { rr_client_set_ping_cache_dir(c, s("/nonexistent/rr-pings").as_ptr()) },
+        rr_status::RR_OK
+    );
+    assert_eq!(
+        unsafe { rr_client_set_ping_cache_dir(c, s("/dev/null").as_ptr()) },
+        rr_status::RR_ERR_INVALID_ARGUMENT
+    );
+    assert!(message().contains("not a directory"), "{}", message());
 
     // Files are read when set: a missing one is RR_ERR_IO naming it.
     assert_eq!(

@@ -7,6 +7,7 @@ use crate::name::Registry;
 use crate::platform::Platform;
 use crate::registries::{self, DefaultFiles, PullFrom, Registries};
 use crate::transport::log::LoggingExchange;
+use crate::transport::ping_store::PingStore;
 use crate::transport::proxy::ProxyChoice;
 use crate::transport::rate_limit::RateLimit;
 use crate::transport::tls::{self, ClientPair, RegistryTlsSettings};
@@ -147,6 +148,7 @@ struct Options {
     insecure: Vec<String>,
     /// Registries that speak plain http only: no https attempt.
     plain_http: Vec<String>,
+    ping_store: Option<PingStore>,
     ca_files: Vec<PathBuf>,
     /// CAs and client certificates for one registry (`host[:port]`, lower case).
     registry_tls: BTreeMap<String, RegistryTlsSettings>,
@@ -249,6 +251,7 @@ impl Client {
                     user_agent_prefix: None,
                     insecure: Vec::new(),
                     plain_http: Vec::new(),
+                    ping_store: None,
                     ca_files: Vec::new(),
                     registry_tls: BTreeMap::new(),
                     registry_proxies: BTreeMap::new(),
@@ -491,6 +494,30 @@ impl Client {
     /// first request of an operation up to two round trips.
     pub fn set_plain_http(&self, registry: &str) -> Result<()> {
         self.add_host(registry, |o| &mut o.plain_http)
+    }
+    /// Remembers each registry's ping (its challenge: where tokens come from) in `dir`
+    /// between processes, so that a later client goes to the token exchange without
+    /// asking first (`transport::ping_store`); `None` stops it. The directory is made
+    /// (0700) when the first answer is saved.
+    pub fn set_ping_cache_dir(&self, dir: Option<&str>) -> Result<()> {
+        let store = match dir {
+            None => None,
+            Some("") => {
+                return Err(Error::invalid_argument(
+                    "the ping cache directory may not be empty (NULL turns the cache off)",
+                ))
+            }
+            Some(d) => {
+                if std::fs::metadata(d).is_ok_and(|m| !m.is_dir()) {
+                    return Err(Error::invalid_argument(format!(
+                        "the ping cache directory {d:?} is not a directory"
+                    )));
+                }
+                Some(PingStore::new(d))
+            }
+        };
+        self.write().ping_store = store;
+        Ok(())
     }
     /// Adds `registry`, parsed and normalized, to one of the options' host lists once.
     fn add_host(
@@ -736,6 +763,7 @@ impl Client {
         );
         ctx.cancelled = cancelled;
         ctx.plain_http = o.plain_http.clone();
+        ctx.ping_store = o.ping_store.clone();
         ctx.registries = o.registries.clone();
         ctx.log = o.log.clone();
         let mut handles = self.handle.flags();

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 pub(crate) struct Ping {
     pub(crate) scheme: &'static str,
     pub(crate) challenge: Option<Challenge>,
+    /// Read from the ping cache on disk rather than asked: used until the registry or its
+    /// token server contradicts it.
+    pub(crate) remembered: bool,
 }
 
 /// How long a mirror that could not be reached is left out of reads.

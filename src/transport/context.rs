@@ -6,6 +6,7 @@ use super::cache::Shared;
 use super::credentials::{CredentialSettings, OperationCredentials};
 use super::http::{Exchange, Request, Response};
 use super::log::LogSink;
+use super::ping_store::PingStore;
 use super::retry::{is_retryable_error, is_retryable_status, parse_retry_after, RetryPolicy};
 use super::watch::{self, CancelProbe, Control, Limits};
 use crate::error::Result;
@@ -40,6 +41,8 @@ pub struct Context {
     /// The operation's deadline and the timeouts of each exchange.
     pub limits: Limits,
     pub(crate) op_credentials: OperationCredentials,
+    /// Where pings are remembered between processes (`rr_client_set_ping_cache_dir`).
+    pub ping_store: Option<PingStore>,
     single_attempt: OnceLock<Arc<Context>>,
 }
 
@@ -66,6 +69,7 @@ impl Context {
             handles: Arc::new([]),
             limits: Limits::default(),
             op_credentials: OperationCredentials::default(),
+            ping_store: None,
             single_attempt: OnceLock::new(),
         }
     }
@@ -89,6 +93,7 @@ impl Context {
                 );
                 ctx.cancelled = self.cancelled.clone();
                 ctx.plain_http = self.plain_http.clone();
+                ctx.ping_store = self.ping_store.clone();
                 ctx.handles = self.handles.clone();
                 ctx.limits = self.limits;
                 ctx.registries = self.registries.clone();

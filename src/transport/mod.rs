@@ -1,5 +1,5 @@
 //! The HTTP side of talking to a registry: the exchange itself (`http`, `ureq_backend`),
-//! TLS and proxies (`tls`, `certs_d`, `proxy`), the ping and scheme choice, the auth handshake (`challenge`, `token`), redirects with
+//! TLS and proxies (`tls`, `certs_d`, `proxy`), the ping and scheme choice (remembered between processes by `ping_store`), the auth handshake (`challenge`, `token`), redirects with
 //! credential hygiene, retries, turning refusals into errors (`status`), and the rate limits
 //! registries announce (`rate_limit`).
 
@@ -10,6 +10,7 @@ pub mod context;
 pub mod credentials;
 pub mod http;
 pub mod log;
+pub mod ping_store;
 pub mod proxy;
 pub mod rate_limit;
 pub mod redact;

@@ -8,6 +8,7 @@ use super::challenge::{self, Challenge};
 use super::context::{Attempts, Context};
 use super::credentials::Source;
 use super::http::{Body, Exchange, Request, Response};
+use super::ping_store::{same_authority, without_request_params};
 use super::retry::{is_retryable_error, is_retryable_status};
 use super::{redact, status, token};
 use crate::authn::Credential;
@@ -49,6 +50,8 @@ pub struct Session<'a> {
 
 #[derive(Default)]
 struct Reauth {
+    /// A remembered ping was contradicted by a 401 and dropped.
+    remembered_dropped: bool,
     scopes_added: bool,
     cache_dropped: bool,
     started: bool,
@@ -107,13 +110,20 @@ impl Context {
 struct TokenExchange<'a> {
     ctx: &'a Context,
     registry: &'a Registry,
+    /// One try, no retries: the realm is a remembered one, and a failure is first checked
+    /// against a live ping rather than waited out.
+    once: bool,
 }
 
 impl Exchange for TokenExchange<'_> {
     fn exchange(&self, request: &Request) -> Result<Response> {
         let mut request = request.clone();
         request.for_registry = Some(self.registry.as_str().to_string());
-        self.ctx.exchange_with_retry(&request)
+        if self.once {
+            self.ctx.send_once(&request, false)
+        } else {
+            self.ctx.exchange_with_retry(&request)
+        }
     }
 }
 
@@ -152,6 +162,12 @@ impl<'a> Session<'a> {
     }
 
     fn ping(&self) -> Result<Ping> {
+        self.ping_from(true)
+    }
+
+    /// The registry's ping: the client's own answer, else (when `remembered` allows it)
+    /// the one on disk, else a live one.
+    fn ping_from(&self, remembered: bool) -> Result<Ping> {
         if let Some(p) = lock(&self.ctx.shared.pings).get(self.registry.as_str()) {
             return Ok(p.clone());
         }
@@ -170,6 +186,23 @@ impl<'a> Session<'a> {
         } else {
             &["https"]
         };
+        // Only an answer whose scheme is settled without asking is remembered: which of
+        // two schemes a registry speaks is what the ping itself finds out.
+        let store = match schemes {
+            [only] => self.ctx.ping_store.as_ref().map(|s| (s, *only)),
+            _ => None,
+        };
+        if let (true, Some((store, scheme))) = (remembered, store) {
+            if let Some(challenge) = store.load(self.registry.as_str(), scheme) {
+                let p = Ping {
+                    scheme,
+                    challenge,
+                    remembered: true,
+                };
+                lock(&self.ctx.shared.pings).insert(self.registry.as_str().to_string(), p.clone());
+                return Ok(p);
+            }
+        }
         let max = self.ctx.retry.max_attempts.max(1);
         let mut attempt = 1;
         loop {
@@ -186,6 +219,9 @@ impl<'a> Session<'a> {
                     Ok(p) => {
                         lock(&self.ctx.shared.pings)
                             .insert(self.registry.as_str().to_string(), p.clone());
+                        if let Some((store, _)) = store {
+                            store.save(self.registry.as_str(), p.scheme, p.challenge.as_ref());
+                        }
                         return Ok(p);
                     }
                     Err(e) => {
@@ -244,14 +280,88 @@ impl<'a> Session<'a> {
                 Ok(Ping {
                     scheme,
                     challenge: None,
+                    remembered: false,
                 })
             }
             401 => {
                 let challenge = challenge::pick(resp.header_all("www-authenticate"));
                 resp.drain();
-                Ok(Ping { scheme, challenge })
+                Ok(Ping {
+                    scheme,
+                    challenge,
+                    remembered: false,
+                })
             }
             _ => Err(status::error_from_response("GET", resp)),
+        }
+    }
+
+    /// Drops a remembered ping that turned out wrong, here and on disk, and asks the
+    /// registry. Another session may have asked already: its answer is used.
+    fn ping_again(&self, wrong: &Ping) -> Result<Ping> {
+        self.forget_remembered(wrong);
+        self.ping_from(false)
+    }
+
+    /// Forgets a remembered ping, in the client (unless a live one replaced it already)
+    /// and on disk.
+    fn forget_remembered(&self, wrong: &Ping) {
+        {
+            let mut pings = lock(&self.ctx.shared.pings);
+            if pings
+                .get(self.registry.as_str())
+                .is_some_and(|p| p.remembered)
+            {
+                pings.remove(self.registry.as_str());
+            }
+        }
+        if let Some(store) = &self.ctx.ping_store {
+            store.forget(self.registry.as_str(), wrong.scheme);
+        }
+    }
+
+    /// Puts what a 401 answered in place of a remembered ping it contradicted.
+    fn replace_remembered(&self, wrong: &Ping, answered: &Challenge) {
+        let live = Ping {
+            scheme: wrong.scheme,
+            challenge: Some(without_request_params(answered)),
+            remembered: false,
+        };
+        {
+            let mut pings = lock(&self.ctx.shared.pings);
+            if pings
+                .get(self.registry.as_str())
+                .is_none_or(|p| p.remembered)
+            {
+                pings.insert(self.registry.as_str().to_string(), live.clone());
+            }
+        }
+        if let Some(store) = &self.ctx.ping_store {
+            store.save(self.registry.as_str(), live.scheme, live.challenge.as_ref());
+        }
+    }
+
+    /// `authenticate` for the ping's challenge. The token exchange of a remembered
+    /// challenge is tried once; when it fails the registry is pinged and the exchange made
+    /// again, with retries, for whatever challenge it names now.
+    fn authenticate_for_ping(&self, ping: &Ping) -> Result<Ping> {
+        let Some(challenge) = &ping.challenge else {
+            return Ok(ping.clone());
+        };
+        match self.authenticate(ping, challenge, false) {
+            Ok(()) => Ok(ping.clone()),
+            Err(e) if ping.remembered && e.kind != ErrorKind::Cancelled => {
+                self.ctx.check_cancelled()?;
+                let live = self.ping_again(ping)?;
+                if live.remembered {
+                    return Err(e);
+                }
+                if let Some(now) = &live.challenge {
+                    self.authenticate(&live, now, false)?;
+                }
+                Ok(live)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -336,6 +446,7 @@ impl<'a> Session<'a> {
                 exchange: &TokenExchange {
                     ctx: self.ctx,
                     registry: &self.registry,
+                    once: ping.remembered,
                 },
                 user_agent: &self.ctx.user_agent,
                 challenge,
@@ -346,7 +457,9 @@ impl<'a> Session<'a> {
             });
             match result {
                 Ok(t) => break t,
-                Err(e) if e.kind == ErrorKind::Unauthorized => {
+                // A remembered realm that refuses the credentials may be the wrong realm:
+                // the host is asked again only after a live ping.
+                Err(e) if e.kind == ErrorKind::Unauthorized && !ping.remembered => {
                     match self.ctx.op_credentials.rejected(
                         &self.ctx.credentials,
                         self.registry.as_str(),
@@ -399,13 +512,11 @@ impl<'a> Session<'a> {
 
     /// `send` with the given retry behaviour.
     pub fn send_with(&self, request: Request, attempts: Attempts) -> Result<Response> {
-        let ping = self.ping()?;
+        let mut ping = self.ping()?;
         let mut request = request;
         request.set_header("User-Agent", self.ctx.user_agent.clone());
         if matches!(lock(&self.state).auth, Auth::None) {
-            if let Some(ch) = &ping.challenge {
-                self.authenticate(&ping, ch, false)?;
-            }
+            ping = self.authenticate_for_ping(&ping)?;
         }
         let mut reauth = Reauth::default();
         loop {
@@ -471,6 +582,20 @@ impl<'a> Session<'a> {
         let Some(challenge) = challenge::pick(response.header_all("www-authenticate")) else {
             return Ok(false);
         };
+        if ping.remembered && !reauth.remembered_dropped {
+            let contradicted = match &ping.challenge {
+                Some(held) => !same_authority(held, &challenge),
+                None => true,
+            };
+            if contradicted {
+                // The registry's own answer replaces the remembered one, for this request,
+                // the client's next sessions and the next process.
+                reauth.remembered_dropped = true;
+                self.replace_remembered(ping, &challenge);
+                self.authenticate(ping, &challenge, false)?;
+                return Ok(!matches!(lock(&self.state).auth, Auth::None));
+            }
+        }
         let current = lock(&self.state).auth.clone();
         let insufficient = challenge.param("error") == Some("insufficient_scope");
         if challenge.is_bearer() {

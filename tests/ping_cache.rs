@@ -1,0 +1,193 @@
+//! The ping cache (`Client::set_ping_cache_dir`) against real registries: a second client
+//! sends no `GET /v2/`, remembered answers the registry contradicts are replaced, and a
+//! registry whose scheme the ping decides is never remembered.
+
+use rr::remote::{self, Client};
+use rr::transport::challenge::Challenge;
+use rr::transport::ping_store::PingStore;
+use rr_testkit::*;
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+
+fn pings(reg: &Registry) -> usize {
+    reg.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.uri == "/v2/")
+        .count()
+}
+
+fn client(reg: &Registry, dir: &Path) -> Client {
+    let c = Client::new();
+    c.set_keychain(false);
+    c.set_plain_http(&reg.host()).unwrap();
+    c.set_ping_cache_dir(Some(dir.to_str().unwrap())).unwrap();
+    if reg.mode() == Mode::Token {
+        c.set_basic_auth(&reg.host(), TOKEN_PULLER, TOKEN_PULLER_PASSWORD)
+            .unwrap();
+    }
+    c
+}
+
+fn bearer(realm: &str) -> Challenge {
+    let mut params = BTreeMap::new();
+    params.insert("realm".to_string(), realm.to_string());
+    params.insert("service".to_string(), "rr-testkit".to_string());
+    Challenge {
+        scheme: "bearer".to_string(),
+        params,
+    }
+}
+
+fn entries(dir: &Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn a_second_client_goes_straight_to_the_token_server() {
+    for server in [Server::Distribution28, Server::DistributionV3] {
+        eprintln!("on {server}");
+        let reg = Registry::start_with(Options::new(server, Mode::Token));
+        let app = reg.push_image("demo/app:v1", &ImageSpec::random(41, &[3000]));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pings");
+        let pings_before = pings(&reg);
+        reg.clear_token_requests();
+
+        let d = remote::get(&client(&reg, &dir), &app.reference).unwrap();
+        assert_eq!(d.digest, app.manifest_digest);
+        assert_eq!(pings(&reg), pings_before + 1);
+        let files = entries(&dir);
+        assert_eq!(files.len(), 1, "{files:?}");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&files[0]), 0o600);
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(text.contains(&reg.token_realm().unwrap()), "{text}");
+        assert!(
+            !text.contains(TOKEN_PULLER_PASSWORD) && !text.contains("scope"),
+            "{text}"
+        );
+
+        // A new client (a new process, as far as the registry can tell).
+        let img = remote::image(&client(&reg, &dir), &app.reference).unwrap();
+        assert_eq!(img.digest(), app.manifest_digest);
+        assert_eq!(pings(&reg), pings_before + 1, "the second client pinged");
+        assert_eq!(reg.token_requests().len(), 2, "{:?}", reg.token_requests());
+        let refused: Vec<_> = reg
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.uri.contains("/manifests/") && r.status == 401)
+            .collect();
+        assert!(
+            refused.is_empty(),
+            "a manifest read went without its token: {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_remembered_realm_is_tried_once_then_the_registry_is_asked() {
+    let reg = Registry::start(Mode::Token);
+    let app = reg.push_image("demo/app:v1", &ImageSpec::random(42, &[3000]));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pings");
+    let store = PingStore::new(&dir);
+    // Nothing listens on port 9: the token exchange fails as it would after the token
+    // server moved.
+    store.save(
+        &reg.host(),
+        "http",
+        Some(&bearer("http://127.0.0.1:9/token")),
+    );
+    let c = client(&reg, &dir);
+    let before = pings(&reg);
+    let d = remote::get(&c, &app.reference).unwrap();
+    assert_eq!(d.digest, app.manifest_digest);
+    assert_eq!(pings(&reg), before + 1);
+    let now = store.load(&reg.host(), "http").unwrap().unwrap();
+    assert_eq!(now.param("realm"), reg.token_realm().as_deref());
+
+    // The same client uses the live answer from now on.
+    remote::get(&c, &app.reference).unwrap();
+    assert_eq!(pings(&reg), before + 1);
+}
+
+#[test]
+fn a_registry_remembered_open_that_asks_for_a_token_now() {
+    let reg = Registry::start(Mode::Token);
+    let app = reg.push_image("demo/app:v1", &ImageSpec::random(43, &[3000]));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pings");
+    let store = PingStore::new(&dir);
+    store.save(&reg.host(), "http", None);
+    let before = pings(&reg);
+    let d = remote::get(&client(&reg, &dir), &app.reference).unwrap();
+    assert_eq!(d.digest, app.manifest_digest);
+    // The manifest's own 401 named the challenge: no ping was needed, and it replaced
+    // the wrong entry (without the request's scope).
+    assert_eq!(pings(&reg), before);
+    let now = store.load(&reg.host(), "http").unwrap().unwrap();
+    assert_eq!(now.param("realm"), reg.token_realm().as_deref());
+    assert_eq!(now.param("scope"), None);
+
+    // The next client uses it.
+    let tokens = reg.token_requests().len();
+    remote::get(&client(&reg, &dir), &app.reference).unwrap();
+    assert_eq!(pings(&reg), before);
+    assert_eq!(reg.token_requests().len(), tokens + 1);
+}
+
+#[test]
+fn open_registries_are_remembered_on_every_server() {
+    for server in [Server::Distribution28, Server::DistributionV3, Server::Ggcr] {
+        eprintln!("on {server}");
+        let reg = Registry::start_with(Options::new(server, Mode::Open));
+        let app = reg.push_image("demo/app:v1", &ImageSpec::random(44, &[3000]));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pings");
+        let before = pings(&reg);
+        remote::get(&client(&reg, &dir), &app.reference).unwrap();
+        assert_eq!(pings(&reg), before + 1);
+        assert_eq!(
+            PingStore::new(&dir).load(&reg.host(), "http"),
+            Some(None),
+            "remembered as asking for nothing"
+        );
+        let d = remote::get(&client(&reg, &dir), &app.reference).unwrap();
+        assert_eq!(d.digest, app.manifest_digest);
+        assert_eq!(pings(&reg), before + 1, "the second client pinged");
+    }
+}
+
+#[test]
+fn a_registry_whose_scheme_the_ping_decides_is_not_remembered() {
+    let (_reg, seeded) = shared_seeded(Mode::Open);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pings");
+    // Loopback, not given to set_plain_http: https is tried first, so the ping is what
+    // finds the scheme out.
+    let c = Client::new();
+    c.set_keychain(false);
+    c.set_ping_cache_dir(Some(dir.to_str().unwrap())).unwrap();
+    remote::get(&c, &seeded.app.reference).unwrap();
+    assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
+    assert!(!dir.exists());
+}
+
+#[test]
+fn the_setting_refuses_what_cannot_be_a_directory() {
+    let c = Client::new();
+    let e = c.set_ping_cache_dir(Some("")).unwrap_err();
+    assert_eq!(e.kind, rr::ErrorKind::InvalidArgument);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let e = c
+        .set_ping_cache_dir(Some(file.path().to_str().unwrap()))
+        .unwrap_err();
+    assert_eq!(e.kind, rr::ErrorKind::InvalidArgument);
+    assert!(e.message.contains("not a directory"), "{}", e.message);
+    c.set_ping_cache_dir(None).unwrap();
+}
