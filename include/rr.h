@@ -1034,11 +1034,12 @@ rr_status rr_client_set_plain_http(rr_client *client, const char *registry);
 /**
  * Remembers each registry's ping in the directory `dir` between processes: the
  * challenge the registry answered `GET /v2/` with (its scheme, realm and service; never a
- * token or a credential). A later client with the same directory goes straight to the
- * token exchange and saves the two round trips of the ping (a connection and its
- * answer). A remembered answer that the registry contradicts (a 401 naming another
- * challenge, a token exchange that fails where a live ping names another realm) is
- * forgotten and replaced. Only a registry whose scheme needs no ping is remembered:
+ * token or a credential). A later client with the same directory starts its token
+ * exchange at once, with the ping beside it rather than before it: two round trips
+ * fewer before its first request. What that ping names decides: a remembered answer
+ * the registry contradicts is replaced (the token exchange of a remembered realm is
+ * tried once, and made again with retries when it failed or the registry names another
+ * realm), as is one contradicted by a 401's challenge. Only a registry whose scheme needs no ping is remembered:
  * https, or plain http given to `rr_client_set_plain_http`. The directory is made (0700)
  * with the first answer saved; entries are files of 0600, each written whole, and are
  * read only when owned by this user and writable by nobody else; they are kept 7 days.
@@ -1049,7 +1050,8 @@ rr_status rr_client_set_plain_http(rr_client *client, const char *registry);
  * # Safety
  * `client` must be NULL or a live client; `dir` NULL or a NUL-terminated string.
  */
-rr_status rr_client_set_ping_cache_dir(rr_client *client, const char *dir);
+rr_status rr_client_set_ping_cache_dir(rr_client *client,
+                                       const char *dir);
 
 /**
  * Trusts the PEM certificates in `pem_path` as roots, besides the system's. The file is

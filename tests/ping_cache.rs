@@ -5,6 +5,7 @@
 use rr::remote::{self, Client};
 use rr::transport::challenge::Challenge;
 use rr::transport::ping_store::PingStore;
+use rr_testkit::netem::{critical_path, Link, NetEm};
 use rr_testkit::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
@@ -47,7 +48,7 @@ fn entries(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn a_second_client_goes_straight_to_the_token_server() {
+fn a_second_client_asks_the_remembered_realm_at_once() {
     for server in [Server::Distribution28, Server::DistributionV3] {
         eprintln!("on {server}");
         let reg = Registry::start_with(Options::new(server, Mode::Token));
@@ -72,10 +73,11 @@ fn a_second_client_goes_straight_to_the_token_server() {
             "{text}"
         );
 
-        // A new client (a new process, as far as the registry can tell).
+        // A new client (a new process, as far as the registry can tell): its ping goes
+        // beside the token exchange (see the emulator's test below for the order).
         let img = remote::image(&client(&reg, &dir), &app.reference).unwrap();
         assert_eq!(img.digest(), app.manifest_digest);
-        assert_eq!(pings(&reg), pings_before + 1, "the second client pinged");
+        assert_eq!(pings(&reg), pings_before + 2);
         assert_eq!(reg.token_requests().len(), 2, "{:?}", reg.token_requests());
         let refused: Vec<_> = reg
             .requests()
@@ -105,9 +107,11 @@ fn a_wrong_remembered_realm_is_tried_once_then_the_registry_is_asked() {
     );
     let c = client(&reg, &dir);
     let before = pings(&reg);
+    let tokens = reg.token_requests().len();
     let d = remote::get(&c, &app.reference).unwrap();
     assert_eq!(d.digest, app.manifest_digest);
     assert_eq!(pings(&reg), before + 1);
+    assert_eq!(reg.token_requests().len(), tokens + 1);
     let now = store.load(&reg.host(), "http").unwrap().unwrap();
     assert_eq!(now.param("realm"), reg.token_realm().as_deref());
 
@@ -134,10 +138,10 @@ fn a_registry_remembered_open_that_asks_for_a_token_now() {
     assert_eq!(now.param("realm"), reg.token_realm().as_deref());
     assert_eq!(now.param("scope"), None);
 
-    // The next client uses it.
+    // The next client uses it (and checks it with a ping beside its token exchange).
     let tokens = reg.token_requests().len();
     remote::get(&client(&reg, &dir), &app.reference).unwrap();
-    assert_eq!(pings(&reg), before);
+    assert_eq!(pings(&reg), before + 1);
     assert_eq!(reg.token_requests().len(), tokens + 1);
 }
 
@@ -157,6 +161,7 @@ fn open_registries_are_remembered_on_every_server() {
             Some(None),
             "remembered as asking for nothing"
         );
+        // No token to fetch: nothing to ping beside, the first request goes at once.
         let d = remote::get(&client(&reg, &dir), &app.reference).unwrap();
         assert_eq!(d.digest, app.manifest_digest);
         assert_eq!(pings(&reg), before + 1, "the second client pinged");
@@ -190,4 +195,60 @@ fn the_setting_refuses_what_cannot_be_a_directory() {
     assert_eq!(e.kind, rr::ErrorKind::InvalidArgument);
     assert!(e.message.contains("not a directory"), "{}", e.message);
     c.set_ping_cache_dir(None).unwrap();
+}
+
+/// Through the emulator (20 ms RTT to the registry and to its token server): the first
+/// client's manifest read waits for the ping and then the token (5 round trips); the
+/// second one's token exchange and ping run side by side and the manifest goes on the
+/// ping's connection (3).
+#[test]
+fn a_remembered_challenge_takes_two_round_trips_off_the_critical_path() {
+    let rtt = std::time::Duration::from_millis(20);
+    let reg = Registry::start_with(Options {
+        token_link: Some(Link::rtt(rtt)),
+        ..Options::new(Server::Distribution28, Mode::Token)
+    });
+    let app = reg.push_image("demo/app:v1", &ImageSpec::random(45, &[3000]));
+    let netem = NetEm::start(&reg.host(), Link::rtt(rtt));
+    let token_netem = reg.token_netem().unwrap();
+    let reference = app.reference.replacen(&reg.host(), &netem.host(), 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pings");
+    let client = || {
+        let c = Client::new();
+        c.set_keychain(false);
+        c.set_plain_http(&netem.host()).unwrap();
+        c.set_ping_cache_dir(Some(dir.to_str().unwrap())).unwrap();
+        c.set_basic_auth(&netem.host(), TOKEN_PULLER, TOKEN_PULLER_PASSWORD)
+            .unwrap();
+        c
+    };
+    let mut round_trips = Vec::new();
+    for first in [true, false] {
+        netem.clear_requests();
+        token_netem.clear_requests();
+        let d = remote::get(&client(), &reference).unwrap();
+        assert_eq!(d.digest, app.manifest_digest);
+        let registry_log = netem.requests();
+        let mut all = registry_log.clone();
+        all.extend(token_netem.requests());
+        let cp = critical_path(&all, std::time::Duration::from_millis(2));
+        let chain: Vec<&str> = cp.chain.iter().map(|r| r.path.as_str()).collect();
+        eprintln!("first {first}: {} round trips: {chain:?}", cp.round_trips);
+        let find = |path: &str| {
+            registry_log
+                .iter()
+                .find(|r| r.path.contains(path))
+                .unwrap_or_else(|| panic!("no {path} in {registry_log:?}"))
+        };
+        let (ping, manifest) = (find("/v2/"), find("/manifests/"));
+        assert_eq!(manifest.status, 200);
+        assert_eq!(
+            (manifest.conn, manifest.seq),
+            (ping.conn, 1),
+            "the manifest went on the ping's connection"
+        );
+        round_trips.push(cp.round_trips);
+    }
+    assert_eq!(round_trips, vec![5, 3]);
 }

@@ -4,9 +4,10 @@
 # The ping cache of the rr tool against the token registry fixture (run it through
 # run-with-env.sh), reached with --plain-http so that its scheme needs no ping: the first
 # command pings (GET /v2/) and saves the challenge in RR_PING_CACHE_DIR (a 0700 directory,
-# a 0600 file holding the realm and no secret); the next one goes straight to the token
-# server; a remembered realm that is wrong (nothing listens there) is tried once, then the
-# registry is pinged and the entry replaced; an entry others may write is not read;
+# a 0600 file holding the realm and no secret); the next one asks the remembered realm for
+# its token (with a ping beside it: tests/ping_cache.rs shows the order); a remembered
+# realm that is wrong (nothing listens there) is tried once, and the registry's answer to
+# the ping replaces the entry; an entry others may write is not read;
 # --no-ping-cache pings; RR_PING_CACHE_DIR empty writes nothing.
 #
 # WRAPPER (valgrind under RR_VALGRIND) goes in front of the command that uses the entry.
@@ -45,17 +46,19 @@ if grep -qF -e "$RR_TEST_PASSWORD" -e '"scope"' -e '"error"' "$file"; then
     fail "the entry holds more than the challenge: $(cat "$file")"
 fi
 
-# ---- the next one goes straight to the token server -----------------------------
+# ---- the next one uses the remembered realm -------------------------------------
 run --check warm "${auth[@]}" digest "$RR_TEST_IMAGE" || fail "warm exited with $?"
 digest_ok warm
-[[ $(pings warm) == 0 ]] || fail "warm: $(pings warm) pings, expected none"
+[[ $(pings warm) == 1 ]] || fail "warm: $(pings warm) pings beside the token request, expected 1"
 [[ $(tokens warm) == 1 ]] || fail "warm: $(tokens warm) token requests, expected 1"
 
-# ---- a wrong realm: tried once, then a live ping, and the entry replaced ----------
+# ---- a wrong realm: tried once, the ping's answer used, and the entry replaced ----
 sed -i "s#\"realm\":\"[^\"]*\"#\"realm\":\"http://127.0.0.1:9/token\"#" "$file"
 run stale "${auth[@]}" --timeout 20s digest "$RR_TEST_IMAGE" || fail "stale exited with $?"
 digest_ok stale
-grep -qE "^rr: GET http://127\.0\.0\.1:9/token" "$tmp/stale.err" || fail "stale: the remembered realm was not tried"
+tried=$(grep -cE "^rr: GET http://127\.0\.0\.1:9/token" "$tmp/stale.err")
+[[ $tried == 1 ]] || fail "stale: the remembered realm was tried $tried times, expected once"
+[[ $(tokens stale) == 1 ]] || fail "stale: $(tokens stale) token requests to the right realm, expected 1"
 [[ $(pings stale) == 1 ]] || fail "stale: $(pings stale) pings, expected 1"
 grep -qF "\"realm\":\"$RR_TEST_TOKEN_REALM\"" "$(entry)" || fail "stale: the entry was not replaced"
 

@@ -1,12 +1,11 @@
 //! What pings taught, kept on disk between processes (`rr_client_set_ping_cache_dir`): a
-//! registry's challenge for one scheme, so that the next process goes straight to the
-//! token exchange instead of spending two round trips (a connection and `GET /v2/`) on a
-//! question it already knows the answer to.
+//! registry's challenge for one scheme, so that the next process starts its token
+//! exchange at once and asks `GET /v2/` beside it, instead of waiting two round trips (a
+//! connection and the answer) for what it already knows.
 //!
 //! Only what the registry tells anyone who asks is kept (the challenge's scheme, realm,
-//! service; never a token or a credential). A remembered answer is a guess: the session
-//! that uses it falls back to a live ping when the token exchange fails or a 401 names
-//! another challenge, and forgets the entry. Files are written whole (a temporary file
+//! service; never a token or a credential). A remembered answer is a guess: the ping
+//! beside the token exchange, or a 401 naming another challenge, replaces it. Files are written whole (a temporary file
 //! renamed over the old one) so that processes racing each other never read half an
 //! entry, and read only when this user owns them and nobody else may write them: the
 //! realm is where credentials are sent.

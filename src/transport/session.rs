@@ -341,27 +341,51 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// `authenticate` for the ping's challenge. The token exchange of a remembered
-    /// challenge is tried once; when it fails the registry is pinged and the exchange made
-    /// again, with retries, for whatever challenge it names now.
+    /// `authenticate` for the ping's challenge. A remembered Bearer challenge starts its
+    /// token exchange (tried once) while the registry is pinged beside it, so that the
+    /// answer is checked at no cost in time and the ping's connection is there for the
+    /// first request: what the registry names now decides, and a token exchange that
+    /// failed, or went to a realm the registry no longer names, is made again with
+    /// retries.
     fn authenticate_for_ping(&self, ping: &Ping) -> Result<Ping> {
         let Some(challenge) = &ping.challenge else {
             return Ok(ping.clone());
         };
-        match self.authenticate(ping, challenge, false) {
-            Ok(()) => Ok(ping.clone()),
-            Err(e) if ping.remembered && e.kind != ErrorKind::Cancelled => {
-                self.ctx.check_cancelled()?;
-                let live = self.ping_again(ping)?;
-                if live.remembered {
-                    return Err(e);
-                }
-                if let Some(now) = &live.challenge {
-                    self.authenticate(&live, now, false)?;
-                }
-                Ok(live)
+        if !(ping.remembered && challenge.is_bearer()) {
+            self.authenticate(ping, challenge, false)?;
+            return Ok(ping.clone());
+        }
+        let (token, live) = std::thread::scope(|scope| {
+            let live = scope.spawn(|| self.ping_scheme(ping.scheme));
+            let token = self.authenticate(ping, challenge, false);
+            let live = live
+                .join()
+                .unwrap_or_else(|_| Err(Error::transport("the ping ended without an answer")));
+            (token, live)
+        });
+        self.ctx.check_cancelled()?;
+        let live = match live {
+            Ok(live) => {
+                self.record_live(&live);
+                live
             }
-            Err(e) => Err(e),
+            // The registry did not answer its ping: the ping with its retries says what
+            // is wrong, or finds it again.
+            Err(_) => self.ping_again(ping)?,
+        };
+        match &live.challenge {
+            Some(now) if same_authority(now, challenge) && token.is_ok() => {}
+            Some(now) => self.authenticate(&live, now, false)?,
+            None => lock(&self.state).auth = Auth::None,
+        }
+        Ok(live)
+    }
+
+    /// A live ping in place of a remembered one, here and on disk.
+    fn record_live(&self, live: &Ping) {
+        lock(&self.ctx.shared.pings).insert(self.registry.as_str().to_string(), live.clone());
+        if let Some(store) = &self.ctx.ping_store {
+            store.save(self.registry.as_str(), live.scheme, live.challenge.as_ref());
         }
     }
 
