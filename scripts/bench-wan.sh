@@ -10,7 +10,8 @@
 #
 # Options: --quick, --runs N, --profiles LIST (of 50 and 150; default both), --cases LIST
 #          (default all: pull,platform,push,repush,copy-repo,copy-registry,ls,cold),
-#          --tools LIST (default rr,crane,regctl,skopeo), --no-build (use what is built),
+#          --tools LIST (default rr,rr-nocache,crane,regctl,skopeo; rr-nocache is rr with
+#          --no-ping-cache, not a peer), --no-build (use what is built),
 #          --no-check (skip scripts/netem-check.sh), --keep (keep the work directory).
 # Environment: BENCH_TMPDIR (work directory's parent; default /dev/shm, else /tmp),
 #   RR_TESTKIT_TMPDIR (registry storage; the harness defaults to /dev/shm), BENCH_RR_ARGS
@@ -59,7 +60,7 @@ quick=0 runs='' build=1 keep=0 check=1
 profiles=50,150
 cases_all=pull,platform,push,repush,copy-repo,copy-registry,ls,cold
 cases=$cases_all
-tools_wanted=rr,crane,regctl,skopeo
+tools_wanted=rr,rr-nocache,crane,regctl,skopeo
 while (($#)); do
   case $1 in
   --quick) quick=1 ;;
@@ -161,10 +162,11 @@ tools=()
 for t in ${tools_wanted//,/ }; do
   case $t in
   rr) tools+=(rr) ;;
+  rr-nocache) tools+=(rr-nocache) ;;
   crane) [[ -x $crane ]] && tools+=(crane) ;;
   regctl) [[ -n $regctl && -x $regctl ]] && tools+=(regctl) ;;
   skopeo) command -v skopeo >/dev/null 2>&1 && tools+=(skopeo) ;;
-  *) die "unknown tool $t (tools: rr, crane, regctl, skopeo)" ;;
+  *) die "unknown tool $t (tools: rr, rr-nocache, crane, regctl, skopeo)" ;;
   esac
 done
 [[ " ${tools[*]} " == *" rr "* ]] || die "rr is not among the tools"
@@ -176,6 +178,9 @@ work=$(mktemp -d "$base/rr-bench-wan.XXXXXX") || die "mktemp in $base failed"
 mkdir -p "$work/logs" "$work/out" "$work/layers" "$work/layouts" "$work/wan" "$work/docker"
 export DOCKER_CONFIG=$work/docker # crane's login; nobody's own ~/.docker is read or changed
 export REGCTL_CONFIG=$work/regctl.json
+# rr's ping cache (on in the tool): primed once per profile, as any earlier rr command
+# against the registry leaves it; the cold case and rr-nocache run without it.
+export RR_PING_CACHE_DIR=$work/pings
 declare -A ENVF=()
 cleanup() {
   for name in "${!ENVF[@]}"; do
@@ -342,8 +347,13 @@ pull_case() {
     for tool in $(order "$r"); do
       outdir=$work/out/$tool
       rm -rf "$outdir"
+      # A first pull: nothing remembered either.
+      [[ $case == cold ]] && rm -rf "$work/pings-cold"
+      local -x RR_PING_CACHE_DIR=$work/pings
+      [[ $case == cold ]] && RR_PING_CACHE_DIR=$work/pings-cold
       case $tool in
       rr) measure "$profile" "$case" rr "$r" "$check" -- rr_run ${platform:+--platform "$platform"} pull "$ref" "$outdir" ;;
+      rr-nocache) measure "$profile" "$case" rr-nocache "$r" "$check" -- rr_run --no-ping-cache ${platform:+--platform "$platform"} pull "$ref" "$outdir" ;;
       crane) measure "$profile" "$case" crane "$r" "$check" -- crane_run pull ${platform:+--platform "$platform"} --format=oci "$ref" "$outdir" ;;
       regctl) measure "$profile" "$case" regctl "$r" "$check" -- regctl_run image copy ${platform:+--platform "$platform"} "$ref" "ocidir://$outdir:v1" ;;
       skopeo)
@@ -370,6 +380,7 @@ push_case() {
       cur_target=${DIRECT[A]}/${to#*/}
       case $tool in
       rr) measure "$profile" "$case" rr "$r" expect_manifest -- rr_run push "$layout" "$to" ;;
+      rr-nocache) measure "$profile" "$case" rr-nocache "$r" expect_manifest -- rr_run --no-ping-cache push "$layout" "$to" ;;
       crane) measure "$profile" "$case" crane "$r" expect_manifest -- crane_run push "$layout" "$to" ;;
       regctl) measure "$profile" "$case" regctl "$r" expect_manifest -- regctl_run image copy "ocidir://$layout:v1" "$to" ;;
       skopeo)
@@ -393,6 +404,7 @@ copy_case() {
       cur_target=${DIRECT[$reg]}/bench/$case-$tool-$r:v1
       case $tool in
       rr) measure "$profile" "$case" rr "$r" expect_manifest -- rr_run copy "$src" "$to" ;;
+      rr-nocache) measure "$profile" "$case" rr-nocache "$r" expect_manifest -- rr_run --no-ping-cache copy "$src" "$to" ;;
       crane) measure "$profile" "$case" crane "$r" expect_manifest -- crane_run copy "$src" "$to" ;;
       regctl) measure "$profile" "$case" regctl "$r" expect_manifest -- regctl_run image copy "$src" "$to" ;;
       skopeo)
@@ -414,6 +426,7 @@ ls_case() {
     for tool in $(order "$r"); do
       case $tool in
       rr) measure "$profile" "$case" rr "$r" expect_tags -- rr_run ls "$repo" ;;
+      rr-nocache) measure "$profile" "$case" rr-nocache "$r" expect_tags -- rr_run --no-ping-cache ls "$repo" ;;
       crane) measure "$profile" "$case" crane "$r" expect_tags -- crane_run ls "$repo" ;;
       regctl) measure "$profile" "$case" regctl "$r" expect_tags -- regctl_run tag ls "$repo" ;;
       skopeo) measure "$profile" "$case" skopeo "$r" expect_tags -- skopeo list-tags --tls-verify=false \
@@ -446,6 +459,12 @@ run_profile() {
   note "A: ${WAN[A]} through the emulator (direct ${DIRECT[A]}), realm ${REALM[A]}; B: ${WAN[B]} (direct ${DIRECT[B]})"
   "$crane" auth login "${WAN[A]}" -u "$user" -p "$password" >/dev/null 2>&1 &&
     "$crane" auth login "${WAN[B]}" -u "$user" -p "$password" >/dev/null 2>&1 || note "crane auth login failed"
+  # rr's ping cache, as an earlier command against each registry leaves it (crane's login
+  # above is the same kind of state).
+  rm -rf "$RR_PING_CACHE_DIR"
+  rr_run auth check "${WAN[A]}/bench/prime:x" >/dev/null 2>&1 || note "rr auth check of A failed"
+  rr_run auth check "${WAN[B]}/bench/prime:x" >/dev/null 2>&1 || note "rr auth check of B failed"
+  ls "$RR_PING_CACHE_DIR"/*.json >/dev/null 2>&1 || note "rr's ping cache is empty after the priming"
   printf '{"hosts": {"%s": {"tls": "disabled", "user": "%s", "pass": "%s"}, "%s": {"tls": "disabled", "user": "%s", "pass": "%s"}}, "incDockerCred": false, "incDockerCert": false}\n' \
     "${WAN[A]}" "$user" "$password" "${WAN[B]}" "$user" "$password" >"$REGCTL_CONFIG"
 
@@ -596,6 +615,7 @@ md=$work/report.md
   echo "$( ((runs > 1)) && echo "Medians of $runs runs, the tools' order rotating from round to round" || echo "One run each (no medians)"). Layers: random bytes in a tar, gzip stored blocks (incompressible)."
   echo
   echo "How it is measured: every client reaches the registry and its token server through the harness's emulator (a user-space TCP proxy: RTT/2 each way per chunk, one RTT for the handshake, token buckets per connection and in total), by address, with nothing client-specific. *requests*: HTTP exchanges in both emulators' logs during the run (token requests in brackets). *critical RT*: round trips on the critical path, the longest chain of logged requests each of which started after the previous one ended (\`rr-netem critical-path\`, 2 ms slack), a request that opened its connection counting 2. *first req*: when the first logged request started, after the tool was started: process start-up, plus ~2 RTT for a tool that tries https first and waits for it to fail (skopeo does; crane races https against http but starts http only when https failed or after 300 ms, go-containerregistry's fallbackDelay, so it pays min(2 RTT, 300 ms); rr, told --plain-http, and regctl, told tls=disabled, go straight to http); TLS bytes are proxied but not logged, so that attempt is in the wall time only, not in the requests or the critical path."
+  echo "rr's ping cache (on in the tool, RR_PING_CACHE_DIR): each profile starts by running \\`rr auth check\\` once against A and B, which leaves the registries' challenges remembered, as any earlier rr command against them would (crane's \\`auth login\\` is the same kind of state); rr then starts its token exchange with the ping beside it instead of after it. The first pull with a cold token cache starts every rr run with an empty one. *rr-nocache* is rr with --no-ping-cache in the same rounds, to show what the cache is worth; it is not counted as a peer."
   echo "rr's own floor in a case: what the link alone makes its requests take, the largest of three lower bounds: its critical round trips × RTT (those requests did not overlap); the *binding chain* (from the request that ended last, each time the request that ended last before it started: the chain that decided when rr finished) at its round trips × RTT plus its bytes at the per-connection rate (\`rr-netem critical-path --rtt-ms ...\`, its \`binding:\` line); and the case's bytes at the total rate. Process start-up is outside it. Bytes per case: pull, push, copy between registries: the image's manifest, config and 12 layers (a copy moves them down from A and up to B at once, over separate links, so once); platform: the index and the arm64 image's manifest, config and layers; first pull: the small image's manifest, config and layer; ls: the tag list's JSON; re-push and copy between repositories: none."
   for p in ${profiles//,/ }; do
     rtt=${PROFILE_RTT[$p]} rate=${PROFILE_RATE[$p]} total=${PROFILE_TOTAL[$p]}
@@ -631,7 +651,7 @@ md=$work/report.md
       [[ -z $rw ]] && { echo "| ${CASE_TITLE[$c]} | failed | | | | | | | | | | |"; continue; }
       best='' bw=''
       for t in "${tools[@]}"; do
-        [[ $t == rr ]] && continue
+        [[ $t == rr || $t == rr-nocache ]] && continue
         w=$(get "$p" "$c" "$t" wall_s)
         [[ -z $w ]] && continue
         if [[ -z $bw || $(calc "$w < $bw" 0) == 1 ]]; then best=$t bw=$w; fi
