@@ -26,9 +26,16 @@ static int run_copy(struct cli *c, rr_client *client) {
     }
     transfer_begin(&s, c, "copy", "copy %s%s to %s", src,
                    c->referrers ? " and everything attached to it" : "", dst);
-    status = transfer_end(&s, c,
-                          c->referrers ? rr_copy_with_referrers(client, src, dst)
-                                       : rr_copy(client, src, dst));
+    if (!c->referrers) {
+        /* The digest comes with the copy: no HEAD of the destination afterwards. */
+        char digest[RR_DIGEST_SIZE];
+        status = transfer_end(&s, c, rr_copy_digest(client, src, dst, digest, sizeof digest));
+        if (status == EXIT_SUCCESS) {
+            print_line(digest);
+        }
+        return status;
+    }
+    status = transfer_end(&s, c, rr_copy_with_referrers(client, src, dst));
     if (status != EXIT_SUCCESS) {
         return status;
     }

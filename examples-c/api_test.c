@@ -745,6 +745,19 @@ static void test_write_arguments(rr_client *client, const rr_image *img, const r
     CHECK_RC(rr_copy(client, ref, "\xff\xfe"), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_copy(client, "UPPER/case:v1", ref), RR_ERR_INVALID_REFERENCE);
     CHECK_RC(rr_copy(client, ref, "localhost:9/rr-api-test/copy"), RR_ERR_INVALID_REFERENCE);
+    {
+        char copied[RR_DIGEST_SIZE] = "untouched";
+        CHECK_RC(rr_copy_digest(NULL, ref, ref, copied, sizeof copied), RR_ERR_INVALID_ARGUMENT);
+        CHECK_RC(rr_copy_digest(client, NULL, ref, copied, sizeof copied), RR_ERR_INVALID_ARGUMENT);
+        check_error_mentions("rr_copy_digest(NULL src)", "src");
+        CHECK_RC(rr_copy_digest(client, ref, "\xff\xfe", copied, sizeof copied),
+                 RR_ERR_INVALID_ARGUMENT);
+        /* Too small a buffer is refused before anything is done. */
+        CHECK_RC(rr_copy_digest(client, ref, ref, copied, RR_DIGEST_SIZE - 1),
+                 RR_ERR_INVALID_ARGUMENT);
+        check_error_mentions("rr_copy_digest(small buffer)", "RR_DIGEST_SIZE");
+        CHECK(strcmp(copied, "untouched") == 0);
+    }
 
     CHECK_RC(rr_tag(NULL, ref, "v2"), RR_ERR_INVALID_ARGUMENT);
     CHECK_RC(rr_tag(client, NULL, "v2"), RR_ERR_INVALID_ARGUMENT);

@@ -2506,6 +2506,23 @@ rr_status rr_write_index(rr_client *client, const char *reference, const rr_inde
 rr_status rr_copy(rr_client *client, const char *src_reference, const char *dst_reference);
 
 /**
+ * `rr_copy`, and on RR_OK the digest of the manifest written (the source's, copied byte
+ * for byte) into `digest`, NUL-terminated, when `digest` is not NULL: no HEAD of the
+ * destination is needed to report it. `digest_cap` must then be at least
+ * `RR_DIGEST_SIZE`, else RR_ERR_INVALID_ARGUMENT before anything is done. The caller owns
+ * the buffer. An addition to the API contract.
+ *
+ * # Safety
+ * `client` NULL or live; both references NULL or NUL-terminated; `digest` NULL or valid
+ * for `digest_cap` bytes.
+ */
+rr_status rr_copy_digest(rr_client *client,
+                         const char *src_reference,
+                         const char *dst_reference,
+                         char *digest,
+                         size_t digest_cap);
+
+/**
  * Tags the manifest at `reference` with `new_tag` (a bare tag such as `"v2"`) in the same
  * repository, by PUTting its exact bytes again under the new tag.
  *

@@ -61,7 +61,7 @@ impl Read for HostReader {
 }
 
 /// Checks a digest buffer before any work: NULL (not wanted), or room for a digest.
-fn check_digest_out(digest: *mut c_char, digest_cap: usize) -> Result<()> {
+pub(crate) fn check_digest_out(digest: *mut c_char, digest_cap: usize) -> Result<()> {
     if !digest.is_null() && digest_cap < DIGEST_SIZE {
         return Err(Error::invalid_argument(format!(
             "digest_cap is {digest_cap}: a digest needs RR_DIGEST_SIZE ({DIGEST_SIZE}) bytes"
@@ -76,14 +76,22 @@ fn check_digest_out(digest: *mut c_char, digest_cap: usize) -> Result<()> {
 /// `digest` NULL or valid for `DIGEST_SIZE` bytes (checked by `check_digest_out`); `size`
 /// NULL or writable.
 unsafe fn write_out(written: &Written, digest: *mut c_char, size: *mut u64) {
+    write_digest_out(&written.digest, digest);
+    if !size.is_null() {
+        *size = written.size;
+    }
+}
+
+/// Copies `value` (a digest) NUL-terminated into `digest` when it is not NULL.
+///
+/// # Safety
+/// `digest` NULL or valid for `DIGEST_SIZE` bytes (checked by `check_digest_out`).
+pub(crate) unsafe fn write_digest_out(value: &str, digest: *mut c_char) {
     if !digest.is_null() {
-        let text = written.digest.as_bytes();
+        let text = value.as_bytes();
         let len = text.len().min(DIGEST_SIZE - 1);
         std::ptr::copy_nonoverlapping(text.as_ptr(), digest.cast::<u8>(), len);
         *digest.add(len) = 0;
-    }
-    if !size.is_null() {
-        *size = written.size;
     }
 }
 

@@ -1,6 +1,7 @@
 //! Writing to registries: `rr_write`, `rr_write_index`, `rr_copy`, `rr_tag`, `rr_delete`,
 //! `rr_check_push_permission` and `rr_put_manifest`.
 
+use super::blob::{check_digest_out, write_digest_out};
 use super::client::rr_client;
 use super::descriptor::{self, rr_descriptor};
 use super::image::rr_image;
@@ -71,6 +72,34 @@ pub unsafe extern "C" fn rr_copy(
         let src = str_arg(src_reference, "src_reference")?;
         let dst = str_arg(dst_reference, "dst_reference")?;
         write::copy(client, src, dst)
+    })
+}
+
+/// `rr_copy`, and on RR_OK the digest of the manifest written (the source's, copied byte
+/// for byte) into `digest`, NUL-terminated, when `digest` is not NULL: no HEAD of the
+/// destination is needed to report it. `digest_cap` must then be at least
+/// `RR_DIGEST_SIZE`, else RR_ERR_INVALID_ARGUMENT before anything is done. The caller owns
+/// the buffer. An addition to the API contract.
+///
+/// # Safety
+/// `client` NULL or live; both references NULL or NUL-terminated; `digest` NULL or valid
+/// for `digest_cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rr_copy_digest(
+    client: *mut rr_client,
+    src_reference: *const c_char,
+    dst_reference: *const c_char,
+    digest: *mut c_char,
+    digest_cap: usize,
+) -> rr_status {
+    guard("rr_copy_digest", || {
+        let client = &handle(client, "client")?.client;
+        let src = str_arg(src_reference, "src_reference")?;
+        let dst = str_arg(dst_reference, "dst_reference")?;
+        check_digest_out(digest, digest_cap)?;
+        let written = write::copy_digest(client, src, dst)?;
+        write_digest_out(&written, digest);
+        Ok(())
     })
 }
 

@@ -317,6 +317,12 @@ fn put_manifest(
 
 /// Copies the image or whole index at `src` to `dst`, byte for byte.
 pub fn copy(client: &Client, src: &str, dst: &str) -> Result<()> {
+    copy_digest(client, src, dst).map(drop)
+}
+
+/// `copy`, giving the digest of the manifest written (the source's: it is copied byte for
+/// byte), so that a caller that reports it needs no HEAD of the destination afterwards.
+pub fn copy_digest(client: &Client, src: &str, dst: &str) -> Result<String> {
     let src_ref = Reference::parse(src)?;
     let dst_ref = Reference::parse_for_write(dst)?;
     // The destination's HEAD does not wait for the source's manifest: one round trip less.
@@ -331,7 +337,9 @@ pub fn copy(client: &Client, src: &str, dst: &str) -> Result<()> {
         });
         (found, known)
     });
-    copy_known(client, &found?, &dst_ref, Some(known))
+    let found = found?;
+    copy_known(client, &found, &dst_ref, Some(known))?;
+    Ok(found.digest)
 }
 
 /// The HEAD of a copy's destination, on a session asking what the copy's push will.

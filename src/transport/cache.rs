@@ -45,6 +45,10 @@ pub struct Shared {
     /// client's own threads attaching to one subject wait for each other instead of
     /// overwriting each other's entries. Other writers are caught by reading back.
     referrers_tag_gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Per host (`host:port`), the quickest answer (status and headers) to a request
+    /// without a body: about one round trip, where the time of any one request may hold a
+    /// connection's setup too.
+    fastest_answers: Mutex<HashMap<String, Duration>>,
 }
 
 impl Shared {
@@ -79,6 +83,21 @@ impl Shared {
                     .all(|w| held.iter().any(|h| scope_covers(h, w)))
             })
             .map(|(_, token)| token.clone())
+    }
+
+    /// Records how long `host` took to answer a request without a body.
+    pub fn record_answer(&self, host: &str, took: Duration) {
+        let mut answers = lock(&self.fastest_answers);
+        if answers.len() >= 1024 && !answers.contains_key(host) {
+            answers.clear();
+        }
+        let fastest = answers.entry(host.to_string()).or_insert(took);
+        *fastest = (*fastest).min(took);
+    }
+
+    /// The quickest answer `host` gave so far, if any: an estimate of the round trip to it.
+    pub fn fastest_answer(&self, host: &str) -> Option<Duration> {
+        lock(&self.fastest_answers).get(host).copied()
     }
 
     /// Forgets tokens, e.g. when the client's credentials change.
@@ -171,6 +190,20 @@ pub(crate) fn scope_covers(held: &str, wanted: &str) -> bool {
 #[cfg(test)]
 mod scope_tests {
     use super::*;
+
+    #[test]
+    fn the_quickest_answer_of_each_host_is_kept() {
+        let shared = Shared::default();
+        assert_eq!(shared.fastest_answer("r:5000"), None);
+        shared.record_answer("r:5000", Duration::from_millis(300));
+        shared.record_answer("r:5000", Duration::from_millis(150));
+        shared.record_answer("r:5000", Duration::from_millis(200));
+        shared.record_answer("other:443", Duration::from_millis(5));
+        assert_eq!(
+            shared.fastest_answer("r:5000"),
+            Some(Duration::from_millis(150))
+        );
+    }
 
     #[test]
     fn a_token_for_more_scopes_serves_fewer() {

@@ -168,7 +168,13 @@ impl Context {
                 Duration::ZERO
             },
         });
-        self.exchange.exchange(&request)
+        let sent = Instant::now();
+        let answer = self.exchange.exchange(&request);
+        if answer.is_ok() && matches!(request.body, super::http::Body::Empty) {
+            self.shared
+                .record_answer(&host_port(&request.url), sent.elapsed());
+        }
+        answer
     }
 
     pub(crate) fn is_insecure(&self, registry: &Registry) -> bool {
@@ -221,6 +227,15 @@ impl Context {
             .and_then(parse_retry_after)
             .is_some_and(|d| d > self.retry.max_wait)
     }
+}
+
+/// `host:port` of `url`, the key of per-host timings.
+pub(crate) fn host_port(url: &url::Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
 }
 
 /// How a request is sent.
