@@ -252,3 +252,41 @@ fn a_remembered_challenge_takes_two_round_trips_off_the_critical_path() {
     }
     assert_eq!(round_trips, vec![5, 3]);
 }
+
+/// A copy's source read and destination HEAD start together on one registry: with a
+/// remembered challenge, one of them checks it (one ping) and both use one token.
+#[test]
+fn a_copy_checks_a_remembered_challenge_once_and_fetches_one_token() {
+    let reg = Registry::start(Mode::Token);
+    let app = reg.push_image("demo/app:v1", &ImageSpec::random(46, &[3000, 5000]));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pings");
+    let c = |dir: &Path| {
+        let c = Client::new();
+        c.set_keychain(false);
+        c.set_plain_http(&reg.host()).unwrap();
+        c.set_ping_cache_dir(Some(dir.to_str().unwrap())).unwrap();
+        c.set_basic_auth(&reg.host(), TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD)
+            .unwrap();
+        c
+    };
+    remote::get(&c(&dir), &app.reference).unwrap();
+    for round in 0..3 {
+        let before = pings(&reg);
+        reg.clear_token_requests();
+        let dst = format!("{}/copied/app{round}:v1", reg.host());
+        remote::write::copy(&c(&dir), &app.reference, &dst).unwrap();
+        assert_eq!(
+            remote::get(&c(&dir), &dst).unwrap().digest,
+            app.manifest_digest
+        );
+        // The read-back above is a client of its own: 2 pings and 2 tokens in all.
+        assert_eq!(pings(&reg), before + 2, "round {round}");
+        assert_eq!(
+            reg.token_requests().len(),
+            2,
+            "round {round}: {:?}",
+            reg.token_requests()
+        );
+    }
+}

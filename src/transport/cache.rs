@@ -49,6 +49,10 @@ pub struct Shared {
     /// without a body: about one round trip, where the time of any one request may hold a
     /// connection's setup too.
     fastest_answers: Mutex<HashMap<String, Duration>>,
+    /// One token exchange at a time per `registry|credential|` prefix.
+    token_gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Registries whose remembered ping a session has set out to check.
+    ping_checks: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Shared {
@@ -83,6 +87,20 @@ impl Shared {
                     .all(|w| held.iter().any(|h| scope_covers(h, w)))
             })
             .map(|(_, token)| token.clone())
+    }
+
+    /// The gate held while a token for `prefix` (registry and credential) is fetched.
+    pub(crate) fn token_gate(&self, prefix: &str) -> Arc<Mutex<()>> {
+        let mut gates = lock(&self.token_gates);
+        if gates.len() > 1024 {
+            gates.retain(|_, g| Arc::strong_count(g) > 1);
+        }
+        gates.entry(prefix.to_string()).or_default().clone()
+    }
+
+    /// True for the first caller for `registry`: that session checks its remembered ping.
+    pub(crate) fn claim_ping_check(&self, registry: &str) -> bool {
+        lock(&self.ping_checks).insert(registry.to_string())
     }
 
     /// Records how long `host` took to answer a request without a body.

@@ -351,9 +351,22 @@ impl<'a> Session<'a> {
         let Some(challenge) = &ping.challenge else {
             return Ok(ping.clone());
         };
-        if !(ping.remembered && challenge.is_bearer()) {
-            self.authenticate(ping, challenge, false)?;
-            return Ok(ping.clone());
+        // One session checks a remembered answer; the others starting beside it use it
+        // as it is (their token comes from the first one's exchange).
+        if !(ping.remembered
+            && challenge.is_bearer()
+            && self.ctx.shared.claim_ping_check(self.registry.as_str()))
+        {
+            return match self.authenticate(ping, challenge, false) {
+                Err(e) if ping.remembered && e.kind != ErrorKind::Cancelled => {
+                    let live = self.ping_again(ping)?;
+                    if let Some(now) = &live.challenge {
+                        self.authenticate(&live, now, false)?;
+                    }
+                    Ok(live)
+                }
+                other => other.map(|()| ping.clone()),
+            };
         }
         let (token, live) = std::thread::scope(|scope| {
             let live = scope.spawn(|| self.ping_scheme(ping.scheme));
@@ -452,17 +465,28 @@ impl<'a> Session<'a> {
             return Ok(());
         }
         let scopes = lock(&self.state).scopes.clone();
-        if !fresh {
-            // A token asked for with more scopes serves this session too (a copy's token,
-            // which also pulls from the source, for a later read of the destination).
-            let prefix = self.token_cache_prefix(&credential);
-            if let Some(t) = self.ctx.shared.token_covering(&prefix, &scopes) {
+        let prefix = self.token_cache_prefix(&credential);
+        // A token asked for with more scopes serves this session too (a copy's token,
+        // which also pulls from the source, for a later read of the destination).
+        let cached = || match self.ctx.shared.token_covering(&prefix, &scopes) {
+            Some(t) if !fresh => {
                 lock(&self.state).auth = Auth::Header {
                     value: format!("Bearer {t}"),
                     from_cache: true,
                 };
-                return Ok(());
+                true
             }
+            _ => false,
+        };
+        if cached() {
+            return Ok(());
+        }
+        // Sessions asking at once for the same registry and credential (a copy's source
+        // and destination) wait for the first one's token rather than each fetching one.
+        let gate = self.ctx.shared.token_gate(&prefix);
+        let _one_at_a_time = lock(&gate);
+        if cached() {
+            return Ok(());
         }
         let mut credential = credential;
         let token = loop {
