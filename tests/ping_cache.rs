@@ -47,14 +47,25 @@ fn entries(dir: &Path) -> Vec<std::path::PathBuf> {
     }
 }
 
+/// A registry of `server` in `mode` holding `demo/app:v1`, and an empty ping cache
+/// directory (kept while the `TempDir` lives).
+fn started(
+    server: Server,
+    mode: Mode,
+    seed: u64,
+) -> (Registry, PushedImage, tempfile::TempDir, std::path::PathBuf) {
+    let reg = Registry::start_with(Options::new(server, mode));
+    let app = reg.push_image("demo/app:v1", &ImageSpec::random(seed, &[3000]));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pings");
+    (reg, app, tmp, dir)
+}
+
 #[test]
 fn a_second_client_asks_the_remembered_realm_at_once() {
     for server in [Server::Distribution28, Server::DistributionV3] {
         eprintln!("on {server}");
-        let reg = Registry::start_with(Options::new(server, Mode::Token));
-        let app = reg.push_image("demo/app:v1", &ImageSpec::random(41, &[3000]));
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("pings");
+        let (reg, app, _tmp, dir) = started(server, Mode::Token, 41);
         let pings_before = pings(&reg);
         reg.clear_token_requests();
 
@@ -93,10 +104,7 @@ fn a_second_client_asks_the_remembered_realm_at_once() {
 
 #[test]
 fn a_wrong_remembered_realm_is_tried_once_then_the_registry_is_asked() {
-    let reg = Registry::start(Mode::Token);
-    let app = reg.push_image("demo/app:v1", &ImageSpec::random(42, &[3000]));
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("pings");
+    let (reg, app, _tmp, dir) = started(Server::Distribution28, Mode::Token, 42);
     let store = PingStore::new(&dir);
     // Nothing listens on port 9: the token exchange fails as it would after the token
     // server moved.
@@ -122,10 +130,7 @@ fn a_wrong_remembered_realm_is_tried_once_then_the_registry_is_asked() {
 
 #[test]
 fn a_registry_remembered_open_that_asks_for_a_token_now() {
-    let reg = Registry::start(Mode::Token);
-    let app = reg.push_image("demo/app:v1", &ImageSpec::random(43, &[3000]));
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("pings");
+    let (reg, app, _tmp, dir) = started(Server::Distribution28, Mode::Token, 43);
     let store = PingStore::new(&dir);
     store.save(&reg.host(), "http", None);
     let before = pings(&reg);
@@ -149,10 +154,7 @@ fn a_registry_remembered_open_that_asks_for_a_token_now() {
 fn open_registries_are_remembered_on_every_server() {
     for server in [Server::Distribution28, Server::DistributionV3, Server::Ggcr] {
         eprintln!("on {server}");
-        let reg = Registry::start_with(Options::new(server, Mode::Open));
-        let app = reg.push_image("demo/app:v1", &ImageSpec::random(44, &[3000]));
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("pings");
+        let (reg, app, _tmp, dir) = started(server, Mode::Open, 44);
         let before = pings(&reg);
         remote::get(&client(&reg, &dir), &app.reference).unwrap();
         assert_eq!(pings(&reg), before + 1);
