@@ -122,22 +122,20 @@ rr_status index_image_for_platform(const struct cli *c, const rr_index *idx, rr_
  */
 static char *ping_cache_dir(void) {
     const char *set = getenv("RR_PING_CACHE_DIR");
-    if (set != NULL && set[0] == '\0') {
-        return NULL;
-    }
     if (set != NULL) {
-        size_t n = strlen(set) + 1;
-        return memcpy(xmalloc(n), set, n);
+        return set[0] != '\0' ? xstrndup(set, strlen(set)) : NULL;
     }
     const char *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
-    const char *base = xdg != NULL && xdg[0] == '/' ? xdg : NULL;
-    const char *suffix = base != NULL ? "/rr/pings" : "/.cache/rr/pings";
-    if (base == NULL) {
-        if (home == NULL || home[0] != '/') {
-            return NULL;
-        }
+    const char *base, *suffix;
+    if (xdg != NULL && xdg[0] == '/') {
+        base = xdg;
+        suffix = "/rr/pings";
+    } else if (home != NULL && home[0] == '/') {
         base = home;
+        suffix = "/.cache/rr/pings";
+    } else {
+        return NULL;
     }
     size_t n = strlen(base) + strlen(suffix) + 1;
     char *dir = xmalloc(n);

@@ -750,6 +750,8 @@ static void test_write_arguments(rr_client *client, const rr_image *img, const r
         CHECK_RC(rr_copy_digest(NULL, ref, ref, copied, sizeof copied), RR_ERR_INVALID_ARGUMENT);
         CHECK_RC(rr_copy_digest(client, NULL, ref, copied, sizeof copied), RR_ERR_INVALID_ARGUMENT);
         check_error_mentions("rr_copy_digest(NULL src)", "src");
+        CHECK_RC(rr_copy_digest(client, ref, NULL, copied, sizeof copied), RR_ERR_INVALID_ARGUMENT);
+        check_error_mentions("rr_copy_digest(NULL dst)", "dst");
         CHECK_RC(rr_copy_digest(client, ref, "\xff\xfe", copied, sizeof copied),
                  RR_ERR_INVALID_ARGUMENT);
         /* Too small a buffer is refused before anything is done. */

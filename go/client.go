@@ -259,8 +259,8 @@ func WithPlainHTTP(registry string) Option {
 // WithPingCacheDir remembers each registry's ping (the challenge that says where tokens
 // come from; never a token or a credential) in dir between processes, so that a later
 // client starts its token exchange at once, with the ping beside it: two round trips
-// sooner. Answers the registry contradicts are replaced; only https registries and those given to
-// WithPlainHTTP are remembered. "" turns it off (the default).
+// sooner. Answers the registry contradicts are replaced; only https registries and those
+// given to WithPlainHTTP are remembered. "" turns it off (the default).
 func WithPingCacheDir(dir string) Option {
 	if dir == "" {
 		return func(cl *Client) error {

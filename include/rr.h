@@ -1039,8 +1039,8 @@ rr_status rr_client_set_plain_http(rr_client *client, const char *registry);
  * fewer before its first request. What that ping names decides: a remembered answer
  * the registry contradicts is replaced (the token exchange of a remembered realm is
  * tried once, and made again with retries when it failed or the registry names another
- * realm), as is one contradicted by a 401's challenge. Only a registry whose scheme needs no ping is remembered:
- * https, or plain http given to `rr_client_set_plain_http`. The directory is made (0700)
+ * realm), as is one contradicted by a 401's challenge. Only a registry whose scheme
+ * needs no ping is remembered: https, or plain http given to `rr_client_set_plain_http`. The directory is made (0700)
  * with the first answer saved; entries are files of 0600, each written whole, and are
  * read only when owned by this user and writable by nobody else; they are kept 7 days.
  * Off by default; NULL turns it off again. The string is copied.

@@ -19,13 +19,18 @@ fn pings(reg: &Registry) -> usize {
 }
 
 fn client(reg: &Registry, dir: &Path) -> Client {
+    let user = (reg.mode() == Mode::Token).then_some((TOKEN_PULLER, TOKEN_PULLER_PASSWORD));
+    client_of(&reg.host(), dir, user)
+}
+
+/// A client of `host` (plain http) with the ping cache in `dir`, and `user` when given.
+fn client_of(host: &str, dir: &Path, user: Option<(&str, &str)>) -> Client {
     let c = Client::new();
     c.set_keychain(false);
-    c.set_plain_http(&reg.host()).unwrap();
+    c.set_plain_http(host).unwrap();
     c.set_ping_cache_dir(Some(dir.to_str().unwrap())).unwrap();
-    if reg.mode() == Mode::Token {
-        c.set_basic_auth(&reg.host(), TOKEN_PULLER, TOKEN_PULLER_PASSWORD)
-            .unwrap();
+    if let Some((name, password)) = user {
+        c.set_basic_auth(host, name, password).unwrap();
     }
     c
 }
@@ -217,13 +222,11 @@ fn a_remembered_challenge_takes_two_round_trips_off_the_critical_path() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("pings");
     let client = || {
-        let c = Client::new();
-        c.set_keychain(false);
-        c.set_plain_http(&netem.host()).unwrap();
-        c.set_ping_cache_dir(Some(dir.to_str().unwrap())).unwrap();
-        c.set_basic_auth(&netem.host(), TOKEN_PULLER, TOKEN_PULLER_PASSWORD)
-            .unwrap();
-        c
+        client_of(
+            &netem.host(),
+            &dir,
+            Some((TOKEN_PULLER, TOKEN_PULLER_PASSWORD)),
+        )
     };
     let mut round_trips = Vec::new();
     for first in [true, false] {
@@ -264,13 +267,11 @@ fn a_copy_checks_a_remembered_challenge_once_and_fetches_one_token() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("pings");
     let c = |dir: &Path| {
-        let c = Client::new();
-        c.set_keychain(false);
-        c.set_plain_http(&reg.host()).unwrap();
-        c.set_ping_cache_dir(Some(dir.to_str().unwrap())).unwrap();
-        c.set_basic_auth(&reg.host(), TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD)
-            .unwrap();
-        c
+        client_of(
+            &reg.host(),
+            dir,
+            Some((TOKEN_PUSHER, TOKEN_PUSHER_PASSWORD)),
+        )
     };
     remote::get(&c(&dir), &app.reference).unwrap();
     for round in 0..3 {

@@ -16,7 +16,7 @@ use super::blob::{self, RangeAnswer, Verify};
 use crate::digest::HashingThread;
 use crate::error::{Error, Result};
 use crate::manifest::Descriptor;
-use crate::name::{Registry, Repository};
+use crate::name::Repository;
 use crate::transport::Context;
 use std::fs::File;
 use std::io::Read;
@@ -112,20 +112,6 @@ enum Ranges {
     Declined,
 }
 
-/// The quickest answer `registry` gave this client: without a port, over https or http.
-fn fastest_answer(ctx: &Context, registry: &Registry) -> Option<Duration> {
-    // As a URL names the host: an IPv6 literal in brackets.
-    let host = match registry.host() {
-        h if h.contains(':') => format!("[{h}]"),
-        h => h.to_string(),
-    };
-    let at = |port: u16| ctx.shared.fastest_answer(&format!("{host}:{port}"));
-    match registry.port() {
-        Some(port) => at(port),
-        None => [at(443), at(80)].into_iter().flatten().min(),
-    }
-}
-
 /// Fetches blob `desc` of `repository` into `file` (from offset 0), verified against its
 /// digest, on one connection or, when that is slow (see the module), on up to
 /// `connections`. `progress` gets the bytes in the file so far. The file holds unverified
@@ -146,9 +132,10 @@ pub fn fetch_to_file(
     let mut reader = blob::open_in(ctx, repository, desc, Verify::SizeOnly)?;
     // This answer may have waited for a new connection too (two round trips); the
     // registry's quickest answer so far is nearer one.
-    let round_trip = asked_at
-        .elapsed()
-        .min(fastest_answer(ctx, repository.registry()).unwrap_or(Duration::MAX));
+    let round_trip = asked_at.elapsed().min(
+        ctx.fastest_answer(repository.registry())
+            .unwrap_or(Duration::MAX),
+    );
     let window = RATE_WINDOW.max(round_trip * 2);
     let lead_time = RATE_WINDOW.max(round_trip * LEAD_ROUND_TRIPS);
 

@@ -177,6 +177,20 @@ impl Context {
         answer
     }
 
+    /// The quickest answer `registry` gave this client (an estimate of the round trip to
+    /// it), keyed as `host_port` keys a URL: without a port, over https or http.
+    pub fn fastest_answer(&self, registry: &Registry) -> Option<Duration> {
+        let host = match registry.host() {
+            h if h.contains(':') => format!("[{h}]"),
+            h => h.to_string(),
+        };
+        let at = |port: u16| self.shared.fastest_answer(&format!("{host}:{port}"));
+        match registry.port() {
+            Some(port) => at(port),
+            None => [at(443), at(80)].into_iter().flatten().min(),
+        }
+    }
+
     pub(crate) fn is_insecure(&self, registry: &Registry) -> bool {
         self.insecure.iter().any(|h| h == registry.as_str())
     }
@@ -230,7 +244,7 @@ impl Context {
 }
 
 /// `host:port` of `url`, the key of per-host timings.
-pub(crate) fn host_port(url: &url::Url) -> String {
+fn host_port(url: &url::Url) -> String {
     format!(
         "{}:{}",
         url.host_str().unwrap_or(""),

@@ -5,17 +5,16 @@
 //!
 //! Only what the registry tells anyone who asks is kept (the challenge's scheme, realm,
 //! service; never a token or a credential). A remembered answer is a guess: the ping
-//! beside the token exchange, or a 401 naming another challenge, replaces it. Files are written whole (a temporary file
-//! renamed over the old one) so that processes racing each other never read half an
-//! entry, and read only when this user owns them and nobody else may write them: the
-//! realm is where credentials are sent.
+//! beside the token exchange, or a 401 naming another challenge, replaces it. Files are
+//! written whole (a temporary file renamed over the old one) so that processes racing
+//! each other never read half an entry, and read only when this user owns them and nobody
+//! else may write them: the realm is where credentials are sent.
 
 use super::challenge::Challenge;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +24,23 @@ pub const REMEMBERED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A file larger than this is not an entry of ours.
 const MAX_ENTRY_BYTES: u64 = 16 * 1024;
 const FORMAT_VERSION: u64 = 1;
+
+/// One file: what `registry` answered over `scheme`, and when (Unix seconds).
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    version: u64,
+    registry: String,
+    scheme: String,
+    /// `None`: the registry asked for no authentication.
+    challenge: Option<StoredChallenge>,
+    saved: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredChallenge {
+    scheme: String,
+    params: BTreeMap<String, String>,
+}
 
 /// A directory of remembered pings, one file per registry and scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,37 +80,27 @@ impl PingStore {
         if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES {
             return None;
         }
-        let v: Value = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
-        if v.get("version")?.as_u64()? != FORMAT_VERSION
-            || !v.get("registry")?.as_str()?.eq_ignore_ascii_case(registry)
-            || v.get("scheme")?.as_str()? != scheme
+        let entry: Entry = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
+        if entry.version != FORMAT_VERSION
+            || !entry.registry.eq_ignore_ascii_case(registry)
+            || entry.scheme != scheme
         {
             return None;
         }
-        let saved = UNIX_EPOCH + Duration::from_secs(v.get("saved")?.as_u64()?);
+        let saved = UNIX_EPOCH + Duration::from_secs(entry.saved);
         match now.duration_since(saved) {
             Ok(age) if age < REMEMBERED_FOR => {}
             // A little into the future is a clock step between processes; more is not ours.
             Err(e) if e.duration() < Duration::from_secs(3600) => {}
             _ => return None,
         }
-        match v.get("challenge")? {
-            Value::Null => Some(None),
-            Value::Object(c) => {
-                let scheme = c.get("scheme")?.as_str()?;
-                if scheme.is_empty() {
-                    return None;
-                }
-                let mut params = BTreeMap::new();
-                for (k, v) in c.get("params")?.as_object()? {
-                    params.insert(k.clone(), v.as_str()?.to_string());
-                }
-                Some(Some(Challenge {
-                    scheme: scheme.to_string(),
-                    params,
-                }))
-            }
-            _ => None,
+        match entry.challenge {
+            None => Some(None),
+            Some(c) if c.scheme.is_empty() => None,
+            Some(c) => Some(Some(Challenge {
+                scheme: c.scheme,
+                params: c.params,
+            })),
         }
     }
 
@@ -120,25 +126,23 @@ impl PingStore {
                 "the ping cache directory is not private",
             ));
         }
-        let challenge = match challenge {
-            None => Value::Null,
-            Some(c) => json!({ "scheme": c.scheme, "params": kept_params(c) }),
+        let entry = Entry {
+            version: FORMAT_VERSION,
+            registry: registry.to_ascii_lowercase(),
+            scheme: scheme.to_string(),
+            challenge: challenge.map(|c| StoredChallenge {
+                scheme: c.scheme.clone(),
+                params: kept_params(c),
+            }),
+            saved: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         };
-        let saved = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let entry = json!({
-            "version": FORMAT_VERSION,
-            "registry": registry.to_ascii_lowercase(),
-            "scheme": scheme,
-            "challenge": challenge,
-            "saved": saved,
-        });
         // tempfile makes the file 0600 under a unique name; persist renames it over the
         // old entry, so a reader sees the old entry or the new one, never a part.
         let mut tmp = tempfile::Builder::new()
             .prefix(".entry")
             .suffix(".tmp")
             .tempfile_in(&self.dir)?;
-        tmp.write_all(entry.to_string().as_bytes())?;
+        serde_json::to_writer(&mut tmp, &entry)?;
         tmp.persist(self.entry_path(registry, scheme))
             .map(drop)
             .map_err(|e| e.error)

@@ -322,23 +322,11 @@ impl<'a> Session<'a> {
 
     /// Puts what a 401 answered in place of a remembered ping it contradicted.
     fn replace_remembered(&self, wrong: &Ping, answered: &Challenge) {
-        let live = Ping {
+        self.record_live(&Ping {
             scheme: wrong.scheme,
             challenge: Some(without_request_params(answered)),
             remembered: false,
-        };
-        {
-            let mut pings = lock(&self.ctx.shared.pings);
-            if pings
-                .get(self.registry.as_str())
-                .is_none_or(|p| p.remembered)
-            {
-                pings.insert(self.registry.as_str().to_string(), live.clone());
-            }
-        }
-        if let Some(store) = &self.ctx.ping_store {
-            store.save(self.registry.as_str(), live.scheme, live.challenge.as_ref());
-        }
+        });
     }
 
     /// `authenticate` for the ping's challenge. A remembered Bearer challenge starts its
@@ -394,9 +382,18 @@ impl<'a> Session<'a> {
         Ok(live)
     }
 
-    /// A live ping in place of a remembered one, here and on disk.
+    /// A live answer in place of a remembered one, in the client (unless another session
+    /// put a live one there already) and on disk.
     fn record_live(&self, live: &Ping) {
-        lock(&self.ctx.shared.pings).insert(self.registry.as_str().to_string(), live.clone());
+        {
+            let mut pings = lock(&self.ctx.shared.pings);
+            if pings
+                .get(self.registry.as_str())
+                .is_none_or(|p| p.remembered)
+            {
+                pings.insert(self.registry.as_str().to_string(), live.clone());
+            }
+        }
         if let Some(store) = &self.ctx.ping_store {
             store.save(self.registry.as_str(), live.scheme, live.challenge.as_ref());
         }
